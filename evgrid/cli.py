@@ -1,0 +1,50 @@
+"""The ``evgrid`` command.
+
+Each subcommand lives in its own module under :mod:`evgrid.commands` and exposes
+``configure(parser)`` and ``run(args) -> int``. Command modules import their heavy
+libraries inside ``run`` so that ``evgrid --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from evgrid import __version__
+
+# name -> (module, one-line help). One explicit table, no registry decorators.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "catalog": ("evgrid.commands.catalog", "write the use-case step catalog and example messages"),
+    "validate": ("evgrid.commands.validate", "validate IEC 61968-100 / CIM XML files"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every subcommand configured."""
+    parser = argparse.ArgumentParser(
+        prog="evgrid",
+        description="IEC 61850 / CIM integration adapter for EV charging.",
+    )
+    parser.add_argument("--version", action="version", version=f"evgrid {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = subparsers.add_parser(name, help=help_text, description=module.__doc__)
+        module.configure(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``evgrid`` command; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Packaging for evgrid, the CIM / IEC 61850 EV-charging integration adapter."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="evgrid",
+    version="0.1.0",
+    description=(
+        "IEC 61850 / CIM integration adapter for the IntelliGrid use case "
+        "'Customer Services - Consumer Portal - Electric Vehicle Function'"
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="GPL-3.0-or-later",
+    python_requires=">=3.11",
+    packages=find_packages(include=["evgrid", "evgrid.*"]),
+    include_package_data=True,
+    package_data={
+        "evgrid.schemas": ["*.xsd", "*.wsdl", "scl/*.icd", "scl/*.cid"],
+        "evgrid.cim": [".xsdata.xml"],
+    },
+    install_requires=[
+        "lxml>=5.2,<7",
+        "xmlschema>=3.3,<5",
+        "xsdata[lxml]>=24.1,<27",
+        "zeep>=4.2,<5",
+        "pyiec61850-ng>=1.6.1,<1.7",
+        "sqlalchemy>=2.0,<2.2",
+        "alembic>=1.13,<2",
+        "apscheduler>=3.11,<4",
+        "rich>=13,<16",
+        "httpx>=0.27,<1",
+        "waitress>=3.0,<4",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8,<10",
+            "xsdata[cli,lxml]>=24.1,<27",
+            "ruff>=0.5",
+            # the scheduler's reference optimum (HiGHS), for tests and benchmarks only
+            "scipy>=1.11,<2",
+        ],
+        "postgres": ["psycopg[binary]>=3.1,<4"],
+        "amqp": ["pika>=1.3,<2"],
+    },
+    entry_points={"console_scripts": ["evgrid = evgrid.cli:main"]},
+    classifiers=[
+        "License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)",
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering",
+    ],
+)
