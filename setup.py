@@ -20,13 +20,13 @@ setup(
     packages=find_packages(include=["evgrid", "evgrid.*"]),
     include_package_data=True,
     package_data={
-        "evgrid.schemas": ["*.xsd", "*.wsdl", "scl/*.icd", "scl/*.cid"],
+        "evgrid.schemas": ["*.xsd", "wsdl/*.wsdl", "scl/*.icd", "scl/*.cid"],
         "evgrid.cim": [".xsdata.xml"],
     },
     install_requires=[
         "lxml>=5.2,<7",
         "xmlschema>=3.3,<5",
-        "xsdata[lxml]>=24.1,<27",
+        "xsdata[lxml]>=26.10,<27",
         "zeep>=4.2,<5",
         "pyiec61850-ng>=1.6.1,<1.7",
         "sqlalchemy>=2.0,<2.2",
@@ -39,8 +39,10 @@ setup(
     extras_require={
         "test": [
             "pytest>=8,<10",
-            "xsdata[cli,lxml]>=24.1,<27",
-            "ruff>=0.5",
+            # the generator toolchain is pinned: the committed bindings are checked
+            # byte for byte against a fresh generation
+            "xsdata[cli,lxml]==26.10",
+            "ruff==0.17.6",
             # the scheduler's reference optimum (HiGHS), for tests and benchmarks only
             "scipy>=1.11,<2",
         ],
