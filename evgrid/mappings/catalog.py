@@ -96,7 +96,7 @@ CHARGING_DONE = _cim("created", "EndDeviceEvents", namespace=ns.END_DEVICE_EVENT
 STEPS: tuple[Step, ...] = (
     Step("1", "EV plugs in to the charging station", STATION, EVOS,
          "Plug-in: outlet connection state A -> B (IEC 61851), relayed by the portal as an "
-         "EndDeviceEvent (EndDeviceEventType 58.26.0.242 plugged in)",
+         "EndDeviceEvent (EndDeviceEventType 58.39.0.42, EV connected)",
          f"{IEC61850_REPORT} -> {CIM}", INTRA_SITE, _test("1"),
          iec61850="DEAO1.ConnSt, DEAO1.PlgStAC [ST] (data set PlugIn)", **PLUG_IN),
     Step("1.1.1", "EV sends its EV Id and requirements to the portal", EV, PORTAL,
@@ -214,3 +214,14 @@ def as_markdown() -> str:
             f"`{row.test}` |"
         )
     return "\n".join(lines) + "\n"
+
+
+def payloads_by_noun() -> dict[str, frozenset[str]]:
+    """Every noun evgrid speaks and the payload elements (Clark names) it may carry."""
+    table: dict[str, set[str]] = {
+        "GetMeterReadings": {ns.qname(ns.GET_METER_READINGS, "GetMeterReadings")},
+    }
+    for row in STEPS:
+        if row.noun and row.payload and row.namespace:
+            table.setdefault(row.noun, set()).add(ns.qname(row.namespace, row.payload))
+    return {noun: frozenset(elements) for noun, elements in table.items()}

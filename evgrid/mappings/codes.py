@@ -21,8 +21,9 @@ REGISTER_WH = "0.0.0.1.1.1.12.0.0.0.0.0.0.0.0.0.72.0"
 CONNECT_LOAD_SWITCH = "3.31.0.18"
 DISCONNECT_LOAD_SWITCH = "3.31.0.23"
 
-# End device events of the electric vehicle (EndDeviceType 58), power domain (26).
-# The edition of IEC 61968-9 we follow has no EV plug-in / charge-complete code, so
-# evgrid assigns these two in the same pattern; they are configurable nowhere else.
-EV_PLUGGED_IN = "58.26.0.242"
+# End device events of the electric vehicle (EndDeviceType 58). Plug-in follows the
+# associatedDevice (39) connected (42) pattern; the edition of IEC 61968-9 we follow has
+# no "charging complete" code, so evgrid assigns one in the power domain (26).
+EV_PLUGGED_IN = "58.39.0.42"
+EV_UNPLUGGED = "58.39.0.68"
 EV_CHARGING_COMPLETE = "58.26.0.216"

@@ -1,0 +1,1 @@
+"""The EV Operation System: use-case handlers over a pure domain model and ports."""
