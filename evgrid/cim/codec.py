@@ -58,6 +58,7 @@ class MessageKind(enum.Enum):
 
 
 _KINDS = {kind.value: kind for kind in MessageKind}
+_VERBS = {verb.value: verb for verb in Verb}
 
 
 class Header(NamedTuple):
@@ -223,8 +224,9 @@ def message_kind(root: etree._Element) -> MessageKind:
             return MessageKind.RESPONSE
         if local.endswith("FaultMessage"):
             return MessageKind.FAULT
-        verb = root.findtext(f"{{{namespace}}}Header/{{{ns.MESSAGE}}}Verb")
-        return MessageKind.EVENT if verb and Verb(verb) in EVENT_VERBS else MessageKind.REQUEST
+        # Not validated yet: an unknown verb is left for the schema to report.
+        verb = _VERBS.get(root.findtext(f"{{{namespace}}}Header/{{{ns.MESSAGE}}}Verb") or "")
+        return MessageKind.EVENT if verb in EVENT_VERBS else MessageKind.REQUEST
     raise UnsupportedOperation(f"unknown message namespace {namespace or '(none)'!r}")
 
 
@@ -239,7 +241,6 @@ _USER = ns.qname(ns.MESSAGE, "User")
 _USER_ID = ns.qname(ns.MESSAGE, "UserID")
 _ORGANIZATION = ns.qname(ns.MESSAGE, "Organization")
 _RESULT = ns.qname(ns.MESSAGE, "Result")
-_VERBS = {verb.value: verb for verb in Verb}
 _PARTS = ("Header", "Reply", "Payload")
 _PART_TAGS: dict[str, tuple[str, ...]] = {}  # per root namespace; a handful at most
 

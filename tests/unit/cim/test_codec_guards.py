@@ -15,6 +15,7 @@ from evgrid.cim.codec import Codec, Header
 from evgrid.mappings import catalog, examples
 
 MSG = ns.MESSAGE
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "messages"
 
 
 def _request(payload: str, noun: str = "ChargingRequest", verb: str = "create") -> bytes:
@@ -71,6 +72,8 @@ CASES = {
         _request(f'<ev:ChargingRequest xmlns:ev="{ns.EV_CHARGING}"><ev:mRID>r</ev:mRID></ev:ChargingRequest>'),
         "2.4", "createdDateTime"),
     "invalid_verb": (_request("", verb="explode"), "2.4", "does not validate"),
+    "invalid_verb_in_noun_wrapper": (
+        (FIXTURES / "EndDeviceEvents_created_invalid_verb.xml").read_bytes(), "2.4", "does not validate"),
     "foreign_payload": (_request('<x:Thing xmlns:x="urn:elsewhere"/>'), "2.3", "does not match noun"),
     "missing_payload": (_request("").replace(b"<msg:Payload></msg:Payload>", b""), "1.0", "needs a payload"),
     "response_instead_of_request": (
