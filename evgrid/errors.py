@@ -64,6 +64,22 @@ class MissingElement(MessageRejected):
     code = "1.0"
 
 
+class InvalidParameter(MessageRejected):
+    """A value that is well-formed but impossible: departure before arrival, energy <= 0, ..."""
+
+    code = "2.6"
+
+
+class UnknownReference(MessageRejected, LookupError):
+    """The message refers to an object evgrid does not know (an EV Id, a station, ...)."""
+
+    code = "2.7"
+
+    def __init__(self, reason: str, *, mrid: str) -> None:
+        super().__init__(reason, details=mrid)
+        self.mrid = mrid
+
+
 class UnsupportedOperation(AdapterError, LookupError):
     """No route for this (verb, noun), or an unknown message namespace."""
 
@@ -85,6 +101,18 @@ class BusinessRuleViolation(AdapterError):
     """The request is well-formed but breaks a rule of the use case."""
 
     code = "6.0"
+
+
+class AccountClosed(BusinessRuleViolation):
+    """The EV owner's account is closed: nothing may be charged to it."""
+
+    code = "6.3"
+
+
+class AlreadyCharging(BusinessRuleViolation):
+    """The EV already has a session in progress, here or elsewhere."""
+
+    code = "6.4"
 
 
 class SchedulingConflict(BusinessRuleViolation):

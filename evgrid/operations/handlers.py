@@ -1,0 +1,249 @@
+"""The EV Operation System's use-case handlers, one per step the utility side receives.
+
+Each is ``fn(command, uow, now) -> outcome``: it reads and changes state through the
+unit of work's ports and puts outbound events in the outbox. Handlers do not commit:
+the caller commits once, together with the reply it stores for the MessageID, so a
+failure anywhere leaves nothing half-changed and a replay gets the same reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from evgrid.errors import (
+    AccountClosed,
+    AlreadyCharging,
+    InvalidParameter,
+    SecurityRejected,
+    UnknownReference,
+)
+from evgrid.operations import events
+from evgrid.operations.model import AccountStatus, ChargingKind, ChargingRequest
+from evgrid.operations.ports import Allotment, UnitOfWork
+from evgrid.operations.rates import windows
+from evgrid.operations.session import Session, SessionState, advance, opened
+
+S = SessionState
+WH_PER_KWH = 1000
+SECONDS_PER_HOUR = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """Steps 2.1.1 / 3.1.3 (and 2.2 / 3.2): what the request's reply says."""
+
+    session: Session
+    effective_power_kw: Decimal
+    allotment: Allotment
+
+    @property
+    def partial(self) -> bool:
+        """True when less than the requested energy is reachable by departure."""
+        return (self.session.reachable_wh or 0) < self.session.requested_wh
+
+
+def request_charging(cmd: ChargingRequest, uow: UnitOfWork, now: datetime,
+                     message_id: str | None = None) -> Confirmation:
+    """1.1.2 -> 1.2 / 3.1 (3.1.1) -> 2.1 / 3.1.2 -> 2.1.1 / 3.1.3 -> 2.2 / 3.2 (2.2.1 / 3.2.1)."""
+    ev = uow.registry.ev(cmd.ev_id)
+    if ev is None:
+        raise UnknownReference(f"unknown EV {cmd.ev_id}", mrid=cmd.ev_id)
+    station = uow.registry.station(cmd.station_id)
+    if station is None:
+        raise UnknownReference(f"station {cmd.station_id} is at no registered premise", mrid=cmd.station_id)
+    premise = station.premise
+    if cmd.usage_point_id != premise.usage_point_id or cmd.customer_id != premise.account.customer_id:
+        raise SecurityRejected(
+            f"the portal of customer {cmd.customer_id} at {cmd.usage_point_id} may not act for "
+            f"station {cmd.station_id}"
+        )
+    if ev.owner.status is not AccountStatus.OPEN:
+        raise AccountClosed(f"account {ev.owner.account_id} of EV {ev.ev_id} is closed")
+    if cmd.departure_utc <= max(cmd.plugged_in_utc, now):
+        raise InvalidParameter(f"departure {cmd.departure_utc.isoformat()} is not after arrival")
+    if cmd.requested_wh <= 0 or cmd.requested_wh > ev.battery_wh:
+        raise InvalidParameter(
+            f"requested energy {cmd.requested_wh} Wh is not within 1..{ev.battery_wh} Wh (the battery)"
+        )
+    if cmd.max_power_kw <= 0:
+        raise InvalidParameter(f"maximum power {cmd.max_power_kw} kW is not positive")
+    busy = uow.sessions.active_for_ev(ev.ev_id)
+    if busy is not None:
+        raise AlreadyCharging(f"EV {ev.ev_id} already has session {busy.session_id} at {busy.station_id}")
+
+    limits = [station.max_power_kw, ev.max_power_kw, cmd.max_power_kw]
+    if cmd.ev_max_power_kw is not None:
+        limits.append(cmd.ev_max_power_kw)
+    power_kw = min(limits)
+    session = Session(
+        session_id=f"S-{cmd.request_mrid}", request_mrid=cmd.request_mrid, ev_id=ev.ev_id,
+        station_id=station.station_id, premise_number=premise.premise_number,
+        meter_number=premise.meter_number, transformer_id=premise.transformer_id,
+        owner_account_id=ev.owner.account_id, host_account_id=premise.account.account_id,
+        kind=ChargingKind.HOME, state=S.REQUESTED, requested_wh=cmd.requested_wh,
+        max_power_kw=power_kw, plugged_in_utc=cmd.plugged_in_utc, departure_utc=cmd.departure_utc,
+    )
+    uow.sessions.add(session, opened(session, now, message_id))
+
+    # 1.2 / 3.1: home when the EV's owner is the portal's customer.
+    home = ev.owner.customer_id == cmd.customer_id
+    kind = ChargingKind.HOME if home else ChargingKind.THIRD_PARTY
+    session = _move(uow, session, S.CLASSIFIED, now, message_id, "1.2" if home else "3.1", kind=kind)
+    if not home:  # 3.1.1
+        uow.outbox.put(events.ThirdPartyRecorded(session, ev.owner.customer_id, cmd.customer_id,
+                                                 premise.usage_point_id))
+
+    # 2.1 / 3.1.2: the applicable rate (see evgrid.operations.rates for the rule).
+    tariff = uow.registry.tariff()
+    session = _move(uow, session, S.RATED, now, message_id, "2.1" if home else "3.1.2",
+                    tariff_id=tariff.tariff_id)
+
+    # 2.1.1 / 3.1.3: what is reachable by departure at the lower of station and EV power.
+    hours = Decimal((cmd.departure_utc - max(now, cmd.plugged_in_utc)).total_seconds()) / SECONDS_PER_HOUR
+    reachable = min(cmd.requested_wh, int(power_kw * hours * WH_PER_KWH))
+    session = _move(uow, session, S.CONFIRMED, now, message_id, "2.1.1" if home else "3.1.3",
+                    reachable_wh=reachable)
+
+    # 2.2 / 3.2: the scheduler's slot; 2.2.1 / 3.2.1: the start time to the portal.
+    allotment = uow.planner.place(session)
+    session = _move(uow, session, S.SCHEDULED, now, message_id, "2.2" if home else "3.2",
+                    planned_start_utc=allotment.start_utc, planned_end_utc=allotment.end_utc,
+                    planned_wh=allotment.planned_wh)
+    uow.outbox.put(events.SlotAllotted(session, allotment))
+    return Confirmation(session, power_kw, allotment)
+
+
+@dataclass(frozen=True, slots=True)
+class StartReading:
+    """2.3.1 / 3.3.1: the meter's register when the contactor closed."""
+
+    session_id: str
+    meter_number: str
+    at_utc: datetime
+    register_wh: int
+
+
+def record_start(cmd: StartReading, uow: UnitOfWork, now: datetime, message_id: str | None = None) -> Session:
+    """The station is on and the meter measures: the session is charging."""
+    session = uow.sessions.get(cmd.session_id)
+    _check_meter(session, cmd.meter_number)
+    uow.ledger.record_register(cmd.meter_number, cmd.at_utc, cmd.register_wh, session.session_id, message_id)
+    return _move(uow, session, S.CHARGING, now, message_id, "2.3.1" if not session.third_party else "3.3.1",
+                 started_utc=cmd.at_utc, start_register_wh=cmd.register_wh)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """2.3.4 / 3.3.4: the session ended (EV full, or it left); registers at start and end."""
+
+    session_id: str
+    meter_number: str
+    started_utc: datetime
+    completed_utc: datetime
+    start_register_wh: int
+    end_register_wh: int
+    reason: str
+
+
+def complete(cmd: Completion, uow: UnitOfWork, now: datetime, message_id: str | None = None) -> Session:
+    """Record the consumption; a home session goes to billing (4.1), a third-party one
+    waits for its usage assignment (3.3.5)."""
+    session = uow.sessions.get(cmd.session_id)
+    _check_meter(session, cmd.meter_number)
+    consumed = cmd.end_register_wh - cmd.start_register_wh
+    if consumed < 0:
+        raise InvalidParameter(
+            f"end register {cmd.end_register_wh} Wh is below start register {cmd.start_register_wh} Wh"
+        )
+    if cmd.completed_utc < cmd.started_utc:
+        raise InvalidParameter("completion is before the start")
+    if session.start_register_wh is not None and session.start_register_wh != cmd.start_register_wh:
+        raise InvalidParameter(
+            f"start register {cmd.start_register_wh} Wh differs from the {session.start_register_wh} Wh "
+            "read at start (2.3.1)"
+        )
+    uow.ledger.record_register(cmd.meter_number, cmd.completed_utc, cmd.end_register_wh, session.session_id,
+                               message_id)
+    session = _move(uow, session, S.COMPLETED, now, message_id, "3.3.4" if session.third_party else "2.3.4",
+                    started_utc=cmd.started_utc, start_register_wh=cmd.start_register_wh,
+                    end_register_wh=cmd.end_register_wh, consumed_wh=consumed,
+                    completed_utc=cmd.completed_utc)
+    uow.planner.release(session.session_id)
+    if not session.third_party:
+        session = _hand_to_billing(uow, session, now, message_id)
+    return session
+
+
+@dataclass(frozen=True, slots=True)
+class UsageAssignment:
+    """3.3.5: the session's energy leaves the host's account for the EV owner's."""
+
+    session_id: str
+    from_account_id: str
+    to_account_id: str
+    energy_wh: int
+
+
+def assign_usage(cmd: UsageAssignment, uow: UnitOfWork, now: datetime, message_id: str | None = None) -> Session:
+    """One auditable settlement record, then the consumption goes to billing (4.1)."""
+    session = uow.sessions.get(cmd.session_id)
+    if not session.third_party:
+        raise InvalidParameter(f"session {session.session_id} is a home charge: nothing to assign")
+    if (cmd.from_account_id, cmd.to_account_id) != (session.host_account_id, session.owner_account_id):
+        raise InvalidParameter(
+            f"usage of {session.session_id} moves from {session.host_account_id} to "
+            f"{session.owner_account_id}, not from {cmd.from_account_id} to {cmd.to_account_id}"
+        )
+    if session.state is not S.COMPLETED or cmd.energy_wh != session.consumed_wh:
+        # Energy is conserved: exactly the metered Wh move, once the session is complete.
+        raise InvalidParameter(
+            f"session {session.session_id} ({session.state.value}) metered {session.consumed_wh} Wh; "
+            f"cannot assign {cmd.energy_wh} Wh"
+        )
+    uow.ledger.settle(session.session_id, cmd.from_account_id, cmd.to_account_id, cmd.energy_wh, now)
+    session = _move(uow, session, S.SETTLED, now, message_id, "3.3.5")
+    return _hand_to_billing(uow, session, now, message_id)
+
+
+def record_bill(bill: events.BillInformation, uow: UnitOfWork, now: datetime,
+                message_id: str | None = None) -> Session:
+    """4.1.1 bill information to the owner's portal, then 4.1.2 the acknowledgment."""
+    session = uow.sessions.get(bill.session_id)
+    if bill.account_id != session.owner_account_id:
+        raise InvalidParameter(
+            f"session {session.session_id} is billed to {session.owner_account_id}, not {bill.account_id}"
+        )
+    if bill.energy_wh != session.consumed_wh:
+        raise InvalidParameter(f"bill of {bill.energy_wh} Wh for a session that metered {session.consumed_wh} Wh")
+    uow.ledger.record_bill(bill)
+    session = _move(uow, session, S.BILLED, now, message_id, "4.1.1")
+    uow.outbox.put(bill)
+    session = _move(uow, session, S.ACKNOWLEDGED, now, message_id, "4.1.2")
+    uow.outbox.put(events.SessionAcknowledged(session.session_id, bill.bill_id, bill.account_id))
+    return session
+
+
+def _hand_to_billing(uow: UnitOfWork, session: Session, now: datetime, message_id: str | None) -> Session:
+    tariff = uow.registry.tariff(session.tariff_id)
+    start = session.started_utc or session.plugged_in_utc
+    end = session.completed_utc or now
+    priced = tuple(windows(tariff, session.kind, start, max(end, start)))
+    session = _move(uow, session, S.BILLING, now, message_id, "4.1")
+    uow.outbox.put(events.ConsumptionForBilling(session, tariff, priced))
+    return session
+
+
+def _check_meter(session: Session, meter_number: str) -> None:
+    if meter_number != session.meter_number:
+        raise InvalidParameter(
+            f"meter {meter_number} does not measure session {session.session_id} (meter {session.meter_number})"
+        )
+
+
+def _move(uow: UnitOfWork, session: Session, to: SessionState, now: datetime, message_id: str | None,
+          step: str, **changes: object) -> Session:
+    moved, transition = advance(session, to, now, message_id=message_id, detail=step, **changes)
+    uow.sessions.save(moved, transition)
+    return moved

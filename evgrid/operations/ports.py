@@ -1,0 +1,111 @@
+"""Ports owned by the EV Operation System: what the core needs from the outside.
+
+Adapters implement them (the store with SQLAlchemy, the planner with the scheduler, the
+outbox that turns events into CIM messages); unit tests use small fakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from types import TracebackType
+from typing import Protocol
+
+from evgrid.operations.model import Account, ElectricVehicle, Station, Tariff
+from evgrid.operations.session import Session, Transition
+
+
+class Clock(Protocol):
+    """Current time, aware UTC (an accelerated clock in the demo)."""
+
+    def now(self) -> datetime: ...
+
+
+class Registry(Protocol):
+    """Customers, premises, stations, EVs and tariffs (read only for the core)."""
+
+    def ev(self, ev_id: str) -> ElectricVehicle | None: ...
+
+    def station(self, station_id: str) -> Station | None: ...
+
+    def account(self, account_id: str) -> Account | None: ...
+
+    def tariff(self, tariff_id: str | None = None) -> Tariff: ...
+
+
+class Sessions(Protocol):
+    """Charging sessions; every save persists the transition that caused it."""
+
+    def add(self, session: Session, transition: Transition) -> None: ...
+
+    def get(self, session_id: str) -> Session: ...
+
+    def active_for_ev(self, ev_id: str) -> Session | None: ...
+
+    def save(self, session: Session, transition: Transition) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Allotment:
+    """Steps 2.2 / 3.2: the slots a session was given (power per 15-minute slot)."""
+
+    session_id: str
+    transformer_id: str
+    slots: tuple[tuple[datetime, Decimal], ...]
+    slot_minutes: int
+    planned_wh: int
+
+    @property
+    def start_utc(self) -> datetime | None:
+        """The first slot with power: when the contactor closes."""
+        return next((start for start, kw in self.slots if kw > 0), None)
+
+    @property
+    def end_utc(self) -> datetime | None:
+        """The end of the last slot with power."""
+        last = next((start for start, kw in reversed(self.slots) if kw > 0), None)
+        return last + timedelta(minutes=self.slot_minutes) if last else None
+
+
+class Planner(Protocol):
+    """The EV Charging Scheduler as the core sees it."""
+
+    def place(self, session: Session) -> Allotment: ...
+
+    def release(self, session_id: str) -> None: ...
+
+
+class Ledger(Protocol):
+    """Readings, settlement records and bills."""
+
+    def record_register(self, meter_number: str, at_utc: datetime, value_wh: int,
+                        session_id: str | None, message_id: str | None) -> None: ...
+
+    def settle(self, session_id: str, from_account_id: str, to_account_id: str, energy_wh: int,
+               at_utc: datetime) -> None: ...
+
+    def record_bill(self, bill: object) -> None: ...
+
+
+class Outbox(Protocol):
+    """Store-and-forward of outbound messages: written in the same transaction as the state."""
+
+    def put(self, event: object) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every port; nothing is half-changed when a handler fails."""
+
+    registry: Registry
+    sessions: Sessions
+    ledger: Ledger
+    outbox: Outbox
+    planner: Planner
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+    def commit(self) -> None: ...

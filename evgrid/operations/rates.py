@@ -1,0 +1,120 @@
+"""Applicable rates (steps 2.1 / 3.1.2) and the charge for a session's energy.
+
+Home (2.1): the customer's time-of-use tariff, whose EV night intervals carry the cheap
+EV night rate; the scheduler plans home charging into those hours.
+
+Third party (3.1.2): a quick charge at another customer's premise is not deferred to
+the night, so it is charged at the tariff's third-party (quick-charge) rate for all its
+energy, whatever the hour, to the EV owner's account; the host's account is not charged
+for it (3.3.5).
+
+Money is Decimal and rounded once, per charge line, to the currency's cents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from zoneinfo import ZoneInfo
+
+from evgrid.operations.model import ChargingKind, Tariff, TariffInterval
+
+CENT = Decimal("0.01")
+QUICK_CHARGE = "quick charge"
+
+
+@dataclass(frozen=True, slots=True)
+class PricedWindow:
+    """A price valid from ``start_utc`` to ``end_utc`` (a CIM TimeTariffInterval)."""
+
+    sequence: int
+    label: str
+    start_utc: datetime
+    end_utc: datetime
+    price_per_kwh: Decimal
+    ev_night: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeLine:
+    """One line of a bill (CIM Charge): energy in one priced window."""
+
+    label: str
+    energy_wh: int
+    price_per_kwh: Decimal
+    amount: Decimal
+
+
+def windows(tariff: Tariff, kind: ChargingKind, start_utc: datetime, end_utc: datetime) -> list[PricedWindow]:
+    """The priced windows covering [start_utc, end_utc) for a session of this kind."""
+    if kind is ChargingKind.THIRD_PARTY:
+        return [PricedWindow(1, QUICK_CHARGE, start_utc, end_utc, tariff.third_party_price_per_kwh, False)]
+    zone = ZoneInfo(tariff.timezone)
+    result: list[PricedWindow] = []
+    cursor = start_utc
+    while cursor < end_utc:
+        local = cursor.astimezone(zone)
+        interval = _interval_at(tariff, local.time())
+        boundary = _next_boundary(interval, local, zone)
+        end = min(boundary, end_utc)
+        if result and result[-1].sequence == interval.sequence and result[-1].end_utc == cursor:
+            last = result.pop()
+            result.append(PricedWindow(last.sequence, last.label, last.start_utc, end,
+                                       last.price_per_kwh, last.ev_night))
+        else:
+            result.append(PricedWindow(interval.sequence, interval.label, cursor, end,
+                                       interval.price_per_kwh, interval.ev_night))
+        cursor = end
+    return result
+
+
+def _interval_at(tariff: Tariff, moment: object) -> TariffInterval:
+    for interval in tariff.intervals:
+        if interval.contains(moment):  # type: ignore[arg-type]
+            return interval
+    raise ValueError(f"tariff {tariff.tariff_id} does not cover {moment}")
+
+
+def _next_boundary(interval: TariffInterval, local: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant at which ``interval`` ends after ``local``."""
+    end = local.replace(hour=interval.end_local.hour, minute=interval.end_local.minute, second=0,
+                        microsecond=0)
+    if end <= local:
+        end += timedelta(days=1)
+    # Wall-clock arithmetic in the tariff's zone, then back to UTC (DST-safe enough for
+    # quarter-hour slots: an ambiguous hour resolves to its first occurrence).
+    return end.replace(tzinfo=zone).astimezone(UTC)
+
+
+def price(energy_by_window: list[tuple[PricedWindow, int]]) -> list[ChargeLine]:
+    """Charge lines for energy (Wh) per priced window; windows of one label are merged."""
+    merged: dict[tuple[str, Decimal], int] = {}
+    for window, energy_wh in energy_by_window:
+        if energy_wh:
+            key = (window.label, window.price_per_kwh)
+            merged[key] = merged.get(key, 0) + energy_wh
+    return [
+        ChargeLine(label, wh, unit, (Decimal(wh) / 1000 * unit).quantize(CENT, ROUND_HALF_EVEN))
+        for (label, unit), wh in merged.items()
+    ]
+
+
+def split_energy(total_wh: int, start_utc: datetime, end_utc: datetime,
+                 priced: list[PricedWindow]) -> list[tuple[PricedWindow, int]]:
+    """Spread ``total_wh`` over the windows in proportion to time, conserving every Wh.
+
+    Used when only the registers at start and end are known; the last window takes the
+    rounding remainder so that the parts add up to the metered total exactly.
+    """
+    span = (end_utc - start_utc).total_seconds()
+    if span <= 0 or len(priced) == 1:
+        return [(priced[0], total_wh)] if priced else []
+    parts: list[tuple[PricedWindow, int]] = []
+    given = 0
+    for window in priced[:-1]:
+        share = int(total_wh * (window.end_utc - window.start_utc).total_seconds() // span)
+        parts.append((window, share))
+        given += share
+    parts.append((priced[-1], total_wh - given))
+    return parts

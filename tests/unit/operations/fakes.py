@@ -1,0 +1,166 @@
+"""In-memory fakes of the core's ports: a transaction is a copy that commit() keeps."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from types import TracebackType
+
+from evgrid.errors import UnknownReference
+from evgrid.operations.model import (
+    Account,
+    AccountStatus,
+    ElectricVehicle,
+    Premise,
+    Station,
+    Tariff,
+    TariffInterval,
+)
+from evgrid.operations.ports import Allotment
+from evgrid.operations.session import ACTIVE, Session, Transition
+
+NOW = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
+TARIFF = Tariff(
+    tariff_id="T-EV", name="Residential with EV night rate", currency="EUR", timezone="UTC",
+    intervals=(
+        TariffInterval(1, "day", time(7), time(23), Decimal("0.28"), ev_night=False),
+        TariffInterval(2, "EV night", time(23), time(7), Decimal("0.09"), ev_night=True),
+    ),
+    third_party_price_per_kwh=Decimal("0.31"),
+)
+
+
+def world() -> dict[str, object]:
+    """Two customers; Alice's premise has a station; Bob owns an EV; Carol's account is closed."""
+    alice = Account("ACC-A", "C-A", AccountStatus.OPEN)
+    bob = Account("ACC-B", "C-B", AccountStatus.OPEN)
+    carol = Account("ACC-C", "C-C", AccountStatus.CLOSED)
+    premise = Premise("P-A", "UP-A", "MTR-A", alice, "TX-1")
+    return {
+        "stations": {"EVSE-A": Station("EVSE-A", premise, Decimal("7.2"))},
+        "evs": {
+            "EV-A": ElectricVehicle("EV-A", alice, 60_000, Decimal("11")),
+            "EV-B": ElectricVehicle("EV-B", bob, 40_000, Decimal("3.7")),
+            "EV-C": ElectricVehicle("EV-C", carol, 40_000, Decimal("7.2")),
+        },
+        "accounts": {a.account_id: a for a in (alice, bob, carol)},
+    }
+
+
+@dataclass
+class FakeRegistry:
+    data: dict[str, object] = field(default_factory=world)
+
+    def ev(self, ev_id: str) -> ElectricVehicle | None:
+        return self.data["evs"].get(ev_id)  # type: ignore[union-attr]
+
+    def station(self, station_id: str) -> Station | None:
+        return self.data["stations"].get(station_id)  # type: ignore[union-attr]
+
+    def account(self, account_id: str) -> Account | None:
+        return self.data["accounts"].get(account_id)  # type: ignore[union-attr]
+
+    def tariff(self, tariff_id: str | None = None) -> Tariff:
+        return TARIFF
+
+
+@dataclass
+class State:
+    sessions: dict[str, Session] = field(default_factory=dict)
+    transitions: list[Transition] = field(default_factory=list)
+    registers: list[tuple[str, datetime, int, str | None]] = field(default_factory=list)
+    settlements: list[tuple[str, str, str, int]] = field(default_factory=list)
+    bills: list[object] = field(default_factory=list)
+    outbox: list[object] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+
+
+class FakeSessions:
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def add(self, session: Session, transition: Transition) -> None:
+        assert session.session_id not in self.state.sessions
+        self.save(session, transition)
+
+    def get(self, session_id: str) -> Session:
+        if session_id not in self.state.sessions:
+            raise UnknownReference(f"unknown session {session_id}", mrid=session_id)
+        return self.state.sessions[session_id]
+
+    def active_for_ev(self, ev_id: str) -> Session | None:
+        return next((s for s in self.state.sessions.values() if s.ev_id == ev_id and s.state in ACTIVE), None)
+
+    def save(self, session: Session, transition: Transition) -> None:
+        self.state.sessions[session.session_id] = session
+        self.state.transitions.append(transition)
+
+
+class FakeLedger:
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def record_register(self, meter_number: str, at_utc: datetime, value_wh: int, session_id: str | None,
+                        message_id: str | None) -> None:
+        self.state.registers.append((meter_number, at_utc, value_wh, session_id))
+
+    def settle(self, session_id: str, from_account_id: str, to_account_id: str, energy_wh: int,
+               at_utc: datetime) -> None:
+        self.state.settlements.append((session_id, from_account_id, to_account_id, energy_wh))
+
+    def record_bill(self, bill: object) -> None:
+        self.state.bills.append(bill)
+
+
+class FakeOutbox:
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def put(self, event: object) -> None:
+        self.state.outbox.append(event)
+
+
+class FakePlanner:
+    """Third party: from now at full power; home: from 23:00 at full power."""
+
+    def __init__(self, state: State, night_start: datetime = NOW.replace(hour=23)) -> None:
+        self.state = state
+        self.night_start = night_start
+
+    def place(self, session: Session) -> Allotment:
+        start = NOW if session.third_party else self.night_start
+        slots, planned, cursor = [], 0, start
+        while planned < (session.reachable_wh or 0) and cursor < session.departure_utc:
+            wh = min(int(session.max_power_kw * 250), (session.reachable_wh or 0) - planned)
+            slots.append((cursor, session.max_power_kw))
+            planned += wh
+            cursor += timedelta(minutes=15)
+        return Allotment(session.session_id, session.transformer_id, tuple(slots), 15, planned)
+
+    def release(self, session_id: str) -> None:
+        self.state.released.append(session_id)
+
+
+class FakeUnitOfWork:
+    """Works on a copy of the committed state; commit() makes the copy the state."""
+
+    def __init__(self) -> None:
+        self.committed = State()
+        self.registry = FakeRegistry()
+
+    def __enter__(self) -> FakeUnitOfWork:
+        self.working = copy.deepcopy(self.committed)
+        self.sessions = FakeSessions(self.working)
+        self.ledger = FakeLedger(self.working)
+        self.outbox = FakeOutbox(self.working)
+        self.planner = FakePlanner(self.working)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        del self.working
+
+    def commit(self) -> None:
+        self.committed = copy.deepcopy(self.working)
