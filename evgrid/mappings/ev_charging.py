@@ -1,0 +1,191 @@
+"""evgrid's extension profile (EvCharging.xsd) <-> the EV Operation System's domain.
+
+These nouns arrive once per charging session, so they are bound with the generated
+xsdata classes (typed, simple) rather than mapped from the tree by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from xsdata.models.datatype import XmlDateTime
+
+from evgrid.cim.generated import ev_charging as ev
+from evgrid.errors import MappingError
+from evgrid.operations import events
+from evgrid.operations.handlers import Completion, Confirmation, UsageAssignment
+from evgrid.operations.model import ChargingKind, ChargingRequest
+from evgrid.operations.ports import Allotment
+from evgrid.operations.rates import ChargeLine, PricedWindow
+from evgrid.operations.session import Session
+
+KINDS = {ChargingKind.HOME: ev.ChargingKind.HOME, ChargingKind.THIRD_PARTY: ev.ChargingKind.THIRD_PARTY}
+
+
+def utc(value: XmlDateTime | None, path: str) -> datetime:
+    """An xs:dateTime with a time zone, as aware UTC."""
+    if value is None or value.offset is None:
+        raise MappingError(f"{path} needs a date, time and time zone", path=path)
+    return value.to_datetime().astimezone(UTC)
+
+
+def xml_time(moment: datetime) -> XmlDateTime:
+    """Aware UTC -> xs:dateTime."""
+    return XmlDateTime.from_datetime(moment.astimezone(UTC))
+
+
+def _ref(mrid: str) -> ev.Reference:
+    return ev.Reference(m_rid=mrid)
+
+
+def _account(account_id: str, customer_id: str | None = None) -> ev.CustomerAccount:
+    return ev.CustomerAccount(m_rid=account_id, customer=ev.Customer(m_rid=customer_id) if customer_id else None)
+
+
+def _kw(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.001"))
+
+
+# ------------------------------------------------------------------ inbound
+def charging_request_from_cim(request: ev.ChargingRequest) -> ChargingRequest:
+    """1.1.2: the portal's ChargingRequest; its createdDateTime is the plug-in time."""
+    location = request.usage_point.service_location
+    return ChargingRequest(
+        request_mrid=request.m_rid, ev_id=request.electric_vehicle.m_rid,
+        station_id=request.charging_station.m_rid, customer_id=request.customer.m_rid,
+        usage_point_id=request.usage_point.m_rid,
+        premise_number=location.premise_number if location else None,
+        requested_wh=request.requested_energy,
+        departure_utc=utc(request.departure_time, "ChargingRequest/departureTime"),
+        max_power_kw=request.max_power,
+        plugged_in_utc=utc(request.created_date_time, "ChargingRequest/createdDateTime"),
+        ev_max_power_kw=request.electric_vehicle.max_power,
+    )
+
+
+def completion_from_cim(completion: ev.ChargingCompletion) -> Completion:
+    """2.3.4 / 3.3.4."""
+    if completion.consumed_energy != completion.end_register - completion.start_register:
+        raise MappingError("consumedEnergy is not endRegister - startRegister", path="ChargingCompletion")
+    interval = completion.actual_interval
+    return Completion(
+        session_id=completion.charging_session.m_rid, meter_number=completion.meter.m_rid,
+        started_utc=utc(interval.start, "actualInterval/start"),
+        completed_utc=utc(interval.end, "actualInterval/end"),
+        start_register_wh=completion.start_register, end_register_wh=completion.end_register,
+        reason=completion.reason.value,
+    )
+
+
+def usage_assignment_from_cim(assignment: ev.UsageAssignment) -> UsageAssignment:
+    """3.3.5."""
+    return UsageAssignment(
+        session_id=assignment.charging_session.m_rid, from_account_id=assignment.from_account.m_rid,
+        to_account_id=assignment.to_account.m_rid, energy_wh=assignment.energy,
+    )
+
+
+def bill_from_cim(bill: ev.BillingInformation) -> events.BillInformation:
+    """4.1.1: bill information from the Customer Billing System."""
+    lines = tuple(ChargeLine(c.kind, c.energy, c.unit_price, c.amount) for c in bill.charge)
+    if sum(line.energy_wh for line in lines) != bill.total_energy:
+        raise MappingError("the charges' energy does not add up to totalEnergy", path="BillingInformation")
+    if sum((line.amount for line in lines), Decimal(0)) != bill.total_amount:
+        raise MappingError("the charges' amounts do not add up to totalAmount", path="BillingInformation")
+    return events.BillInformation(
+        bill_id=bill.m_rid, session_id=bill.charging_session.m_rid, account_id=bill.customer_account.m_rid,
+        currency=bill.currency, lines=lines, energy_wh=bill.total_energy, amount=bill.total_amount,
+        issued_utc=utc(bill.issued_date_time, "BillingInformation/issuedDateTime"),
+    )
+
+
+# ----------------------------------------------------------------- outbound
+def confirmation_to_cim(confirmation: Confirmation) -> ev.ChargingConfirmation:
+    """2.1.1 / 3.1.3: the payload of the reply to a ChargingRequest."""
+    session = confirmation.session
+    return ev.ChargingConfirmation(
+        charging_request=_ref(session.request_mrid), charging_session=_ref(session.session_id),
+        kind=KINDS[session.kind], requested_energy=session.requested_wh,
+        reachable_energy=session.reachable_wh or 0, effective_power=_kw(confirmation.effective_power_kw),
+        departure_time=xml_time(session.departure_utc),
+        tariff=_ref(session.tariff_id) if session.tariff_id else None,
+    )
+
+
+def allotment_to_cim(session: Session, allotment: Allotment) -> ev.TimeSlotAllotment:
+    """2.2 / 2.2.1 / 3.2 / 3.2.1."""
+    length = timedelta(minutes=allotment.slot_minutes)
+    slots = [ev.Slot(start=xml_time(start), end=xml_time(start + length), power=_kw(kw))
+             for start, kw in allotment.slots if kw > 0]
+    if not slots:
+        raise MappingError(f"session {session.session_id} has no slot with power", mrid=session.session_id)
+    return ev.TimeSlotAllotment(
+        charging_session=_ref(session.session_id), charging_station=_ref(session.station_id),
+        power_transformer=ev.PowerTransformer(m_rid=allotment.transformer_id), kind=KINDS[session.kind],
+        scheduled_interval=ev.DateTimeInterval(start=slots[0].start, end=slots[-1].end),
+        planned_energy=allotment.planned_wh, slot=slots,
+    )
+
+
+def third_party_to_cim(event: events.ThirdPartyRecorded) -> ev.ThirdPartyCharging:
+    """3.1.1."""
+    session = event.session
+    return ev.ThirdPartyCharging(
+        charging_session=_ref(session.session_id), electric_vehicle=_ref(session.ev_id),
+        owner_account=_account(session.owner_account_id, event.owner_customer_id),
+        host_account=_account(session.host_account_id, event.host_customer_id),
+        host_usage_point=ev.UsagePoint(
+            m_rid=event.usage_point_id,
+            service_location=ev.ServiceLocation(m_rid=session.premise_number,
+                                                premise_number=session.premise_number),
+            meter=ev.Meter(m_rid=session.meter_number)),
+    )
+
+
+def _tariff_to_cim(event: events.ConsumptionForBilling) -> ev.Tariff:
+    return ev.Tariff(
+        m_rid=event.tariff.tariff_id, name=event.tariff.name, currency=event.tariff.currency,
+        time_tariff_interval=[_window_to_cim(window) for window in event.windows],
+    )
+
+
+def _window_to_cim(window: PricedWindow) -> ev.TimeTariffInterval:
+    return ev.TimeTariffInterval(
+        sequence_number=window.sequence, start_time=xml_time(window.start_utc),
+        end_time=xml_time(window.end_utc), price=window.price_per_kwh, label=window.label,
+    )
+
+
+def consumption_to_cim(event: events.ConsumptionForBilling) -> ev.ChargingConsumption:
+    """4.1: charged to the EV owner's account, whatever premise it was charged at."""
+    session = event.session
+    start = session.started_utc or session.plugged_in_utc
+    end = session.completed_utc or start
+    return ev.ChargingConsumption(
+        charging_session=_ref(session.session_id), kind=KINDS[session.kind],
+        electric_vehicle=_ref(session.ev_id), charged_account=_account(session.owner_account_id),
+        host_account=_account(session.host_account_id) if session.third_party else None,
+        interval=ev.DateTimeInterval(start=xml_time(start), end=xml_time(end)),
+        consumed_energy=session.consumed_wh or 0, tariff=_tariff_to_cim(event),
+    )
+
+
+def bill_to_cim(bill: events.BillInformation) -> ev.BillingInformation:
+    """4.1.1."""
+    return ev.BillingInformation(
+        m_rid=bill.bill_id, charging_session=_ref(bill.session_id),
+        customer_account=_account(bill.account_id), issued_date_time=xml_time(bill.issued_utc),
+        currency=bill.currency,
+        charge=[ev.Charge(kind=line.label, energy=line.energy_wh, unit_price=line.price_per_kwh,
+                          amount=line.amount) for line in bill.lines],
+        total_energy=bill.energy_wh, total_amount=bill.amount,
+    )
+
+
+def acknowledgment_to_cim(event: events.SessionAcknowledged) -> ev.ChargingAcknowledgment:
+    """4.1.2."""
+    return ev.ChargingAcknowledgment(
+        charging_session=_ref(event.session_id), status=ev.AcknowledgmentStatus.BILLED,
+        billing_information=_ref(event.bill_id), customer_account=_ref(event.account_id),
+    )
