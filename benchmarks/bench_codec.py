@@ -70,7 +70,7 @@ def main() -> int:
     codec = Codec()
     data = sample_message(codec)
     route = Route(payload=ns.qname(ns.METER_READINGS, "MeterReadings"), bind=readings_from_cim,
-                  handle=lambda command, header: Outcome())
+                  handle=lambda command, header, uow: Outcome())
     router = Router({(env.Verb.CREATED, "MeterReadings"): route}, codec=codec)
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     schema = codec._state.schema  # the same compiled schema set, for a like-for-like baseline

@@ -1,10 +1,14 @@
 """The inbound router: bytes in, a schema-valid IEC 61968-100 reply out, always.
 
 Codec (parse, guard, validate, read header) -> route on (Verb, Noun) -> check the payload
-element -> bind it (a mapping function) -> handler -> reply. This is one of the two
-places where exceptions become replies: any :class:`~evgrid.errors.AdapterError` is
-answered FAILED with its code; anything else is logged with its traceback and answered
-with a generic FAILED (5.0) that leaks nothing.
+element -> bind it (the route's CIM class, then its mapping) -> handler -> reply. This is
+one of the two places where exceptions become replies: any
+:class:`~evgrid.errors.AdapterError` is answered FAILED with its code; anything else is
+logged with its traceback and answered with a generic FAILED (5.0) that leaks nothing.
+
+Exactly once: with a unit of work, the handler's changes, the reply and the MessageID
+are committed in one transaction, and a MessageID seen before gets its stored reply
+without running the handler again.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 from lxml import etree
@@ -19,6 +24,7 @@ from lxml import etree
 from evgrid.cim import envelope as env
 from evgrid.cim.codec import Codec, Header, Inbound, MessageKind
 from evgrid.errors import AdapterError, MissingElement, UnsupportedOperation
+from evgrid.operations.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +43,44 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One (Verb, Noun): the payload element it expects, how to bind it, who handles it."""
+    """One (Verb, Noun): the payload element it expects, how to bind it, who handles it.
+
+    ``cim_class`` set: the payload is bound to that generated class, then ``bind`` maps it
+    to a domain command. Unset: ``bind`` gets the validated lxml element (fast nouns).
+    """
 
     payload: str | None
-    bind: Callable[[etree._Element], Any]
-    handle: Callable[[Any, Header], Outcome]
+    bind: Callable[[Any], Any]
+    handle: Callable[[Any, Header, Any], Outcome]
+    cim_class: type | None = None
     description: str = field(default="")
+
+
+class _NoTransaction:
+    """For routers without a store: no journal, nothing to commit."""
+
+    inbound = None
+
+    def __enter__(self) -> _NoTransaction:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None
+
+    def commit(self) -> None:
+        return None
 
 
 class Router:
     """Routes 61968-100 requests and events to handlers; every call returns reply bytes."""
 
     def __init__(self, routes: Mapping[RouteKey, Route], *, codec: Codec | None = None,
-                 source: str = "evgrid") -> None:
+                 source: str = "evgrid", unit_of_work: Callable[[], UnitOfWork] | None = None) -> None:
         self.routes = dict(routes)
         self.codec = codec or Codec()
         self.source = source
+        self.unit_of_work: Callable[[], Any] = unit_of_work or _NoTransaction
 
     def route(self, inbound: Inbound) -> tuple[Route, Any]:
         """Find the route of a decoded message and bind its payload."""
@@ -71,6 +99,8 @@ class Router:
             raise UnsupportedOperation(
                 f"payload {found.localname} ({found.namespace}) does not match noun {header.noun}"
             )
+        if route.cim_class is not None:
+            return route, route.bind(self.codec.bind(inbound.payload, route.cim_class))
         return route, route.bind(inbound.payload)
 
     def handle(self, data: bytes | str) -> bytes:
@@ -79,18 +109,47 @@ class Router:
         try:
             inbound = self.codec.decode(data)
             route, command = self.route(inbound)
-            assert inbound.header is not None
-            outcome = route.handle(command, inbound.header)
-            message = env.reply(
-                outcome.result, outcome.noun or inbound.header.noun, *outcome.payload,
-                source=self.source, correlation_id=inbound.header.message_id, errors=outcome.errors,
-            )
+            return self._apply(route, command, inbound)
         except AdapterError as error:
-            message = self._failed(error, inbound)
+            return self._remember_failure(error, inbound)
         except Exception:  # the router is the boundary: log it, leak nothing
             log.exception("unexpected error while handling a message")
-            message = self._failed(AdapterError("internal error; the message was not processed"), inbound)
-        return self.codec.dump(message)
+            return self.codec.dump(self._failed(AdapterError("internal error; the message was not processed"),
+                                                inbound))
+
+    def _apply(self, route: Route, command: Any, inbound: Inbound) -> bytes:
+        header = inbound.header
+        assert header is not None
+        with self.unit_of_work() as uow:
+            if uow.inbound is not None and header.message_id:
+                stored = uow.inbound.reply_for(header.message_id)
+                if stored is not None:
+                    return bytes(stored)
+            outcome = route.handle(command, header, uow)
+            reply = self.codec.dump(env.reply(
+                outcome.result, outcome.noun or header.noun, *outcome.payload, source=self.source,
+                correlation_id=header.message_id, errors=outcome.errors,
+            ))
+            if uow.inbound is not None and header.message_id:
+                uow.inbound.remember(header.message_id, header.verb.value, header.noun, header.source, reply)
+            uow.commit()
+        return reply
+
+    def _remember_failure(self, error: AdapterError, inbound: Inbound | None) -> bytes:
+        """A FAILED reply; with a MessageID it is kept too, so a replay gets the same answer."""
+        reply = self.codec.dump(self._failed(error, inbound))
+        header = inbound.header if inbound else None
+        if header is None or not header.message_id:
+            return reply
+        with self.unit_of_work() as uow:
+            if uow.inbound is None:
+                return reply
+            stored = uow.inbound.reply_for(header.message_id)
+            if stored is not None:  # the message was applied before: its first reply stands
+                return bytes(stored)
+            uow.inbound.remember(header.message_id, header.verb.value, header.noun, header.source, reply)
+            uow.commit()
+        return reply
 
     def _failed(self, error: AdapterError, inbound: Inbound | None) -> object:
         header = inbound.header if inbound else None

@@ -94,9 +94,18 @@ class Outbox(Protocol):
     def put(self, event: object) -> None: ...
 
 
+class InboundJournal(Protocol):
+    """Every applied inbound MessageID and the reply it got: a replay gets the same reply."""
+
+    def reply_for(self, message_id: str) -> bytes | None: ...
+
+    def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every port; nothing is half-changed when a handler fails."""
 
+    inbound: InboundJournal
     registry: Registry
     sessions: Sessions
     ledger: Ledger

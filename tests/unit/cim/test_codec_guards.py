@@ -40,7 +40,7 @@ UTF16_DTD = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY a "b">
 NO_ROUTE = object()
 
 
-def _handled(command: object, header: Header) -> Outcome:
+def _handled(command: object, header: Header, uow: object) -> Outcome:
     return Outcome(noun=header.noun)
 
 
@@ -118,7 +118,7 @@ def test_soap_envelope_is_unwrapped(router: Router) -> None:
 
 
 def test_unexpected_handler_error_is_a_generic_failed_reply(caplog: pytest.LogCaptureFixture) -> None:
-    def broken(command: object, header: Header) -> Outcome:
+    def broken(command: object, header: Header, uow: object) -> Outcome:
         raise RuntimeError("database password is hunter2")
 
     routes = {(env.Verb.CREATE, "ChargingRequest"): Route(
