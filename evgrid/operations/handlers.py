@@ -20,7 +20,7 @@ from evgrid.errors import (
     UnknownReference,
 )
 from evgrid.operations import events
-from evgrid.operations.model import AccountStatus, ChargingKind, ChargingRequest
+from evgrid.operations.model import AccountStatus, ChargingKind, ChargingRequest, MeterReadingSet
 from evgrid.operations.ports import Allotment, UnitOfWork
 from evgrid.operations.rates import windows
 from evgrid.operations.session import Session, SessionState, advance, opened
@@ -111,6 +111,7 @@ def request_charging(cmd: ChargingRequest, uow: UnitOfWork, now: datetime,
     session = _move(uow, session, S.SCHEDULED, now, message_id, "2.2" if home else "3.2",
                     planned_start_utc=allotment.start_utc, planned_end_utc=allotment.end_utc,
                     planned_wh=allotment.planned_wh)
+    uow.sessions.allot(allotment)
     uow.outbox.put(events.SlotAllotted(session, allotment))
     return Confirmation(session, power_kw, allotment)
 
@@ -132,6 +133,22 @@ def record_start(cmd: StartReading, uow: UnitOfWork, now: datetime, message_id: 
     uow.ledger.record_register(cmd.meter_number, cmd.at_utc, cmd.register_wh, session.session_id, message_id)
     return _move(uow, session, S.CHARGING, now, message_id, "2.3.1" if not session.third_party else "3.3.1",
                  started_utc=cmd.at_utc, start_register_wh=cmd.register_wh)
+
+
+def record_readings(readings: MeterReadingSet, uow: UnitOfWork, now: datetime,
+                    message_id: str | None = None) -> tuple[Session, ...]:
+    """2.3.1 / 3.3.1 from a MeterReadings event: a register read on the meter of a
+    scheduled session starts it; every register value is kept either way."""
+    started: list[Session] = []
+    for reading in readings.registers:
+        session = uow.sessions.starting_on_meter(reading.meter_mrid)
+        if session is None:
+            uow.ledger.record_register(reading.meter_mrid, reading.timestamp_utc, reading.energy_wh, None,
+                                       message_id)
+            continue
+        started.append(record_start(StartReading(session.session_id, reading.meter_mrid, reading.timestamp_utc,
+                                                 reading.energy_wh), uow, now, message_id))
+    return tuple(started)
 
 
 @dataclass(frozen=True, slots=True)

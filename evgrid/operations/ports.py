@@ -43,7 +43,11 @@ class Sessions(Protocol):
 
     def active_for_ev(self, ev_id: str) -> Session | None: ...
 
+    def starting_on_meter(self, meter_number: str) -> Session | None: ...
+
     def save(self, session: Session, transition: Transition) -> None: ...
+
+    def allot(self, allotment: Allotment) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,7 @@ class InboundJournal(Protocol):
 class UnitOfWork(Protocol):
     """One transaction over every port; nothing is half-changed when a handler fails."""
 
+    now: datetime
     inbound: InboundJournal
     registry: Registry
     sessions: Sessions

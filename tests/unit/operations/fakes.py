@@ -19,7 +19,7 @@ from evgrid.operations.model import (
     TariffInterval,
 )
 from evgrid.operations.ports import Allotment
-from evgrid.operations.session import ACTIVE, Session, Transition
+from evgrid.operations.session import ACTIVE, Session, SessionState, Transition
 
 NOW = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
 TARIFF = Tariff(
@@ -75,6 +75,7 @@ class State:
     bills: list[object] = field(default_factory=list)
     outbox: list[object] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
+    allotments: dict[str, Allotment] = field(default_factory=dict)
 
 
 class FakeSessions:
@@ -93,9 +94,16 @@ class FakeSessions:
     def active_for_ev(self, ev_id: str) -> Session | None:
         return next((s for s in self.state.sessions.values() if s.ev_id == ev_id and s.state in ACTIVE), None)
 
+    def starting_on_meter(self, meter_number: str) -> Session | None:
+        return next((s for s in self.state.sessions.values()
+                     if s.meter_number == meter_number and s.state is SessionState.SCHEDULED), None)
+
     def save(self, session: Session, transition: Transition) -> None:
         self.state.sessions[session.session_id] = session
         self.state.transitions.append(transition)
+
+    def allot(self, allotment: Allotment) -> None:
+        self.state.allotments[allotment.session_id] = allotment
 
 
 class FakeLedger:
@@ -149,6 +157,8 @@ class FakeUnitOfWork:
     def __init__(self) -> None:
         self.committed = State()
         self.registry = FakeRegistry()
+        self.now = NOW
+        self.inbound = None
 
     def __enter__(self) -> FakeUnitOfWork:
         self.working = copy.deepcopy(self.committed)

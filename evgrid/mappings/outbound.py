@@ -1,0 +1,63 @@
+"""Outbound events of the operation system -> IEC 61968-100 messages for the outbox.
+
+Each event becomes one message with a MessageID derived from what it is about (noun and
+session), so the same event can never be queued twice and a receiver that applies each
+MessageID once applies it exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evgrid.cim import envelope as env
+from evgrid.cim.codec import Codec
+from evgrid.mappings import ev_charging as mapping
+from evgrid.operations import events
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A rendered message and where it goes (``portal:<premise>``, ``billing``, ...)."""
+
+    destination: str
+    verb: str
+    noun: str
+    message_id: str
+    body: bytes
+
+
+def portal(premise_number: str) -> str:
+    """The outbox destination of a premise's Customer Communication Portal."""
+    return f"{events.PORTAL}:{premise_number}"
+
+
+def render(event: object, codec: Codec, *, source: str, owner_premise: str | None = None) -> OutboundMessage:
+    """The message for one event; ``owner_premise`` is where a bill's owner lives (4.1.1)."""
+    if isinstance(event, events.SlotAllotted):
+        session = event.session
+        return _message(codec, source, portal(session.premise_number), env.Verb.CREATED, "TimeSlotAllotment",
+                        session.session_id, mapping.allotment_to_cim(session, event.allotment))
+    if isinstance(event, events.ThirdPartyRecorded):
+        return _message(codec, source, events.BILLING, env.Verb.CREATED, "ThirdPartyCharging",
+                        event.session.session_id, mapping.third_party_to_cim(event))
+    if isinstance(event, events.ConsumptionForBilling):
+        return _message(codec, source, events.BILLING, env.Verb.CREATE, "ChargingConsumption",
+                        event.session.session_id, mapping.consumption_to_cim(event))
+    if isinstance(event, events.BillInformation):
+        if owner_premise is None:
+            raise ValueError(f"no portal is known for account {event.account_id}")
+        # 4.1.1: to the EV owner's own portal, also for a charge at someone else's premise.
+        return _message(codec, source, portal(owner_premise), env.Verb.CREATED, "BillingInformation",
+                        event.session_id, mapping.bill_to_cim(event))
+    if isinstance(event, events.SessionAcknowledged):
+        return _message(codec, source, events.SCHEDULER, env.Verb.CREATED, "ChargingAcknowledgment",
+                        event.session_id, mapping.acknowledgment_to_cim(event))
+    raise TypeError(f"no message for {type(event).__name__}")
+
+
+def _message(codec: Codec, source: str, destination: str, verb: env.Verb, noun: str, session_id: str,
+             payload: object) -> OutboundMessage:
+    message_id = f"{noun}:{session_id}"
+    build = env.request if verb in env.REQUEST_VERBS else env.event
+    body = codec.dump(build(verb, noun, payload, source=source, message_id=message_id))
+    return OutboundMessage(destination, verb.value, noun, message_id, body)
