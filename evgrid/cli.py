@@ -18,6 +18,7 @@ from evgrid import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "catalog": ("evgrid.commands.catalog", "write the use-case step catalog and example messages"),
     "validate": ("evgrid.commands.validate", "validate IEC 61968-100 / CIM XML files"),
+    "ied": ("evgrid.commands.ied", "serve an SCL-defined IED over MMS (IEC 61850)"),
 }
 
 

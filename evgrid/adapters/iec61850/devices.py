@@ -1,0 +1,152 @@
+"""Typed views of evgrid's station and meter IEDs over an :class:`IedClient`.
+
+They turn the references of :mod:`evgrid.mappings.iec61850_refs` into domain values
+(EV identity and requirements, contactor state, meter register) and reports into
+typed callbacks, so the portal never handles 61850 references itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from evgrid.adapters.iec61850.client import IedClient
+from evgrid.adapters.iec61850.reports import Report
+from evgrid.adapters.iec61850.values import Value
+from evgrid.mappings import iec61850_refs as refs
+from evgrid.mappings.iec61850_refs import ConnState, Dbpos, PlugState
+
+
+@dataclass(frozen=True, slots=True)
+class EvState:
+    """Outlet and EV as DEAO1/DEEV1/DESE1 show them (use-case step 1.1.1)."""
+
+    conn_state: ConnState
+    plug: PlugState
+    ev_id: str | None
+    energy_wh: float
+    departure: datetime | None
+    max_current_a: float
+    target_w: float
+
+    @property
+    def plugged_in(self) -> bool:
+        """An EV is connected."""
+        return self.conn_state is not ConnState.A and self.ev_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchState:
+    """Contactor position and outlet state; ``completed`` marks step 2.3.2."""
+
+    closed: bool
+    conn_state: ConnState
+    completed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyReading:
+    """Meter register and its reset record (MMTR1.TotWh) plus power and power-ups."""
+
+    total_wh: int
+    frozen_wh: int
+    frozen_at: datetime | None
+    power_w: float
+    power_ups: int
+
+
+def _ev_state(values: list[Value] | tuple[Value, ...]) -> EvState:
+    conn, plug, ev_id, energy, departure, amax, target = values
+    epoch = isinstance(departure, datetime) and departure.timestamp() == 0
+    return EvState(
+        conn_state=ConnState(int(conn or 1)),  # type: ignore[arg-type]
+        plug=PlugState(int(plug or 1)),  # type: ignore[arg-type]
+        ev_id=str(ev_id) if ev_id else None,
+        energy_wh=float(energy or 0.0),  # type: ignore[arg-type]
+        departure=None if epoch or not isinstance(departure, datetime) else departure,
+        max_current_a=float(amax or 0.0),  # type: ignore[arg-type]
+        target_w=float(target or 0.0),  # type: ignore[arg-type]
+    )
+
+
+def _energy(values: list[Value] | tuple[Value, ...]) -> EnergyReading:
+    total, frozen, frozen_at, _supplied, power, power_ups = values
+    epoch = not isinstance(frozen_at, datetime) or frozen_at.timestamp() == 0
+    return EnergyReading(
+        total_wh=int(total or 0),  # type: ignore[call-overload]
+        frozen_wh=int(frozen or 0),  # type: ignore[call-overload]
+        frozen_at=None if epoch else frozen_at,  # type: ignore[arg-type]
+        power_w=float(power or 0.0),  # type: ignore[arg-type]
+        power_ups=int(power_ups or 0),  # type: ignore[call-overload]
+    )
+
+
+class StationDevice:
+    """An EV charging station logical device (e.g. ``EVSESTA`` or ``EVSESTA0007``)."""
+
+    def __init__(self, client: IedClient, ld: str) -> None:
+        self.client = client
+        self.ld = ld
+        self._last_conn: ConnState | None = None
+
+    def read_ev(self) -> EvState:
+        """Read outlet and EV state now."""
+        return _ev_state(self.client.read_many([(r.at(self.ld), r.fc) for r in refs.EV_STATE_MEMBERS]))
+
+    def contactor_closed(self) -> bool:
+        """True when the contactor is closed."""
+        return self.client.read(refs.CONTACTOR_POS.at(self.ld), refs.CONTACTOR_POS.fc) == Dbpos.ON
+
+    def close_contactor(self) -> None:
+        """Start charging (step 2.3); WriteRejected with the AddCause when refused."""
+        self.client.operate(refs.CONTACTOR.at(self.ld), True)
+
+    def open_contactor(self) -> None:
+        """Stop charging."""
+        self.client.operate(refs.CONTACTOR.at(self.ld), False)
+
+    def on_ev_state(self, callback: Callable[[EvState], None]) -> None:
+        """Plug-in / EV identity reports (RCB urcbEV)."""
+        self.client.subscribe(
+            f"{self.ld}/{refs.RCB_EV_STATE}", lambda report: callback(_ev_state(report.values))
+        )
+
+    def on_switch(self, callback: Callable[[SwitchState], None]) -> None:
+        """Contactor and charging-complete reports (RCB urcbSw)."""
+
+        def handle(report: Report) -> None:
+            pos, _switch, conn = report.values
+            current = ConnState(int(conn or 1))  # type: ignore[call-overload]
+            completed = refs.charging_complete(self._last_conn, current) and pos == Dbpos.OFF
+            self._last_conn = current
+            callback(SwitchState(closed=pos == Dbpos.ON, conn_state=current, completed=completed))
+
+        self.client.subscribe(f"{self.ld}/{refs.RCB_SWITCH}", handle)
+
+    def on_measure(self, callback: Callable[[float, float], None]) -> None:
+        """Charging power (W) and EV state of charge (%) reports (RCB urcbMX)."""
+        self.client.subscribe(
+            f"{self.ld}/{refs.RCB_MEASURE}",
+            lambda r: callback(float(r.values[0] or 0.0), float(r.values[1] or 0.0)),
+        )  # type: ignore[arg-type]
+
+
+class MeterDevice:
+    """A meter logical device (e.g. ``METERMTR`` or ``EVSEMTR0007``)."""
+
+    def __init__(self, client: IedClient, ld: str) -> None:
+        self.client = client
+        self.ld = ld
+
+    def read_energy(self) -> EnergyReading:
+        """Read the register (step 2.3.1 / 2.3.3) with its reset record."""
+        return _energy(self.client.read_many([(r.at(self.ld), r.fc) for r in refs.ENERGY_MEMBERS]))
+
+    def read_total_wh(self) -> int:
+        """The forward active energy register, Wh."""
+        return int(self.client.read(refs.METER_TOTWH.at(self.ld), refs.METER_TOTWH.fc))  # type: ignore[arg-type]
+
+    def on_energy(self, callback: Callable[[EnergyReading], None]) -> None:
+        """Energy reports (RCB urcbEnergy): register, resets, power, power-ups."""
+        self.client.subscribe(f"{self.ld}/{refs.RCB_ENERGY}", lambda report: callback(_energy(report.values)))

@@ -1,0 +1,113 @@
+"""The single thread through which a client makes every call into the binding.
+
+Callers on any thread hand a function to :meth:`IoThread.call` and wait for its result
+with a timeout; work posted with :meth:`IoThread.post` (report delivery) runs in order
+with the calls. When the queue stays empty for ``idle_s`` the thread runs ``on_idle``
+(connection checks, reconnects). A call made *on* the I/O thread (from a report
+callback) runs inline instead of queueing behind itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from evgrid.errors import DeviceUnreachable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_STOP = object()
+
+
+class _Job:
+    """A call for the I/O thread; ``done`` is released when it finished."""
+
+    __slots__ = ("done", "error", "fn", "result")
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+        self.result: Any = None
+        self.error: BaseException | None = None
+        # A plain lock is the cheapest cross-thread signal CPython has; the hand-off
+        # is what the adapter adds to every call (see benchmarks/bench_iec61850.py).
+        self.done = threading.Lock()
+        self.done.acquire()
+
+
+class IoThread:
+    """Runs calls and posted work in submission order on one daemon thread."""
+
+    def __init__(self, name: str, *, idle_s: float, on_idle: Callable[[float], None]) -> None:
+        self.name = name
+        self.idle_s = idle_s
+        self._on_idle = on_idle
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._ident: int | None = None
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._thread is not None
+
+    def start(self) -> None:
+        """Start the thread (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Let queued work finish, then end the thread."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout=timeout_s)
+            self._thread = None
+
+    def call(self, fn: Callable[[], T], timeout_s: float, what: str) -> T:
+        """Run ``fn`` on the I/O thread and return its result (or raise its exception)."""
+        if threading.get_ident() == self._ident:
+            return fn()
+        if self._thread is None:
+            raise DeviceUnreachable(f"{what}: client not started (call connect)")
+        job = _Job(fn)
+        self._queue.put(job)
+        if not job.done.acquire(timeout=timeout_s):
+            raise DeviceUnreachable(f"{what}: no answer within {timeout_s:.1f} s")
+        if job.error is not None:
+            raise job.error
+        return job.result  # type: ignore[no-any-return]
+
+    def post(self, work: Callable[[], None]) -> None:
+        """Queue ``work`` without waiting (safe from any thread, the library's included)."""
+        self._queue.put(work)
+
+    def _run(self) -> None:
+        self._ident = threading.get_ident()
+        next_idle = 0.0
+        while True:
+            try:
+                item = self._queue.get(timeout=self.idle_s)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                return
+            if isinstance(item, _Job):
+                try:
+                    item.result = item.fn()
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                    item.error = exc
+                item.done.release()
+            elif item is not None:
+                try:
+                    item()
+                except Exception:  # callback boundary: posted work must not stop the thread
+                    log.exception("work posted to %s failed", self.name)
+            # Housekeeping belongs to idle time; errors of calls reveal a lost link anyway.
+            now = time.monotonic()
+            if item is None or now >= next_idle:
+                next_idle = now + self.idle_s
+                self._on_idle(now)

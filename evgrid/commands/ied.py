@@ -1,0 +1,139 @@
+"""Serve an SCL-defined IED over MMS (IEC 61850), with simulated hardware for evgrid's ICDs.
+
+``evgrid ied serve --scl FILE --port PORT`` serves any ICD as an IED until SIGTERM or
+SIGINT. For evgrid's station and meter ICDs it also runs the simulated EVs, stations
+and meters (``--speed`` accelerates the clock, ``--arrivals`` scripts EV arrivals,
+``--stations N`` hosts N stations and their meters in one IED). When it is ready it
+writes one line to stdout::
+
+    ready ied=EVSE mms=127.0.0.1:10102 control=127.0.0.1:40123 lds=EVSESTA
+
+``control`` is the loopback control channel (JSON lines, :mod:`evgrid.sim.control`)
+through which another process injects EV arrivals and reads the simulation state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``ied`` subcommands."""
+    commands = parser.add_subparsers(dest="ied_command", metavar="SUBCOMMAND", required=True)
+    serve = commands.add_parser(
+        "serve", help="serve an ICD over MMS until SIGTERM/SIGINT", description=__doc__
+    )
+    serve.add_argument("--scl", type=Path, required=True, help="ICD/CID file to serve")
+    serve.add_argument("--ied", help="IED of the SCL file to serve (default: the only one)")
+    serve.add_argument("--name", help="name to serve the IED under (default: its SCL name); LD names follow")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, required=True, help="MMS TCP port")
+    serve.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per wall second (default 1)"
+    )
+    serve.add_argument(
+        "--start", type=_aware_time, help="simulated start time, ISO 8601 with offset (default now)"
+    )
+    serve.add_argument(
+        "--stations", type=int, help="gateway mode: serve N stations and their meters in one IED"
+    )
+    serve.add_argument(
+        "--meter-scl", type=Path, help="meter ICD for gateway mode (default: evgrid's meter.icd)"
+    )
+    serve.add_argument("--arrivals", type=Path, help="JSON file of scripted EV arrivals")
+    serve.add_argument("--state", type=Path, help="file keeping registers and sessions across restarts")
+    serve.add_argument(
+        "--control-port", type=int, default=0, help="loopback control channel port (default: any free)"
+    )
+    serve.add_argument(
+        "--measure",
+        type=int,
+        metavar="PORT",
+        help="standalone meter: control port of the station it measures",
+    )
+    serve.add_argument("--tls-cert", type=Path, help="mutual TLS: this IED's certificate (PEM)")
+    serve.add_argument("--tls-key", type=Path, help="mutual TLS: this IED's private key (PEM)")
+    serve.add_argument("--tls-ca", type=Path, help="mutual TLS: CA certificate that signs trusted clients")
+    serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+
+def _aware_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset")
+    return moment
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen ``ied`` subcommand."""
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from evgrid.adapters.iec61850.scl import SclError
+    from evgrid.adapters.iec61850.tls import TlsSettings
+    from evgrid.errors import DeviceError
+    from evgrid.sim.arrivals import ArrivalError, load_arrivals
+    from evgrid.sim.clock import AcceleratedClock
+    from evgrid.sim.ied import IedProcess, plan_ied
+
+    log = logging.getLogger("evgrid.ied")
+    stopping = False
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        log.info("signal %d: stopping", signum)
+        stopping = True
+
+    tls_files = (args.tls_cert, args.tls_key, args.tls_ca)
+    if any(tls_files) and not all(tls_files):
+        sys.stderr.write("evgrid ied serve: TLS needs --tls-cert, --tls-key and --tls-ca together\n")
+        return 2
+    tls = TlsSettings(args.tls_cert, args.tls_key, args.tls_ca) if all(tls_files) else None
+    try:
+        clock = AcceleratedClock(args.speed, args.start)
+        plan = plan_ied(
+            args.scl, ied=args.ied, name=args.name, stations=args.stations, meter_scl=args.meter_scl
+        )
+        arrivals = load_arrivals(args.arrivals, clock_start=clock.start) if args.arrivals else None
+        process = IedProcess(
+            plan,
+            host=args.host,
+            port=args.port,
+            clock=clock,
+            arrivals=arrivals,
+            state_file=args.state,
+            control_port=args.control_port,
+            measure_port=args.measure,
+            tls=tls,
+        )
+    except (SclError, ArrivalError, ValueError, OSError) as exc:
+        sys.stderr.write(f"evgrid ied serve: {exc}\n")
+        return 2
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        process.start()
+    except DeviceError as exc:
+        sys.stderr.write(f"evgrid ied serve: {exc}\n")
+        process.close()
+        return 3
+    control = f" control=127.0.0.1:{process.control.port}" if process.control else ""
+    sys.stdout.write(
+        f"ready ied={plan.ied_name} mms={args.host}:{args.port}{control} lds={','.join(process.model.lds)}\n"
+    )
+    sys.stdout.flush()
+    try:
+        process.serve(lambda: stopping)
+    finally:
+        process.close()
+    return 0
