@@ -1,0 +1,281 @@
+"""Inputs and output of the slot assignment: frozen dataclasses, units in the names.
+
+A night is a :class:`Horizon` of equal slots (15 minutes by default). Power is in kW
+and constant within a slot; energy is in Wh (integers, as everywhere in evgrid).
+
+Partial slots are handled, not rounded away: when a session arrives or departs inside
+a slot, only the overlapping fraction of that slot delivers energy, while the power
+still counts in full against the transformer and feeder limits of that slot (the EV
+draws it at that instant, so the limit must hold then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+Price = Decimal | float
+"""A money amount per kWh; Decimal from the tariff tables, float in synthetic data."""
+
+SLOT_MINUTES = 15
+
+# Below a watt a power value is numerical noise (LP solutions, float subtraction),
+# and a start time derived from it would be wrong.
+POWER_EPS_KW = 1e-6
+
+
+def lateness_per_kwh(slot_count: int) -> list[float]:
+    """What the third-party objective charges per kWh delivered in each slot.
+
+    Third-party sessions are not steered by price (use-case 3.x: as soon as
+    possible): their objective is unmet kWh at 1 each, plus these weights, which grow
+    with the slot and stay below 1/2, so delivering always wins and earlier wins.
+    The heuristic and the reference LP share it.
+    """
+    return [(slot + 1) / (2 * (slot_count + 1)) for slot in range(slot_count)]
+
+
+def is_aware_utc(moment: datetime) -> bool:
+    """Whether ``moment`` is timezone-aware with a zero UTC offset."""
+    return moment.tzinfo is not None and moment.utcoffset() == timedelta(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Horizon:
+    """The night being planned: ``slot_count`` slots of ``slot_minutes`` from ``start_utc``."""
+
+    start_utc: datetime
+    slot_count: int
+    slot_minutes: int = SLOT_MINUTES
+
+    def __post_init__(self) -> None:
+        """Reject a naive or non-UTC start and an empty horizon."""
+        if not is_aware_utc(self.start_utc):
+            raise ValueError(f"horizon start {self.start_utc!r} is not aware UTC")
+        if self.slot_count < 1 or self.slot_minutes < 1:
+            raise ValueError("a horizon needs at least one slot of at least one minute")
+
+    @property
+    def slot_hours(self) -> float:
+        """Length of one slot in hours (0.25 for 15-minute slots)."""
+        return self.slot_minutes / 60
+
+    @property
+    def end_utc(self) -> datetime:
+        """End of the last slot."""
+        return self.slot_start_utc(self.slot_count)
+
+    def slot_start_utc(self, slot: int) -> datetime:
+        """Start of slot ``slot`` (``slot_count`` gives the end of the horizon)."""
+        return self.start_utc + timedelta(minutes=self.slot_minutes * slot)
+
+    def window(self, arrival_utc: datetime, departure_utc: datetime) -> tuple[int, tuple[float, ...]]:
+        """The slots overlapping ``[arrival_utc, departure_utc)``, clipped to the horizon.
+
+        Args:
+            arrival_utc: When the EV is plugged in.
+            departure_utc: When it leaves.
+
+        Returns:
+            ``(first_slot, fractions)``: ``fractions[i]`` is the share of slot
+            ``first_slot + i`` inside the window, in ``(0, 1]``. Empty when the window
+            misses the horizon or is empty.
+        """
+        slot_seconds = self.slot_minutes * 60.0
+        begin = (arrival_utc - self.start_utc).total_seconds() / slot_seconds
+        end = (departure_utc - self.start_utc).total_seconds() / slot_seconds
+        begin, end = max(begin, 0.0), min(end, float(self.slot_count))
+        if end <= begin:
+            return 0, ()
+        first = int(begin)
+        last = min(self.slot_count - 1, int(end) if end > int(end) else int(end) - 1)
+        fractions = tuple(min(end, slot + 1.0) - max(begin, float(slot)) for slot in range(first, last + 1))
+        return first, fractions
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRequest:
+    """One EV's charging need, as confirmed by the EV Operation System (step 2.1.1).
+
+    ``max_power_kw`` is already the lower of the station's and the EV's limits.
+    Third-party sessions (use-case 3.x) charge as soon as possible; home sessions are
+    placed in the cheapest hours.
+    """
+
+    session_id: str
+    arrival_utc: datetime
+    departure_utc: datetime
+    energy_wh: int
+    max_power_kw: float
+    transformer_id: str
+    third_party: bool = False
+
+    def __post_init__(self) -> None:
+        """Reject naive or non-UTC times and negative energy or power."""
+        if not (is_aware_utc(self.arrival_utc) and is_aware_utc(self.departure_utc)):
+            raise ValueError(f"session {self.session_id}: arrival/departure must be aware UTC")
+        if self.energy_wh < 0 or not self.max_power_kw >= 0:
+            raise ValueError(f"session {self.session_id}: negative energy or power")
+
+
+@dataclass(frozen=True, slots=True)
+class Transformer:
+    """A distribution transformer: its rating and its forecast non-EV load per slot."""
+
+    transformer_id: str
+    capacity_kw: float
+    base_load_kw: tuple[float, ...]
+    feeder_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Feeder:
+    """A feeder; ``capacity_kw=None`` means it never binds."""
+
+    feeder_id: str
+    capacity_kw: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Everything one assignment needs; checked for consistency on construction."""
+
+    horizon: Horizon
+    sessions: tuple[SessionRequest, ...]
+    transformers: tuple[Transformer, ...]
+    prices_per_kwh: tuple[Price, ...]
+    penalty_per_kwh: Price
+    feeders: tuple[Feeder, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Reject inconsistent inputs: lengths, duplicate ids, dangling references."""
+        slots = self.horizon.slot_count
+        if len(self.prices_per_kwh) != slots:
+            raise ValueError(f"{len(self.prices_per_kwh)} prices for {slots} slots")
+        feeder_ids = _unique((f.feeder_id for f in self.feeders), "feeder")
+        transformer_ids = _unique((t.transformer_id for t in self.transformers), "transformer")
+        _unique((s.session_id for s in self.sessions), "session")
+        for transformer in self.transformers:
+            if len(transformer.base_load_kw) != slots:
+                raise ValueError(f"transformer {transformer.transformer_id}: base load is not per slot")
+            if transformer.feeder_id is not None and transformer.feeder_id not in feeder_ids:
+                raise ValueError(f"transformer {transformer.transformer_id}: unknown feeder")
+        for session in self.sessions:
+            if session.transformer_id not in transformer_ids:
+                raise ValueError(f"session {session.session_id}: unknown transformer")
+
+    def with_session(self, session: SessionRequest) -> Problem:
+        """This problem with one more session (for online placement)."""
+        return replace(self, sessions=(*self.sessions, session))
+
+
+def _unique(ids: Iterable[str], what: str) -> set[str]:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            raise ValueError(f"duplicate {what} id {item!r}")
+        seen.add(item)
+    return seen
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPlan:
+    """The power assigned to one session, per slot of the whole horizon."""
+
+    session_id: str
+    power_kw: tuple[float, ...]
+    delivered_wh: int
+    unmet_wh: int
+
+    @property
+    def start_slot(self) -> int | None:
+        """First slot with power, i.e. when the portal closes the contactor (step 2.3)."""
+        return next((slot for slot, power in enumerate(self.power_kw) if power > 0), None)
+
+    @property
+    def end_slot(self) -> int | None:
+        """One past the last slot with power; the plan may pause in between."""
+        last = next((slot for slot in range(len(self.power_kw) - 1, -1, -1) if self.power_kw[slot] > 0), None)
+        return None if last is None else last + 1
+
+
+@dataclass(frozen=True, slots=True)
+class TransformerLoad:
+    """Load of one transformer per slot: the EV part and the total with the base load."""
+
+    transformer_id: str
+    ev_load_kw: tuple[float, ...]
+    load_kw: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The scheduler's answer for one horizon (step 2.2)."""
+
+    horizon: Horizon
+    sessions: tuple[SessionPlan, ...]
+    transformers: tuple[TransformerLoad, ...] = ()
+
+    def session(self, session_id: str) -> SessionPlan:
+        """The plan of one session.
+
+        Raises:
+            KeyError: No such session in the plan.
+        """
+        for plan in self.sessions:
+            if plan.session_id == session_id:
+                return plan
+        raise KeyError(session_id)
+
+    def start_utc(self, session_id: str) -> datetime | None:
+        """When the session starts charging, or None when it gets no energy."""
+        slot = self.session(session_id).start_slot
+        return None if slot is None else self.horizon.slot_start_utc(slot)
+
+
+def build_plan(problem: Problem, powers_kw: Mapping[str, Sequence[float]]) -> Plan:
+    """Make a :class:`Plan` from per-session power vectors, with energies and loads.
+
+    Power below :data:`POWER_EPS_KW` or outside a session's window is dropped and
+    power above its maximum is clipped, so solver noise never reaches the plan.
+
+    Args:
+        problem: The problem the powers solve.
+        powers_kw: Session id -> power per slot of the whole horizon; sessions
+            missing here get no power.
+
+    Returns:
+        The plan, sessions and transformers in the problem's order.
+    """
+    horizon = problem.horizon
+    slots, slot_hours = horizon.slot_count, horizon.slot_hours
+    ev_load = {t.transformer_id: [0.0] * slots for t in problem.transformers}
+    session_plans = []
+    for session in problem.sessions:
+        given = powers_kw.get(session.session_id, ())
+        first, fractions = horizon.window(session.arrival_utc, session.departure_utc)
+        power = [0.0] * slots
+        energy_kwh = 0.0
+        load = ev_load[session.transformer_id]
+        for offset, fraction in enumerate(fractions):
+            slot = first + offset
+            value = min(float(given[slot]), session.max_power_kw) if slot < len(given) else 0.0
+            if value > POWER_EPS_KW:
+                power[slot] = value
+                load[slot] += value
+                energy_kwh += value * fraction * slot_hours
+        delivered_wh = min(session.energy_wh, round(energy_kwh * 1000))
+        session_plans.append(
+            SessionPlan(session.session_id, tuple(power), delivered_wh, session.energy_wh - delivered_wh)
+        )
+    loads = tuple(
+        TransformerLoad(
+            t.transformer_id,
+            tuple(ev_load[t.transformer_id]),
+            tuple(base + ev for base, ev in zip(t.base_load_kw, ev_load[t.transformer_id], strict=True)),
+        )
+        for t in problem.transformers
+    )
+    return Plan(horizon, tuple(session_plans), loads)

@@ -1,0 +1,101 @@
+"""The EV Charging Scheduler behind the operation system's Planner port.
+
+Holds the night's problem and plan in memory: a new request is placed online against
+the current plan (nobody else moves); a completed session releases its remaining
+slots. Changes are staged per transaction: the unit of work calls :meth:`commit` after
+its database commit, or :meth:`discard`, so a request that fails leaves the plan as it
+was.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from evgrid.operations.ports import Allotment
+from evgrid.operations.session import Session
+from evgrid.scheduler.assign import place_session, reoptimise
+from evgrid.scheduler.model import Plan, Problem, SessionRequest, build_plan
+
+KW = Decimal("0.001")
+
+
+@dataclass(frozen=True, slots=True)
+class _Night:
+    problem: Problem
+    plan: Plan
+
+
+class NightPlanner:
+    """Online slot assignment for one night (implements :class:`~evgrid.operations.ports.Planner`)."""
+
+    def __init__(self, problem: Problem) -> None:
+        if problem.sessions:
+            raise ValueError("start from an empty night; place sessions one by one")
+        self._lock = threading.Lock()
+        self._committed = _Night(problem, build_plan(problem, {}))
+        self._staged: _Night | None = None
+
+    @property
+    def plan(self) -> Plan:
+        """The committed plan."""
+        return self._committed.plan
+
+    @property
+    def problem(self) -> Problem:
+        """The committed problem."""
+        return self._committed.problem
+
+    def place(self, session: Session) -> Allotment:
+        """Steps 2.2 / 3.2: place one session against the current plan."""
+        night = self._staged or self._committed
+        request = SessionRequest(
+            session_id=session.session_id,
+            arrival_utc=max(session.plugged_in_utc, night.problem.horizon.start_utc),
+            departure_utc=session.departure_utc,
+            energy_wh=session.reachable_wh if session.reachable_wh is not None else session.requested_wh,
+            max_power_kw=float(session.max_power_kw),
+            transformer_id=session.transformer_id,
+            third_party=session.third_party,
+        )
+        plan = place_session(night.plan, night.problem, request)
+        self._staged = _Night(night.problem.with_session(request), plan)
+        return self.allotment(plan, session.session_id, session.transformer_id)
+
+    def release(self, session_id: str) -> None:
+        """A session ended: its slots from now on are free for others."""
+        night = self._staged or self._committed
+        sessions = tuple(s for s in night.problem.sessions if s.session_id != session_id)
+        problem = replace(night.problem, sessions=sessions)
+        powers = {p.session_id: p.power_kw for p in night.plan.sessions if p.session_id != session_id}
+        self._staged = _Night(problem, build_plan(problem, powers))
+
+    def commit(self) -> None:
+        """Keep the staged changes (called after the database commit)."""
+        with self._lock:
+            if self._staged is not None:
+                self._committed, self._staged = self._staged, None
+
+    def discard(self) -> None:
+        """Forget the staged changes (the transaction rolled back)."""
+        self._staged = None
+
+    def reoptimise(self) -> Plan:
+        """Re-plan the whole night on demand."""
+        with self._lock:
+            problem = self._committed.problem
+            self._committed = _Night(problem, reoptimise(problem))
+            return self._committed.plan
+
+    @staticmethod
+    def allotment(plan: Plan, session_id: str, transformer_id: str) -> Allotment:
+        """A session's slots as the operation system's Allotment."""
+        session_plan = plan.session(session_id)
+        horizon = plan.horizon
+        slots = tuple(
+            (horizon.slot_start_utc(slot), Decimal(repr(power)).quantize(KW))
+            for slot, power in enumerate(session_plan.power_kw) if power > 0
+        )
+        return Allotment(session_id, transformer_id, slots, horizon.slot_minutes, session_plan.delivered_wh)
+
