@@ -115,6 +115,12 @@ class AlreadyCharging(BusinessRuleViolation):
     code = "6.4"
 
 
+class StationBusy(BusinessRuleViolation):
+    """The station already serves another EV's session."""
+
+    code = "6.5"
+
+
 class SchedulingConflict(BusinessRuleViolation):
     """No slot satisfies the request within the transformer and feeder limits."""
 

@@ -11,8 +11,10 @@ from decimal import Decimal
 
 from xsdata.models.datatype import XmlDateTime
 
+from evgrid.cim.generated import end_device_controls as edc
 from evgrid.cim.generated import ev_charging as ev
 from evgrid.errors import MappingError
+from evgrid.mappings import codes
 from evgrid.operations import events
 from evgrid.operations.handlers import Completion, Confirmation, UsageAssignment
 from evgrid.operations.model import ChargingKind, ChargingRequest
@@ -189,3 +191,19 @@ def acknowledgment_to_cim(event: events.SessionAcknowledged) -> ev.ChargingAckno
         charging_session=_ref(event.session_id), status=ev.AcknowledgmentStatus.BILLED,
         billing_information=_ref(event.bill_id), customer_account=_ref(event.account_id),
     )
+
+
+def switch_to_cim(session: Session, close: bool) -> edc.EndDeviceControls:
+    """2.3 / 3.3: close (3.31.0.18) or open (3.31.0.23) the station's load switch."""
+    code = codes.CONNECT_LOAD_SWITCH if close else codes.DISCONNECT_LOAD_SWITCH
+    start, end = session.planned_start_utc, session.planned_end_utc
+    timing = None
+    if close and start is not None:
+        interval = edc.DateTimeInterval(start=xml_time(start), end=xml_time(end) if end else None)
+        timing = edc.EndDeviceTiming(interval=interval)
+    return edc.EndDeviceControls(end_device_control=[edc.EndDeviceControl(
+        m_rid=f"{session.session_id}:{'start' if close else 'stop'}", issuer_id="evgrid-scheduler",
+        reason="start charging" if close else "stop charging",
+        end_device_control_type=edc.EndDeviceControl.EndDeviceControlType(ref=code),
+        end_devices=[edc.EndDevice(m_rid=session.station_id)], primary_device_timing=timing,
+    )])

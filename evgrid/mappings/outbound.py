@@ -37,6 +37,11 @@ def render(event: object, codec: Codec, *, source: str, owner_premise: str | Non
         session = event.session
         return _message(codec, source, portal(session.premise_number), env.Verb.CREATED, "TimeSlotAllotment",
                         session.session_id, mapping.allotment_to_cim(session, event.allotment))
+    if isinstance(event, events.SwitchStation):
+        session = event.session
+        action = "start" if event.close else "stop"
+        return _message(codec, source, portal(session.premise_number), env.Verb.CREATE, "EndDeviceControls",
+                        f"{session.session_id}:{action}", mapping.switch_to_cim(session, event.close))
     if isinstance(event, events.ThirdPartyRecorded):
         return _message(codec, source, events.BILLING, env.Verb.CREATED, "ThirdPartyCharging",
                         event.session.session_id, mapping.third_party_to_cim(event))

@@ -31,6 +31,15 @@ class SlotAllotted:
 
 
 @dataclass(frozen=True, slots=True)
+class SwitchStation:
+    """2.3 / 3.3: close (start) or open (stop) the station's contactor, via its portal."""
+
+    session: Session
+    close: bool
+    destination: str = PORTAL
+
+
+@dataclass(frozen=True, slots=True)
 class ThirdPartyRecorded:
     """3.1.1: a third-party charge with the ids of EV, owner and host, to billing."""
 

@@ -17,6 +17,7 @@ from evgrid.errors import (
     AlreadyCharging,
     InvalidParameter,
     SecurityRejected,
+    StationBusy,
     UnknownReference,
 )
 from evgrid.operations import events
@@ -72,6 +73,9 @@ def request_charging(cmd: ChargingRequest, uow: UnitOfWork, now: datetime,
     busy = uow.sessions.active_for_ev(ev.ev_id)
     if busy is not None:
         raise AlreadyCharging(f"EV {ev.ev_id} already has session {busy.session_id} at {busy.station_id}")
+    occupied = uow.sessions.active_at_station(station.station_id)
+    if occupied is not None:
+        raise StationBusy(f"station {station.station_id} is serving session {occupied.session_id}")
 
     limits = [station.max_power_kw, ev.max_power_kw, cmd.max_power_kw]
     if cmd.ev_max_power_kw is not None:
@@ -114,6 +118,29 @@ def request_charging(cmd: ChargingRequest, uow: UnitOfWork, now: datetime,
     uow.sessions.allot(allotment)
     uow.outbox.put(events.SlotAllotted(session, allotment))
     return Confirmation(session, power_kw, allotment)
+
+
+def start_due(session_id: str, uow: UnitOfWork, now: datetime) -> bool:
+    """2.3 / 3.3: the assigned start time has come: tell the portal to switch the station on.
+
+    A start that fires late (after a restart) for a session that has moved on, or fires
+    twice, does nothing: returns False.
+    """
+    session = uow.sessions.get(session_id)
+    if session.state is not S.SCHEDULED:
+        return False
+    uow.outbox.put(events.SwitchStation(session, close=True))
+    return True
+
+
+def stop_due(session_id: str, uow: UnitOfWork, now: datetime) -> bool:
+    """The allotment has ended (or the EV's departure has come) and the EV still draws:
+    switch the station off; the portal then reports completion (2.3.4)."""
+    session = uow.sessions.get(session_id)
+    if session.state is not S.CHARGING:
+        return False
+    uow.outbox.put(events.SwitchStation(session, close=False))
+    return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,7 @@ class Dispatcher:
             waits for; identity in production, the accelerated clock in the demo.
     """
 
-    def __init__(self, database_url: str, target: DispatchTarget,
+    def __init__(self, database_url: str, target: DispatchTarget | None = None,
                  to_wall: Callable[[datetime], datetime] = lambda moment: moment) -> None:
         self.to_wall = to_wall
         self._target = target
@@ -86,8 +86,14 @@ class Dispatcher:
         )
         self._scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
 
+    def bind(self, target: DispatchTarget) -> None:
+        """Set what fired jobs call, when it is built after the dispatcher."""
+        self._target = target
+
     def __enter__(self) -> Dispatcher:
         global _target
+        if self._target is None:
+            raise RuntimeError("bind a dispatch target before starting the dispatcher")
         with _target_lock:
             _target = self._target
         self._scheduler.start()

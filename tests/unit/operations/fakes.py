@@ -94,6 +94,10 @@ class FakeSessions:
     def active_for_ev(self, ev_id: str) -> Session | None:
         return next((s for s in self.state.sessions.values() if s.ev_id == ev_id and s.state in ACTIVE), None)
 
+    def active_at_station(self, station_id: str) -> Session | None:
+        return next((s for s in self.state.sessions.values()
+                     if s.station_id == station_id and s.state in ACTIVE), None)
+
     def starting_on_meter(self, meter_number: str) -> Session | None:
         return next((s for s in self.state.sessions.values()
                      if s.meter_number == meter_number and s.state is SessionState.SCHEDULED), None)

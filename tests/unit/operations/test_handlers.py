@@ -12,6 +12,7 @@ from evgrid.errors import (
     AlreadyCharging,
     InvalidParameter,
     SecurityRejected,
+    StationBusy,
     UnknownReference,
 )
 from evgrid.operations import events, handlers
@@ -130,6 +131,13 @@ def test_the_same_ev_cannot_charge_in_two_places(uow: FakeUnitOfWork) -> None:
     with pytest.raises(AlreadyCharging):
         run(uow, handlers.request_charging, request(request_mrid="R-again"))
     assert len(uow.committed.sessions) == 1
+
+
+def test_a_station_serves_one_ev_at_a_time(uow: FakeUnitOfWork) -> None:
+    run(uow, handlers.request_charging, request())
+    with pytest.raises(StationBusy) as raised:
+        run(uow, handlers.request_charging, request("EV-B"))
+    assert raised.value.code == "6.5"
 
 
 def test_a_failure_half_way_leaves_nothing(uow: FakeUnitOfWork, monkeypatch: pytest.MonkeyPatch) -> None:
