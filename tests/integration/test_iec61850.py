@@ -225,6 +225,32 @@ def test_rejected_operates_carry_the_add_cause(ied_factory: Callable[..., Ied], 
             station.close_contactor()
 
 
+def test_run_and_report_callbacks_call_the_client_on_its_io_thread(
+    ied_factory: Callable[..., Ied], port: int
+) -> None:
+    ied = ied_factory("--scl", str(EVSE_ICD), "--port", str(port))
+    seen = Recorder()
+    with IedClient("127.0.0.1", port) as client, ied.control() as control:
+        station = StationDevice(client, refs.station_ld())
+
+        def burst() -> tuple[bool, bool, EvState]:
+            # Nested calls (and a nested run) run inline; queued, they would deadlock.
+            return client.on_io_thread, station.contactor_closed(), client.run(station.read_ev)
+
+        on_io, closed, ev = client.run(burst)
+        assert on_io and not closed and ev.conn_state is ConnState.A
+        assert not client.on_io_thread
+        with pytest.raises(ZeroDivisionError):
+            client.run(lambda: 1 / 0)
+
+        # The portal's way: read the device from inside its report callback.
+        station.on_ev_state(
+            lambda state: seen((client.on_io_thread, state.ev_id, station.contactor_closed()))
+        )
+        control.arrive(**arrival("EV-0009", energy_wh=5000))
+        assert seen.wait_for(lambda item: item[1] == "EV-0009") == (True, "EV-0009", False)
+
+
 def test_gateway_serves_20_stations_with_their_meters(ied_factory: Callable[..., Ied], port: int) -> None:
     stations = 20
     ied = ied_factory(

@@ -5,7 +5,8 @@
 * :mod:`~evgrid.adapters.iec61850.model` builds the libiec61850 dynamic model from them;
 * :mod:`~evgrid.adapters.iec61850.server` serves a model over MMS from one thread;
 * :mod:`~evgrid.adapters.iec61850.client` is the MMS client (one I/O thread per client,
-  :mod:`~evgrid.adapters.iec61850.iothread`), with
+  :mod:`~evgrid.adapters.iec61850.iothread`; the connection state that lives on it,
+  :mod:`~evgrid.adapters.iec61850.session`), with
   :mod:`~evgrid.adapters.iec61850.controls`, :mod:`~evgrid.adapters.iec61850.reports`,
   :mod:`~evgrid.adapters.iec61850.tls` and :mod:`~evgrid.adapters.iec61850.native`;
 * :mod:`~evgrid.adapters.iec61850.devices` gives typed station and meter views;
