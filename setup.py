@@ -22,6 +22,7 @@ setup(
     package_data={
         "evgrid.schemas": ["*.xsd", "wsdl/*.wsdl", "scl/*.icd", "scl/*.cid"],
         "evgrid.cim": [".xsdata.xml"],
+        "evgrid.adapters.store.migrations": ["script.py.mako"],
     },
     install_requires=[
         "lxml>=5.2,<7",
@@ -34,6 +35,8 @@ setup(
         "apscheduler>=3.11,<4",
         "rich>=13,<16",
         "httpx>=0.27,<1",
+        # the scheduler's vectorised slot assignment
+        "numpy>=1.26,<3",
         "waitress>=3.0,<4",
     ],
     extras_require={
@@ -45,6 +48,7 @@ setup(
             "ruff==0.17.6",
             # the scheduler's reference optimum (HiGHS), for tests and benchmarks only
             "scipy>=1.11,<2",
+            "hypothesis>=6.100,<7",
         ],
         "postgres": ["psycopg[binary]>=3.1,<4"],
         "amqp": ["pika>=1.3,<2"],

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "catalog": ("evgrid.commands.catalog", "write the use-case step catalog and example messages"),
     "validate": ("evgrid.commands.validate", "validate IEC 61968-100 / CIM XML files"),
     "ied": ("evgrid.commands.ied", "serve an SCL-defined IED over MMS (IEC 61850)"),
+    "plan": ("evgrid.commands.plan", "generate or plan a night of EV charging (slot assignment)"),
 }
 
 

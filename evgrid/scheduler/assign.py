@@ -1,81 +1,82 @@
-"""Slot assignment (step 2.2): a fast heuristic, pure, no I/O.
+"""Slot assignment (step 2.2): a fast near-optimal heuristic, pure, no I/O.
 
 Policy, in order:
 
 1. Third-party sessions (use-case 3.x) have priority and charge as soon as possible,
    never deferred to cheap hours: in order of arrival (then earliest departure), each
-   takes the slots of its window from the first one, at full power or whatever
-   headroom is left, until full. Then the augmenting pass, priced by lateness
-   (:func:`~evgrid.scheduler.model.lateness_per_kwh`), lets a short stay that arrival
-   order starved take slots from a longer one that can charge later.
+   takes the slots of its window from the first one, at full power or whatever room
+   is left, until full. Then the exchange pass (:mod:`~evgrid.scheduler.repair`),
+   priced by lateness (:func:`~evgrid.scheduler.model.lateness_per_kwh`), lets a short
+   stay that arrival order starved take slots from a longer one that can charge later.
 2. Home sessions in order of least laxity (time in the window minus time needed at
    full power; ties by earliest departure): the session with the fewest alternatives
    chooses first. Each fills the slots of its window cheapest first, and only slots no
    dearer than the penalty for unmet energy. Among equally priced slots it prefers a
    full slot to a partial one, then the one where its transformer carries the least
-   load so far: that water-fills the valley and staggers start times (diversity)
-   instead of starting everyone at the same instant when the night rate is flat.
-3. The augmenting pass (:mod:`~evgrid.scheduler.improve`) then moves energy between
-   home sessions along chains of moves whenever that strictly lowers the cost, so it
-   never undoes the diversity among equally priced slots.
+   load so far: that water-fills the valley and staggers start times (diversity).
+3. The exchange pass then moves energy between home sessions of one transformer
+   whenever that strictly lowers the cost, so it never undoes that diversity.
 
-Every slot is filled within the headroom its transformer and feeder have left, so no
-limit is ever exceeded; energy that does not fit is reported as unmet.
+Every slot is filled within the room its transformer and feeder have left, so no
+limit is ever exceeded; energy that does not fit is reported as unmet. Everything is
+vectorised with numpy (:mod:`~evgrid.scheduler.greedy`): sessions of different
+transformers are placed at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+
+import numpy as np
 
 from evgrid.scheduler.check import plan_cost
-from evgrid.scheduler.headroom import Headroom, fill
-from evgrid.scheduler.improve import improve
-from evgrid.scheduler.model import (
-    Horizon,
-    Plan,
-    Problem,
-    SessionRequest,
-    build_plan,
-    lateness_per_kwh,
-)
+from evgrid.scheduler.greedy import Work, choose, fill_in_order
+from evgrid.scheduler.model import Problem, SessionRequest, lateness_per_kwh
+from evgrid.scheduler.plan import Plan, build_plan, plan_from_arrays
+from evgrid.scheduler.repair import repair
+from evgrid.scheduler.tables import Floats, Grid, Ints, SessionTable
 
-_Window = tuple[int, tuple[float, ...]]
-_OrderKey = Callable[[SessionRequest, _Window, Horizon], float]
+# Cap on rounds of the exchange pass. On realistic nights it settles within a few
+# dozen; the cap only bounds the time on adversarial inputs.
+DEFAULT_ROUNDS = 500
 
-# Cap on sweeps of the augmenting pass per group of transformers. The pass usually
-# settles within a few dozen; the cap only bounds the time on adversarial inputs.
-DEFAULT_SWEEPS = 1000
+# A feeder with less room than this (kW) left by EVs is full: exchanges across its
+# transformers may pay.
+_FULL_KW = 1e-4
+
+_Order = Callable[[SessionTable, Grid, Ints], Floats]
 
 
-def _laxity_hours(session: SessionRequest, window: _Window, horizon: Horizon) -> float:
+def _laxity_hours(table: SessionTable, grid: Grid, rows: Ints) -> Floats:
     """Hours in the window beyond those needed at full power (negative: cannot finish)."""
-    if session.max_power_kw <= 0:
-        return float("inf")  # it cannot take any slot, so its turn does not matter
-    return sum(window[1]) * horizon.slot_hours - session.energy_wh / 1000 / session.max_power_kw
+    window = table.frac[rows].sum(axis=1) * grid.slot_hours
+    max_kw = table.max_kw[rows]
+    # A session that can take no power at all: its turn does not matter.
+    needed = np.divide(table.energy_kwh[rows], max_kw, out=np.full(len(rows), -np.inf), where=max_kw > 0)
+    return window - needed
 
 
-def _departure(session: SessionRequest, window: _Window, horizon: Horizon) -> float:
-    return (session.departure_utc - horizon.start_utc).total_seconds()
+def _departure(table: SessionTable, grid: Grid, rows: Ints) -> Floats:
+    return table.end[rows]
 
 
-# The greedy orders reoptimise() tries: the pass ends in a different local optimum from
-# each. On random nights the better of these two cut the worst gap to the LP by about
-# a third; a third order (shortest window) added next to nothing for 50 % more time.
-_REOPTIMISE_ORDERS: tuple[_OrderKey, ...] = (_laxity_hours, _departure)
+# The greedy orders reoptimise() tries: the exchange pass ends in a different local
+# optimum from each, and the cheaper one is kept.
+_REOPTIMISE_ORDERS: tuple[_Order, ...] = (_laxity_hours, _departure)
 
 
-def assign_slots(problem: Problem, *, sweeps: int = DEFAULT_SWEEPS) -> Plan:
-    """Plan the whole night: third-party first, then home sessions, then improve.
+def assign_slots(problem: Problem, *, rounds: int = DEFAULT_ROUNDS) -> Plan:
+    """Plan the whole night: third-party first, then home sessions, then exchanges.
 
     Args:
         problem: Sessions, grid limits and prices of the night.
-        sweeps: Cap on the augmenting pass's sweeps per group of transformers; 0
-            keeps the greedy's plan (several times faster, one to a few % dearer).
+        rounds: Cap on the exchange pass's rounds; 0 keeps the greedy's plan (faster,
+            up to a few % dearer).
 
     Returns:
         A plan within every transformer and feeder limit.
     """
-    return _plan(problem, sweeps, _laxity_hours)
+    return _plan(problem, rounds, _laxity_hours)
 
 
 def reoptimise(problem: Problem) -> Plan:
@@ -95,7 +96,7 @@ def reoptimise(problem: Problem) -> Plan:
     Returns:
         A plan within every transformer and feeder limit.
     """
-    plans = [_plan(problem, DEFAULT_SWEEPS, order) for order in _REOPTIMISE_ORDERS]
+    plans = [_plan(problem, DEFAULT_ROUNDS, order) for order in _REOPTIMISE_ORDERS]
     return min(plans, key=lambda plan: plan_cost(problem, plan).total)  # first of equals
 
 
@@ -103,8 +104,9 @@ def place_session(plan: Plan, problem: Problem, new_session: SessionRequest) -> 
     """Place one new session against the current plan, moving nobody else (online).
 
     The new session gets what the rules of :func:`assign_slots` would give it in the
-    headroom the current plan leaves: third-party as soon as possible, home in the
-    cheapest, least loaded slots.
+    room the current plan leaves: third-party as soon as possible, home in the
+    cheapest, least loaded slots. It reads only the load of its own transformer and
+    feeder: O(slots x the sessions there), whatever the size of the night.
 
     Args:
         plan: The current plan of ``problem``; kept as it is.
@@ -116,63 +118,63 @@ def place_session(plan: Plan, problem: Problem, new_session: SessionRequest) -> 
         power unchanged, the new session's added.
 
     Raises:
-        ValueError: ``new_session`` is already in the problem or the plan.
+        ValueError: ``new_session`` is already planned, or its transformer unknown.
     """
-    if any(p.session_id == new_session.session_id for p in plan.sessions):
+    if new_session.session_id in plan:
         raise ValueError(f"session {new_session.session_id} is already planned")
-    extended = problem.with_session(new_session)
-    headroom = Headroom.after(extended, plan)
-    window = problem.horizon.window(new_session.arrival_utc, new_session.departure_utc)
-    powers: dict[str, Sequence[float]] = {p.session_id: p.power_kw for p in plan.sessions}
-    powers[new_session.session_id] = _fill(headroom, new_session, window)
-    return build_plan(extended, powers)
+    grid = plan.grid
+    if grid is None or not grid.serves(problem):
+        # A plan made for other arrays (read back, or built from dataclasses): index it
+        # for this problem once; O(sessions), and every later placement is cheap again.
+        plan = build_plan(problem, {p.session_id: p.power_kw for p in plan.sessions})
+        grid = plan.grid
+        assert grid is not None
+    k = grid.index.get(new_session.transformer_id)
+    if k is None:
+        raise ValueError(f"session {new_session.session_id}: unknown transformer")
+    ev = plan.ev_load_of(np.array([k]))
+    avail = np.maximum(0.0, grid.room_kw[k] - ev)
+    feeder = int(grid.feeder_of[k])
+    if feeder >= 0:
+        feeder_ev = plan.ev_load_of(grid.feeder_members[feeder])
+        avail = np.minimum(avail, np.maximum(0.0, grid.feeder_room_kw[feeder] - feeder_ev))
+    table = SessionTable.of(problem.horizon, (new_session,), grid)
+    asap = new_session.third_party
+    power = choose(
+        avail[None, :], table.frac, table.max_kw, table.energy_kwh,
+        price_rank=None if asap else grid.price_rank,
+        allowed=np.ones(len(grid.prices), bool) if asap else grid.prices <= grid.penalty,
+        load=(grid.base_kw[k] + ev)[None, :], slot_hours=grid.slot_hours,
+    )[0]  # fmt: skip
+    delivered_wh = int(min(table.energy_wh[0], np.rint((power * table.frac[0]).sum() * grid.slot_hours * 1000)))
+    return plan.with_row(new_session.session_id, power, delivered_wh, new_session.energy_wh, k)
 
 
-def _plan(problem: Problem, sweeps: int, order: _OrderKey) -> Plan:
-    """Third-party sessions, then home sessions in ``order``: greedy, then the pass."""
-    horizon = problem.horizon
-    headroom = Headroom(problem)
-    windows: dict[str, _Window] = {
-        s.session_id: horizon.window(s.arrival_utc, s.departure_utc) for s in problem.sessions
-    }
-    powers: dict[str, list[float]] = {}
-    third = sorted(
-        (s for s in problem.sessions if s.third_party),
-        key=lambda s: (s.arrival_utc, s.departure_utc, s.session_id),
-    )
-    home = sorted(
-        (s for s in problem.sessions if not s.third_party),
-        key=lambda s: (order(s, windows[s.session_id], horizon), s.departure_utc, s.session_id),
-    )
-    for session in third:
-        powers[session.session_id] = _fill(headroom, session, windows[session.session_id])
-    lateness = lateness_per_kwh(horizon.slot_count)
-    improve(headroom, third, powers, windows, prices=lateness, penalty=1.0, max_sweeps=sweeps)
-    for session in home:
-        powers[session.session_id] = _fill(headroom, session, windows[session.session_id])
-    improve(
-        headroom, home, powers, windows, prices=headroom.prices, penalty=headroom.penalty, max_sweeps=sweeps
-    )
-    return build_plan(problem, powers)
+def _plan(problem: Problem, rounds: int, order: _Order) -> Plan:
+    """Third-party sessions, then home sessions in ``order``: greedy, then exchanges."""
+    grid = Grid.of(problem)
+    table = SessionTable.of(problem.horizon, problem.sessions, grid)
+    work = Work(grid, table)
+    ids = np.array(table.ids)
+    third = np.flatnonzero(table.third_party)
+    third = third[np.lexsort((ids[third], table.end[third], table.begin[third]))]
+    fill_in_order(work, third, asap=True)
+    if rounds:
+        lateness = np.array(lateness_per_kwh(problem.horizon.slot_count))
+        _exchanges(work, third, lateness, 1.0, rounds)
+    home = np.flatnonzero(~table.third_party)
+    home = home[np.lexsort((ids[home], table.end[home], order(table, grid, home)))]
+    fill_in_order(work, home, asap=False)
+    if rounds:
+        _exchanges(work, home, grid.prices, grid.penalty, rounds)
+    return plan_from_arrays(problem, grid, table, work.power)
 
 
-def _fill(headroom: Headroom, session: SessionRequest, window: _Window) -> list[float]:
-    first, fractions = window
-    return fill(headroom, session, first, fractions, _slot_order(headroom, session, first, fractions))
-
-
-def _slot_order(
-    headroom: Headroom, session: SessionRequest, first: int, fractions: tuple[float, ...]
-) -> list[int]:
-    """The window's slots in the order the session should take them."""
-    slots = list(range(first, first + len(fractions)))
-    if session.third_party:
-        return slots
-    prices, penalty = headroom.prices, headroom.penalty
-    load = headroom.load[headroom.transformer_index[session.transformer_id]]
-    # A slot dearer than the penalty costs more than leaving the energy unmet.
-    slots = [slot for slot in slots if prices[slot] <= penalty]
-    # At equal price a full slot first (a partial one turns the same headroom into fewer
-    # kWh), then the least loaded one.
-    slots.sort(key=lambda slot: (prices[slot], fractions[slot - first] < 1.0, load[slot]))
-    return slots
+def _exchanges(work: Work, rows: Ints, prices: Floats, penalty: float, rounds: int) -> None:
+    """The exchange pass per transformer, then per feeder where EVs fill a feeder."""
+    repair(work, rows, prices, penalty, max_rounds=rounds)
+    grid = work.grid
+    full = np.flatnonzero(((work.feeder_room <= _FULL_KW) & (grid.feeder_room_kw > _FULL_KW)).any(axis=1))
+    on_full = rows[np.isin(grid.feeder_of[work.table.transformer[rows]], full)]
+    if len(on_full):
+        repair(work, on_full, prices, penalty, max_rounds=rounds, by_feeder=True)

@@ -7,11 +7,13 @@ Partial slots are handled, not rounded away: when a session arrives or departs i
 a slot, only the overlapping fraction of that slot delivers energy, while the power
 still counts in full against the transformer and feeder limits of that slot (the EV
 draws it at that instant, so the limit must hold then).
+
+The output, :class:`~evgrid.scheduler.plan.Plan`, is in :mod:`~evgrid.scheduler.plan`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -178,104 +180,3 @@ def _unique(ids: Iterable[str], what: str) -> set[str]:
             raise ValueError(f"duplicate {what} id {item!r}")
         seen.add(item)
     return seen
-
-
-@dataclass(frozen=True, slots=True)
-class SessionPlan:
-    """The power assigned to one session, per slot of the whole horizon."""
-
-    session_id: str
-    power_kw: tuple[float, ...]
-    delivered_wh: int
-    unmet_wh: int
-
-    @property
-    def start_slot(self) -> int | None:
-        """First slot with power, i.e. when the portal closes the contactor (step 2.3)."""
-        return next((slot for slot, power in enumerate(self.power_kw) if power > 0), None)
-
-    @property
-    def end_slot(self) -> int | None:
-        """One past the last slot with power; the plan may pause in between."""
-        last = next((slot for slot in range(len(self.power_kw) - 1, -1, -1) if self.power_kw[slot] > 0), None)
-        return None if last is None else last + 1
-
-
-@dataclass(frozen=True, slots=True)
-class TransformerLoad:
-    """Load of one transformer per slot: the EV part and the total with the base load."""
-
-    transformer_id: str
-    ev_load_kw: tuple[float, ...]
-    load_kw: tuple[float, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """The scheduler's answer for one horizon (step 2.2)."""
-
-    horizon: Horizon
-    sessions: tuple[SessionPlan, ...]
-    transformers: tuple[TransformerLoad, ...] = ()
-
-    def session(self, session_id: str) -> SessionPlan:
-        """The plan of one session.
-
-        Raises:
-            KeyError: No such session in the plan.
-        """
-        for plan in self.sessions:
-            if plan.session_id == session_id:
-                return plan
-        raise KeyError(session_id)
-
-    def start_utc(self, session_id: str) -> datetime | None:
-        """When the session starts charging, or None when it gets no energy."""
-        slot = self.session(session_id).start_slot
-        return None if slot is None else self.horizon.slot_start_utc(slot)
-
-
-def build_plan(problem: Problem, powers_kw: Mapping[str, Sequence[float]]) -> Plan:
-    """Make a :class:`Plan` from per-session power vectors, with energies and loads.
-
-    Power below :data:`POWER_EPS_KW` or outside a session's window is dropped and
-    power above its maximum is clipped, so solver noise never reaches the plan.
-
-    Args:
-        problem: The problem the powers solve.
-        powers_kw: Session id -> power per slot of the whole horizon; sessions
-            missing here get no power.
-
-    Returns:
-        The plan, sessions and transformers in the problem's order.
-    """
-    horizon = problem.horizon
-    slots, slot_hours = horizon.slot_count, horizon.slot_hours
-    ev_load = {t.transformer_id: [0.0] * slots for t in problem.transformers}
-    session_plans = []
-    for session in problem.sessions:
-        given = powers_kw.get(session.session_id, ())
-        first, fractions = horizon.window(session.arrival_utc, session.departure_utc)
-        power = [0.0] * slots
-        energy_kwh = 0.0
-        load = ev_load[session.transformer_id]
-        for offset, fraction in enumerate(fractions):
-            slot = first + offset
-            value = min(float(given[slot]), session.max_power_kw) if slot < len(given) else 0.0
-            if value > POWER_EPS_KW:
-                power[slot] = value
-                load[slot] += value
-                energy_kwh += value * fraction * slot_hours
-        delivered_wh = min(session.energy_wh, round(energy_kwh * 1000))
-        session_plans.append(
-            SessionPlan(session.session_id, tuple(power), delivered_wh, session.energy_wh - delivered_wh)
-        )
-    loads = tuple(
-        TransformerLoad(
-            t.transformer_id,
-            tuple(ev_load[t.transformer_id]),
-            tuple(base + ev for base, ev in zip(t.base_load_kw, ev_load[t.transformer_id], strict=True)),
-        )
-        for t in problem.transformers
-    )
-    return Plan(horizon, tuple(session_plans), loads)

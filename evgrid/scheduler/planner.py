@@ -16,7 +16,8 @@ from decimal import Decimal
 from evgrid.operations.ports import Allotment
 from evgrid.operations.session import Session
 from evgrid.scheduler.assign import place_session, reoptimise
-from evgrid.scheduler.model import Plan, Problem, SessionRequest, build_plan
+from evgrid.scheduler.model import Problem, SessionRequest
+from evgrid.scheduler.plan import Plan, empty_plan
 
 KW = Decimal("0.001")
 
@@ -34,7 +35,7 @@ class NightPlanner:
         if problem.sessions:
             raise ValueError("start from an empty night; place sessions one by one")
         self._lock = threading.Lock()
-        self._committed = _Night(problem, build_plan(problem, {}))
+        self._committed = _Night(problem, empty_plan(problem))
         self._staged: _Night | None = None
 
     @property
@@ -64,12 +65,15 @@ class NightPlanner:
         return self.allotment(plan, session.session_id, session.transformer_id)
 
     def release(self, session_id: str) -> None:
-        """A session ended: its slots from now on are free for others."""
+        """A session ended: its slots from now on are free for others.
+
+        O(sessions of the night), unlike placement: it copies the plan's rows.
+        """
         night = self._staged or self._committed
         sessions = tuple(s for s in night.problem.sessions if s.session_id != session_id)
         problem = replace(night.problem, sessions=sessions)
-        powers = {p.session_id: p.power_kw for p in night.plan.sessions if p.session_id != session_id}
-        self._staged = _Night(problem, build_plan(problem, powers))
+        plan = night.plan.without(session_id) if session_id in night.plan else night.plan
+        self._staged = _Night(problem, plan)
 
     def commit(self) -> None:
         """Keep the staged changes (called after the database commit)."""

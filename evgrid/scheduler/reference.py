@@ -1,7 +1,7 @@
 """The reference optimum: the slot assignment as a linear program (scipy, HiGHS).
 
-Only tests and benchmarks import this module; scipy is a test extra, imported here
-and nowhere else in evgrid.
+Only tests, benchmarks and ``evgrid plan --algorithm highs`` import this module;
+scipy is a test extra, imported here and nowhere else in evgrid.
 
 The program is solved in two stages, because third-party sessions have priority
 (use-case 3.x: quick charge as soon as possible, not deferred to the night rate) and a
@@ -10,33 +10,26 @@ single weighted objective would trade their earliness against home costs:
 1. third-party sessions alone: minimise unmet kWh, then lateness, with a cost per kWh
    of ``(slot + 1) / (2 * (slot_count + 1))`` (always below the unit cost of unmet
    energy, so delivering wins and earlier wins);
-2. home sessions in the headroom the third-party sessions leave: minimise
+2. home sessions in the room the third-party sessions leave: minimise
    ``sum(price[t] * kWh[s, t]) + penalty * unmet kWh``.
 
 Variables are the power ``p[s, t]`` (kW) in every slot of each session's window, bounded
 by ``[0, max_power_kw]``, and the unmet energy ``u[s]`` (kWh) in ``[0, energy]``.
 Rows: ``sum_t slot_hours * fraction[s, t] * p[s, t] + u[s] = energy[s]`` per session,
 ``sum_{s on k} p[s, t] <= capacity_k - base_k[t]`` per transformer and slot, and the same
-summed over a feeder's transformers per feeder and slot.
+summed over a feeder's transformers per feeder and slot. The matrices are built with
+numpy, so the time measured is HiGHS's, not Python's.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import coo_array
 
-from evgrid.scheduler.model import (
-    Plan,
-    Problem,
-    SessionRequest,
-    build_plan,
-    lateness_per_kwh,
-)
-
-_Headroom = list[list[float]]
+from evgrid.scheduler.model import Problem, lateness_per_kwh
+from evgrid.scheduler.plan import Plan, plan_from_arrays
+from evgrid.scheduler.tables import Floats, Grid, Ints, SessionTable
 
 
 def reference_plan(problem: Problem) -> Plan:
@@ -51,135 +44,68 @@ def reference_plan(problem: Problem) -> Plan:
     Raises:
         RuntimeError: HiGHS did not report an optimal solution.
     """
-    slots = problem.horizon.slot_count
-    transformer_index = {t.transformer_id: k for k, t in enumerate(problem.transformers)}
-    feeder_capacity = {f.feeder_id: f.capacity_kw for f in problem.feeders if f.capacity_kw is not None}
-    feeder_members: dict[str, list[int]] = {feeder_id: [] for feeder_id in feeder_capacity}
-    for k, transformer in enumerate(problem.transformers):
-        if transformer.feeder_id in feeder_members:
-            feeder_members[transformer.feeder_id].append(k)
-    feeders = list(feeder_members.values())
-    transformer_room = [
-        [max(0.0, t.capacity_kw - base) for base in t.base_load_kw] for t in problem.transformers
-    ]
-    feeder_room = [
-        [
-            max(0.0, capacity - sum(problem.transformers[k].base_load_kw[slot] for k in members))
-            for slot in range(slots)
-        ]
-        for (capacity, members) in zip(feeder_capacity.values(), feeders, strict=True)
-    ]
-    prices = [float(price) for price in problem.prices_per_kwh]
-    lateness = lateness_per_kwh(slots)
-
-    third = [s for s in problem.sessions if s.third_party]
-    home = [s for s in problem.sessions if not s.third_party]
-    powers = _solve_stage(
-        problem, third, lateness.__getitem__, 1.0,
-        transformer_index, feeders, transformer_room, feeder_room,
-    )  # fmt: skip
-    _subtract(powers, third, transformer_index, feeders, transformer_room, feeder_room)
-    powers |= _solve_stage(
-        problem, home, prices.__getitem__, float(problem.penalty_per_kwh),
-        transformer_index, feeders, transformer_room, feeder_room,
-    )  # fmt: skip
-    return build_plan(problem, powers)
+    grid = Grid.of(problem)
+    table = SessionTable.of(problem.horizon, problem.sessions, grid)
+    power = np.zeros(table.frac.shape)
+    room, feeder_room = grid.room_kw.copy(), grid.feeder_room_kw.copy()
+    lateness = np.array(lateness_per_kwh(problem.horizon.slot_count))
+    for rows, prices, unmet_cost in (
+        (np.flatnonzero(table.third_party), lateness, 1.0),
+        (np.flatnonzero(~table.third_party), grid.prices, grid.penalty),
+    ):
+        stage = _solve_stage(grid, table, rows, prices, unmet_cost, room, feeder_room)
+        power[rows] = stage
+        # What this stage draws is no longer there for the next one.
+        ev = np.zeros_like(room)
+        np.add.at(ev, table.transformer[rows], stage)
+        room = np.maximum(0.0, room - ev)
+        on = grid.feeder_of >= 0
+        feeder_ev = np.zeros_like(feeder_room)
+        np.add.at(feeder_ev, grid.feeder_of[on], ev[on])
+        feeder_room = np.maximum(0.0, feeder_room - feeder_ev)
+    return plan_from_arrays(problem, grid, table, power)
 
 
 def _solve_stage(
-    problem: Problem,
-    sessions: Sequence[SessionRequest],
-    cost_per_kwh: Callable[[int], float],
-    unmet_cost_per_kwh: float,
-    transformer_index: dict[str, int],
-    feeders: list[list[int]],
-    transformer_room: _Headroom,
-    feeder_room: _Headroom,
-) -> dict[str, list[float]]:
-    """Solve one stage; returns session id -> power per slot of the horizon."""
-    if not sessions:
-        return {}
-    horizon = problem.horizon
-    slots, slot_hours = horizon.slot_count, horizon.slot_hours
-    feeder_of = {k: j for j, members in enumerate(feeders) for k in members}
-    transformer_rows = len(transformer_room) * slots
-
-    cost: list[float] = []
-    upper: list[float] = []
-    eq_rows: list[int] = []
-    eq_cols: list[int] = []
-    eq_data: list[float] = []
-    ub_rows: list[int] = []
-    ub_cols: list[int] = []
-    windows: list[tuple[int, int, int]] = []  # (first slot, first column, width)
-    for row, session in enumerate(sessions):
-        first, fractions = horizon.window(session.arrival_utc, session.departure_utc)
-        windows.append((first, len(cost), len(fractions)))
-        k = transformer_index[session.transformer_id]
-        for offset, fraction in enumerate(fractions):
-            slot, column = first + offset, len(cost)
-            cost.append(cost_per_kwh(slot) * slot_hours * fraction)
-            upper.append(session.max_power_kw)
-            eq_rows.append(row)
-            eq_cols.append(column)
-            eq_data.append(slot_hours * fraction)
-            ub_rows.append(k * slots + slot)
-            ub_cols.append(column)
-            if k in feeder_of:
-                ub_rows.append(transformer_rows + feeder_of[k] * slots + slot)
-                ub_cols.append(column)
-    power_columns = len(cost)
-    for row, session in enumerate(sessions):
-        eq_rows.append(row)
-        eq_cols.append(len(cost))
-        eq_data.append(1.0)
-        cost.append(unmet_cost_per_kwh)
-        upper.append(session.energy_wh / 1000)
-
-    columns = len(cost)
-    a_eq = coo_array((eq_data, (eq_rows, eq_cols)), shape=(len(sessions), columns)).tocsr()
-    a_ub = coo_array(
-        (np.ones(len(ub_rows)), (ub_rows, ub_cols)),
-        shape=(transformer_rows + len(feeders) * slots, columns),
+    grid: Grid, table: SessionTable, rows: Ints, prices: Floats, unmet_cost: float,
+    room: Floats, feeder_room: Floats,
+) -> Floats:  # fmt: skip
+    """Solve one stage; returns the power of ``rows`` (``len(rows) x T``)."""
+    slots = room.shape[1]
+    if not len(rows):
+        return np.zeros((0, slots))
+    hours = grid.slot_hours
+    frac = table.frac[rows]
+    session, slot = np.nonzero(frac)  # one column per slot inside a window, row-major
+    columns = len(session)
+    share = frac[session, slot]
+    k = table.transformer[rows][session]
+    feeder = grid.feeder_of[k]
+    on = feeder >= 0
+    transformer_rows = room.shape[0] * slots
+    n = len(rows)
+    cost = np.r_[prices[slot] * hours * share, np.full(n, unmet_cost)]
+    upper = np.r_[table.max_kw[rows][session], table.energy_kwh[rows]]
+    a_eq = coo_array(
+        (np.r_[hours * share, np.ones(n)], (np.r_[session, np.arange(n)], np.r_[np.arange(columns), columns + np.arange(n)])),
+        shape=(n, columns + n),
     ).tocsr()
-    b_ub = np.array([room for rooms in (*transformer_room, *feeder_room) for room in rooms])
-    b_eq = np.array([session.energy_wh / 1000 for session in sessions])
+    ub_rows = np.r_[k * slots + slot, transformer_rows + feeder[on] * slots + slot[on]]
+    ub_cols = np.r_[np.arange(columns), np.arange(columns)[on]]
+    a_ub = coo_array(
+        (np.ones(len(ub_rows)), (ub_rows, ub_cols)), shape=(transformer_rows + feeder_room.size, columns + n)
+    ).tocsr()
     result = linprog(
-        np.array(cost),
+        cost,
         A_ub=a_ub,
-        b_ub=b_ub,
+        b_ub=np.r_[room.ravel(), feeder_room.ravel()],
         A_eq=a_eq,
-        b_eq=b_eq,
-        bounds=np.column_stack([np.zeros(columns), np.array(upper)]),
+        b_eq=table.energy_kwh[rows],
+        bounds=np.column_stack([np.zeros(columns + n), upper]),
         method="highs",
     )
     if result.status != 0:
         raise RuntimeError(f"HiGHS did not solve the reference LP: {result.message}")
-    solution = np.asarray(result.x)[:power_columns]
-
-    powers: dict[str, list[float]] = {}
-    for session, (first, column, width) in zip(sessions, windows, strict=True):
-        power = [0.0] * slots
-        power[first : first + width] = solution[column : column + width].tolist()
-        powers[session.session_id] = power
-    return powers
-
-
-def _subtract(
-    powers: dict[str, list[float]],
-    sessions: Sequence[SessionRequest],
-    transformer_index: dict[str, int],
-    feeders: list[list[int]],
-    transformer_room: _Headroom,
-    feeder_room: _Headroom,
-) -> None:
-    """Take the powers of ``sessions`` out of the headroom, in place."""
-    feeder_of = {k: j for j, members in enumerate(feeders) for k in members}
-    for session in sessions:
-        k = transformer_index[session.transformer_id]
-        for slot, power in enumerate(powers[session.session_id]):
-            if power > 0:
-                transformer_room[k][slot] = max(0.0, transformer_room[k][slot] - power)
-                if k in feeder_of:
-                    room = feeder_room[feeder_of[k]]
-                    room[slot] = max(0.0, room[slot] - power)
+    power = np.zeros((n, slots))
+    power[session, slot] = np.asarray(result.x)[:columns]
+    return power

@@ -116,3 +116,98 @@ def random_problem(
             )
         )
     return Problem(horizon, tuple(requests), tuple(grid), prices, Decimal("0.60"), tuple(feeders))
+
+
+# --- the realistic night of the use case's western utility ------------------------
+
+# Local standard time of the western utility (UTC-8, no daylight saving in January).
+WESTERN_UTC_OFFSET_HOURS = -8
+# The night runs from 17:00 to 08:00 local: 60 slots of 15 minutes.
+WESTERN_START_UTC = datetime(2026, 1, 15, 1, 0, tzinfo=UTC)  # 2026-01-14 17:00 local
+WESTERN_SLOTS = 60
+# Time-of-use tariff by local hour (currency per kWh): evening peak, shoulder, the cheap
+# EV night window 00:00-06:00, morning.
+_WESTERN_PRICES = {17: 0.42, 18: 0.42, 19: 0.42, 20: 0.42, 21: 0.28, 22: 0.28, 23: 0.28,
+                   0: 0.11, 1: 0.11, 2: 0.11, 3: 0.11, 4: 0.11, 5: 0.11, 6: 0.20, 7: 0.20}  # fmt: skip
+# Non-EV load of one home by local hour (kW, at the hour; interpolated between hours).
+_HOME_LOAD_KW = {17: 1.9, 18: 2.3, 19: 2.4, 20: 2.2, 21: 1.9, 22: 1.5, 23: 1.1, 0: 0.85,
+                 1: 0.75, 2: 0.7, 3: 0.68, 4: 0.7, 5: 0.85, 6: 1.2, 7: 1.6, 8: 1.7}  # fmt: skip
+_HOME_CHARGER_KW = 7.2
+_EV_ONBOARD_KW = (6.6, 7.2, 7.2, 11.0)  # the session gets the lower of station and EV
+_POWER_FACTOR = 0.95
+_EV_SHARE = 0.4  # of the homes under a transformer, the share plugging in tonight
+_HOMES_PER_FEEDER = 1500
+
+
+def western_night(sessions: int, seed: int, *, third_party_share: float = 0.1) -> Problem:
+    """A reproducible realistic night of the use case's western utility.
+
+    7.2 kW home chargers; 25, 37.5 or 50 kVA transformers (power factor 0.95) serving
+    8-12 homes with a residential base-load curve; about 40 % of the homes plug in;
+    home EVs arrive 17-21 h and leave 6-8 h local, wanting 10-60 kWh; third-party
+    visitors (about 10 %) arrive 17-21 h and stay 1-4 h; energy is capped at what the
+    session's power can deliver in its window (step 2.1.1 confirms no more); feeders
+    of about 1,500 homes rated 1.2-1.5 times their evening base-load peak. Sessions
+    start and end on slot boundaries, as the instance file format has them.
+
+    Args:
+        sessions: Number of charging sessions.
+        seed: Seed of the private ``random.Random``; same seed, same night.
+        third_party_share: Probability that a session is a third-party visitor.
+
+    Returns:
+        The problem: 60 slots from 17:00 local, penalty 0.60 per unmet kWh.
+    """
+    rng = random.Random(seed)
+    horizon = Horizon(WESTERN_START_UTC, WESTERN_SLOTS)
+    hours = [(slot / 4 + 17) % 24 for slot in range(WESTERN_SLOTS)]
+    home_curve = [_interpolate(_HOME_LOAD_KW, hour) for hour in hours]
+    prices = tuple(_WESTERN_PRICES[int(hour)] for hour in hours)
+    grid: list[Transformer] = []
+    base_by_feeder: list[list[float]] = []
+    homes_on_feeder = _HOMES_PER_FEEDER
+    requests: list[SessionRequest] = []
+    while len(requests) < sessions:
+        if homes_on_feeder >= _HOMES_PER_FEEDER:
+            base_by_feeder.append([0.0] * WESTERN_SLOTS)
+            homes_on_feeder = 0
+        homes = rng.randint(8, 12)
+        kva = rng.choice((25.0, 37.5) if homes <= 9 else (37.5, 50.0) if homes <= 11 else (50.0,))
+        diversity = rng.uniform(0.8, 1.05)
+        base = tuple(round(homes * kw * diversity * rng.uniform(0.97, 1.03), 2) for kw in home_curve)
+        feeder_id = f"F{len(base_by_feeder) - 1:03d}"
+        transformer_id = f"T{len(grid):05d}"
+        grid.append(Transformer(transformer_id, round(kva * _POWER_FACTOR, 3), base, feeder_id))
+        base_by_feeder[-1] = [a + b for a, b in zip(base_by_feeder[-1], base, strict=True)]
+        homes_on_feeder += homes
+        for _ in range(sum(rng.random() < _EV_SHARE for _ in range(homes))):
+            if len(requests) < sessions:
+                requests.append(_western_session(rng, f"S{len(requests):06d}", transformer_id, third_party_share))
+    feeders = tuple(
+        Feeder(f"F{index:03d}", round(max(base) * rng.uniform(1.2, 1.5), 1)) for index, base in enumerate(base_by_feeder)
+    )
+    return Problem(horizon, tuple(requests), tuple(grid), prices, 0.60, feeders)
+
+
+def _western_session(rng: random.Random, session_id: str, transformer_id: str, third_party_share: float) -> SessionRequest:
+    third_party = rng.random() < third_party_share
+    arrival = min(15, int(rng.triangular(0, 16, 6)))  # 17:00-21:00, most around 18:30
+    departure = arrival + rng.randint(4, 16) if third_party else rng.randint(52, 60)  # 06:00-08:00
+    max_kw = min(_HOME_CHARGER_KW, rng.choice(_EV_ONBOARD_KW))
+    wanted_kwh = rng.uniform(10.0, 60.0)
+    reachable_kwh = max_kw * (departure - arrival) / 4
+    return SessionRequest(
+        session_id=session_id,
+        arrival_utc=WESTERN_START_UTC + timedelta(minutes=15 * arrival),
+        departure_utc=WESTERN_START_UTC + timedelta(minutes=15 * departure),
+        energy_wh=int(min(wanted_kwh, reachable_kwh) * 1000),
+        max_power_kw=max_kw,
+        transformer_id=transformer_id,
+        third_party=third_party,
+    )
+
+
+def _interpolate(by_hour: dict[int, float], hour: float) -> float:
+    low = int(hour)
+    share = hour - low
+    return by_hour[low % 24] * (1 - share) + by_hour[(low + 1) % 24] * share

@@ -11,15 +11,8 @@ import pytest
 
 from evgrid.scheduler.assign import assign_slots
 from evgrid.scheduler.check import plan_cost, violations
-from evgrid.scheduler.model import (
-    Feeder,
-    Horizon,
-    Plan,
-    Problem,
-    SessionRequest,
-    Transformer,
-    build_plan,
-)
+from evgrid.scheduler.model import Feeder, Horizon, Problem, SessionRequest, Transformer
+from evgrid.scheduler.plan import Plan, build_plan
 
 START = datetime(2026, 1, 15, 18, tzinfo=UTC)
 SLOTS = 8
@@ -58,7 +51,7 @@ def _set_power(sid: str, slot: int, value: float) -> Callable[[Plan], Plan]:
             replace(p, power_kw=tuple(powers[p.session_id])) if p.session_id == sid else p
             for p in rebuilt.sessions
         )
-        return replace(rebuilt, sessions=sessions)
+        return Plan(rebuilt.horizon, sessions, rebuilt.transformers)
 
     return mutate
 
@@ -66,26 +59,26 @@ def _set_power(sid: str, slot: int, value: float) -> Callable[[Plan], Plan]:
 def _replace_session(sid: str, **changes: Any) -> Callable[[Plan], Plan]:
     def mutate(plan: Plan) -> Plan:
         sessions = tuple(replace(p, **changes) if p.session_id == sid else p for p in plan.sessions)
-        return replace(plan, sessions=sessions)
+        return Plan(plan.horizon, sessions, plan.transformers)
 
     return mutate
 
 
 def _drop_session(plan: Plan) -> Plan:
-    return replace(plan, sessions=plan.sessions[1:])
+    return Plan(plan.horizon, plan.sessions[1:], plan.transformers)
 
 
 def _extra_session(plan: Plan) -> Plan:
-    return replace(plan, sessions=(*plan.sessions, replace(plan.sessions[0], session_id="Z")))
+    return Plan(plan.horizon, (*plan.sessions, replace(plan.sessions[0], session_id="Z")), plan.transformers)
 
 
 def _other_horizon(plan: Plan) -> Plan:
-    return replace(plan, horizon=Horizon(START + timedelta(hours=1), SLOTS))
+    return Plan(Horizon(START + timedelta(hours=1), SLOTS), plan.sessions, plan.transformers)
 
 
 def _wrong_load(plan: Plan) -> Plan:
     first = plan.transformers[0]
-    return replace(plan, transformers=(replace(first, load_kw=(0.0,) * SLOTS), *plan.transformers[1:]))
+    return Plan(plan.horizon, plan.sessions, (replace(first, load_kw=(0.0,) * SLOTS), *plan.transformers[1:]))
 
 
 MUTATIONS = {

@@ -15,9 +15,9 @@ from evgrid.scheduler.model import (
     Problem,
     SessionRequest,
     Transformer,
-    build_plan,
     lateness_per_kwh,
 )
+from evgrid.scheduler.plan import build_plan
 from evgrid.scheduler.synthetic import random_problem
 
 START = datetime(2026, 1, 15, 18, tzinfo=UTC)
