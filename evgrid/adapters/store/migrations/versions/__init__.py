@@ -1,0 +1,1 @@
+"""Migration scripts, one per revision, written out by hand."""

@@ -1,0 +1,284 @@
+"""The operation system's ports on the SQLAlchemy store: one unit of work per message.
+
+Everything a handler does (sessions and their transitions, readings, settlement,
+bills, outbox messages, the inbound MessageID and its reply) is one database
+transaction; the in-memory night plan is staged alongside it and kept only when the
+transaction commits. Units of work are serialised by the planner's lock: the plan is
+one shared resource and a night's requests are few per second.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, time
+from types import TracebackType
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+
+from evgrid.adapters.store import models as m
+from evgrid.cim.codec import Codec
+from evgrid.errors import UnknownReference
+from evgrid.mappings.outbound import render
+from evgrid.operations import events
+from evgrid.operations.model import (
+    Account,
+    AccountStatus,
+    ChargingKind,
+    ElectricVehicle,
+    Premise,
+    Station,
+    Tariff,
+    TariffInterval,
+)
+from evgrid.operations.ports import Allotment, Clock
+from evgrid.operations.session import ACTIVE, Session, SessionState, Transition
+from evgrid.scheduler.planner import NightPlanner
+
+_ACTIVE = [state.value for state in ACTIVE]
+
+
+def _account(row: m.CustomerAccount) -> Account:
+    return Account(row.account_id, row.customer_id, AccountStatus(row.status))
+
+
+class SqlRegistry:
+    """Registry port: customers, premises, stations, EVs, tariffs."""
+
+    def __init__(self, db: DbSession, default_tariff: str | None) -> None:
+        self.db = db
+        self.default_tariff = default_tariff
+
+    def account(self, account_id: str) -> Account | None:
+        row = self.db.get(m.CustomerAccount, account_id)
+        return _account(row) if row else None
+
+    def ev(self, ev_id: str) -> ElectricVehicle | None:
+        row = self.db.get(m.ElectricVehicle, ev_id)
+        if row is None:
+            return None
+        owner = self.db.get_one(m.CustomerAccount, row.owner_account_id)
+        return ElectricVehicle(row.ev_id, _account(owner), row.battery_wh, row.max_power_kw)
+
+    def station(self, station_id: str) -> Station | None:
+        row = self.db.get(m.ChargingStation, station_id)
+        if row is None:
+            return None
+        location = self.db.get_one(m.ServiceLocation, row.premise_number)
+        account = self.db.get_one(m.CustomerAccount, location.account_id)
+        premise = Premise(location.premise_number, location.usage_point_id, location.meter_number,
+                          _account(account), location.transformer_id)
+        return Station(row.station_id, premise, row.max_power_kw)
+
+    def premise_of_account(self, account_id: str) -> str | None:
+        """The (first) premise billed to an account: where its owner's portal is."""
+        return self.db.scalar(select(m.ServiceLocation.premise_number)
+                              .where(m.ServiceLocation.account_id == account_id)
+                              .order_by(m.ServiceLocation.premise_number).limit(1))
+
+    def tariff(self, tariff_id: str | None = None) -> Tariff:
+        wanted = tariff_id or self.default_tariff
+        query = select(m.Tariff)
+        query = query.where(m.Tariff.tariff_id == wanted) if wanted else query.order_by(m.Tariff.imported_at.desc())
+        row = self.db.scalars(query.limit(1)).first()
+        if row is None:
+            raise UnknownReference(f"no tariff {wanted or '(none imported)'}", mrid=wanted or "-")
+        intervals = tuple(
+            TariffInterval(i.sequence, i.label, time.fromisoformat(i.start_local), time.fromisoformat(i.end_local),
+                           i.price_per_kwh, i.ev_night)
+            for i in row.intervals
+        )
+        return Tariff(row.tariff_id, row.name, row.currency, row.timezone, intervals, row.third_party_price_per_kwh)
+
+
+_FIELDS = {  # domain Session field -> ChargingSession column, where the names differ
+    "plugged_in_utc": "plugged_in_at", "departure_utc": "departure_at", "planned_start_utc": "planned_start",
+    "planned_end_utc": "planned_end", "started_utc": "started_at", "completed_utc": "completed_at",
+}
+_COPIED = ("requested_wh", "reachable_wh", "max_power_kw", "tariff_id", "planned_wh", "start_register_wh",
+           "end_register_wh", "consumed_wh")
+
+
+class SqlSessions:
+    """Sessions port: every save writes the row and its transition."""
+
+    def __init__(self, db: DbSession) -> None:
+        self.db = db
+
+    def _row(self, session_id: str) -> m.ChargingSession:
+        row = self.db.get(m.ChargingSession, session_id)
+        if row is None:
+            raise UnknownReference(f"unknown charging session {session_id}", mrid=session_id)
+        return row
+
+    def get(self, session_id: str) -> Session:
+        return self._domain(self._row(session_id))
+
+    def active_for_ev(self, ev_id: str) -> Session | None:
+        row = self.db.scalars(select(m.ChargingSession).where(
+            m.ChargingSession.ev_id == ev_id, m.ChargingSession.state.in_(_ACTIVE)).limit(1)).first()
+        return self._domain(row) if row else None
+
+    def active_at_station(self, station_id: str) -> Session | None:
+        row = self.db.scalars(select(m.ChargingSession).where(
+            m.ChargingSession.station_id == station_id, m.ChargingSession.state.in_(_ACTIVE)).limit(1)).first()
+        return self._domain(row) if row else None
+
+    def starting_on_meter(self, meter_number: str) -> Session | None:
+        row = self.db.scalars(
+            select(m.ChargingSession)
+            .join(m.ServiceLocation, m.ServiceLocation.premise_number == m.ChargingSession.premise_number)
+            .where(m.ServiceLocation.meter_number == meter_number,
+                   m.ChargingSession.state == SessionState.SCHEDULED.value)
+            .order_by(m.ChargingSession.planned_start).limit(1)).first()
+        return self._domain(row) if row else None
+
+    def add(self, session: Session, transition: Transition) -> None:
+        row = m.ChargingSession(
+            session_id=session.session_id, request_mrid=session.request_mrid, ev_id=session.ev_id,
+            station_id=session.station_id, premise_number=session.premise_number,
+            owner_account_id=session.owner_account_id, host_account_id=session.host_account_id,
+            kind=session.kind.value, state=session.state.value,
+            plugged_in_at=session.plugged_in_utc, departure_at=session.departure_utc,
+            requested_wh=session.requested_wh, max_power_kw=session.max_power_kw,
+        )
+        self.db.add(row)
+        self.db.flush()  # the primary key is taken now: a duplicate request fails here
+        self._write_transition(transition)
+
+    def save(self, session: Session, transition: Transition) -> None:
+        row = self._row(session.session_id)
+        row.state, row.kind = session.state.value, session.kind.value
+        for name in _COPIED:
+            setattr(row, name, getattr(session, name))
+        for name, column in _FIELDS.items():
+            setattr(row, column, getattr(session, name))
+        self._write_transition(transition)
+
+    def allot(self, allotment: Allotment) -> None:
+        self.db.execute(delete(m.SlotAllocation).where(m.SlotAllocation.session_id == allotment.session_id))
+        self.db.add_all(m.SlotAllocation(session_id=allotment.session_id, slot_start=start, power_kw=kw)
+                        for start, kw in allotment.slots)
+
+    def _write_transition(self, transition: Transition) -> None:
+        self.db.add(m.SessionTransition(
+            session_id=transition.session_id,
+            from_state=transition.from_state.value if transition.from_state else None,
+            to_state=transition.to_state.value, at=transition.at_utc, message_id=transition.message_id,
+            detail=transition.detail))
+
+    def _domain(self, row: m.ChargingSession) -> Session:
+        location = self.db.get_one(m.ServiceLocation, row.premise_number)
+        fields: dict[str, object] = {name: getattr(row, name) for name in _COPIED}
+        fields.update({name: getattr(row, column) for name, column in _FIELDS.items()})
+        return Session(
+            session_id=row.session_id, request_mrid=row.request_mrid, ev_id=row.ev_id,
+            station_id=row.station_id, premise_number=row.premise_number, meter_number=location.meter_number,
+            transformer_id=location.transformer_id, owner_account_id=row.owner_account_id,
+            host_account_id=row.host_account_id, kind=ChargingKind(row.kind), state=SessionState(row.state),
+            **fields,  # type: ignore[arg-type]
+        )
+
+
+class SqlLedger:
+    """Ledger port: register readings, settlement records, bills."""
+
+    def __init__(self, db: DbSession, register_type: str) -> None:
+        self.db = db
+        self.register_type = register_type
+
+    def record_register(self, meter_number: str, at_utc: datetime, value_wh: int, session_id: str | None,
+                        message_id: str | None) -> None:
+        self.db.add(m.MeterReading(meter_number=meter_number, reading_type=self.register_type, timestamp=at_utc,
+                                   value_wh=value_wh, session_id=session_id, kind="register",
+                                   source_message_id=message_id))
+
+    def settle(self, session_id: str, from_account_id: str, to_account_id: str, energy_wh: int,
+               at_utc: datetime) -> None:
+        self.db.add(m.SettlementRecord(settlement_id=f"SET-{session_id}", session_id=session_id,
+                                       from_account_id=from_account_id, to_account_id=to_account_id,
+                                       energy_wh=energy_wh, created_at=at_utc))
+
+    def record_bill(self, bill: object) -> None:
+        assert isinstance(bill, events.BillInformation)
+        lines = "; ".join(f"{line.label}: {line.energy_wh} Wh x {line.price_per_kwh} = {line.amount}"
+                          for line in bill.lines)
+        self.db.add(m.Bill(bill_id=bill.bill_id, session_id=bill.session_id, account_id=bill.account_id,
+                           currency=bill.currency, energy_wh=bill.energy_wh, amount=bill.amount,
+                           issued_at=bill.issued_utc, body=lines))
+
+
+class SqlOutbox:
+    """Outbox port: events rendered to 61968-100 messages, stored for delivery."""
+
+    def __init__(self, db: DbSession, registry: SqlRegistry, codec: Codec, source: str, now: datetime) -> None:
+        self.db, self.registry, self.codec, self.source, self.now = db, registry, codec, source, now
+        self.events: list[object] = []  # for what has to happen after the commit (dispatch jobs)
+
+    def put(self, event: object) -> None:
+        self.events.append(event)
+        owner_premise = None
+        if isinstance(event, events.BillInformation):
+            owner_premise = self.registry.premise_of_account(event.account_id)
+        message = render(event, self.codec, source=self.source, owner_premise=owner_premise)
+        if self.db.scalar(select(m.OutboxMessage.id).where(m.OutboxMessage.message_id == message.message_id)):
+            return  # the same event again (a duplicate start, say): it is queued once
+        self.db.add(m.OutboxMessage(message_id=message.message_id, destination=message.destination,
+                                    verb=message.verb, noun=message.noun, body=message.body, status="pending",
+                                    attempts=0, next_attempt_at=self.now, created_at=self.now))
+
+
+class SqlInboundJournal:
+    """Inbound MessageIDs and their replies."""
+
+    def __init__(self, db: DbSession) -> None:
+        self.db = db
+
+    def reply_for(self, message_id: str) -> bytes | None:
+        row = self.db.get(m.InboundMessage, message_id)
+        return bytes(row.reply) if row else None
+
+    def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes) -> None:
+        self.db.add(m.InboundMessage(message_id=message_id, verb=verb, noun=noun, source=source, reply=reply))
+
+
+class SqlUnitOfWork:
+    """One transaction over every port (see the module docstring)."""
+
+    def __init__(self, factory: sessionmaker[DbSession], planner: NightPlanner, codec: Codec, clock: Clock, *,
+                 register_type: str, lock: threading.Lock, source: str = "evgrid-evos",
+                 default_tariff: str | None = None,
+                 after_commit: Callable[[list[object]], None] | None = None) -> None:
+        self._factory, self.planner, self._codec, self._clock = factory, planner, codec, clock
+        self._register_type, self._source, self._tariff = register_type, source, default_tariff
+        self._after_commit = after_commit
+        self._lock = lock  # shared by every unit of work over this planner
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self._lock.acquire()
+        self.now = self._clock.now()
+        self.db = self._factory()
+        self.registry = SqlRegistry(self.db, self._tariff)
+        self.sessions = SqlSessions(self.db)
+        self.ledger = SqlLedger(self.db, self._register_type)
+        self.outbox = SqlOutbox(self.db, self.registry, self._codec, self._source, self.now)
+        self.inbound = SqlInboundJournal(self.db)
+        return self
+
+    def commit(self) -> None:
+        self.db.commit()
+        self.planner.commit()
+        if self._after_commit is not None:
+            self._after_commit(self.outbox.events)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.db.rollback()  # a no-op after commit
+            self.planner.discard()
+            self.db.close()
+        finally:
+            self._lock.release()
+
