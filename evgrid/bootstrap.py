@@ -1,0 +1,139 @@
+"""Composition root: settings -> store -> planner -> units of work -> router.
+
+The only place that knows every concrete adapter. Everything it builds is passed down;
+nothing reads the environment or opens a connection at import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from evgrid.adapters.inbound import Router
+from evgrid.adapters.routes import ROUTES
+from evgrid.adapters.store import models as m
+from evgrid.adapters.store.database import make_engine, session_factory, upgrade
+from evgrid.adapters.store.uow import SqlRegistry, SqlUnitOfWork
+from evgrid.cim.codec import Codec
+from evgrid.mappings import codes
+from evgrid.operations import handlers
+from evgrid.operations.events import SlotAllotted
+from evgrid.operations.model import ChargingKind
+from evgrid.operations.ports import Clock
+from evgrid.operations.rates import windows
+from evgrid.operations.session import SessionState
+from evgrid.scheduler.jobs import Dispatcher
+from evgrid.scheduler.model import Feeder, Horizon, Problem, Transformer
+from evgrid.scheduler.planner import NightPlanner
+
+SLOT_MINUTES = 15
+# Unmet energy costs more than any tariff price: the planner never leaves energy on the
+# table to save money, only when a limit or the departure forces it.
+UNMET_PENALTY_PER_KWH = 1.0
+
+
+class SystemClock:
+    """Wall-clock UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationSystem:
+    """The EV Operation System wired to its store: route messages with ``router.handle``."""
+
+    router: Router
+    planner: NightPlanner
+    sessions: object  # sessionmaker, for reports and tests
+    engine: object
+    unit_of_work: Callable[[], SqlUnitOfWork]
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()  # type: ignore[attr-defined]
+
+    def start_session(self, session_id: str) -> None:
+        """A start job fired (step 2.3 / 3.3)."""
+        self._run(handlers.start_due, session_id)
+
+    def stop_session(self, session_id: str) -> None:
+        """A stop job fired."""
+        self._run(handlers.stop_due, session_id)
+
+    def _run(self, handler: Callable[..., object], session_id: str) -> None:
+        with self.unit_of_work() as uow:
+            handler(session_id, uow, uow.now)
+            uow.commit()
+
+    def pending_dispatch(self) -> list[tuple[str, datetime, datetime | None]]:
+        """(session, start, stop) of every session a dispatcher must have jobs for.
+
+        Called when a dispatcher starts: jobs lost between a commit and their scheduling
+        (a crash in between) are added again; stable ids make the others no-ops.
+        """
+        with self.sessions() as db:  # type: ignore[operator]
+            rows = db.scalars(select(m.ChargingSession).where(
+                m.ChargingSession.state.in_([SessionState.SCHEDULED.value, SessionState.CHARGING.value])))
+            return [(r.session_id, r.planned_start or r.plugged_in_at, r.planned_end or r.departure_at)
+                    for r in rows]
+
+
+def schedule_jobs(dispatcher: Dispatcher) -> Callable[[list[object]], None]:
+    """After a commit: a start and stop job for every session that got its slots."""
+    def after_commit(committed: list[object]) -> None:
+        for event in committed:
+            if isinstance(event, SlotAllotted):
+                allotment = event.allotment
+                if allotment.start_utc is not None:
+                    dispatcher.schedule(event.session.session_id, allotment.start_utc, allotment.end_utc)
+    return after_commit
+
+
+def night_problem(sessions: object, start_utc: datetime, slot_count: int) -> Problem:
+    """The night's empty planning problem from the registry: transformers, feeders, prices."""
+    horizon = Horizon(start_utc, slot_count, SLOT_MINUTES)
+    with sessions() as db:  # type: ignore[operator]
+        tariff = SqlRegistry(db, None).tariff()
+        feeders = tuple(Feeder(f.feeder_id, float(f.capacity_kw)) for f in db.scalars(select(m.Feeder)))
+        transformers = tuple(
+            Transformer(t.transformer_id, float(t.capacity_kw), _base_load(t.base_load_kw, horizon), t.feeder_id)
+            for t in db.scalars(select(m.Transformer).order_by(m.Transformer.transformer_id))
+        )
+    prices = []
+    for slot in range(slot_count):
+        start = horizon.slot_start_utc(slot)
+        (window,) = windows(tariff, ChargingKind.HOME, start, start + timedelta(minutes=1))
+        prices.append(float(window.price_per_kwh))
+    return Problem(horizon, (), transformers, tuple(prices), UNMET_PENALTY_PER_KWH, feeders)
+
+
+def _base_load(hourly_kw: list[float] | None, horizon: Horizon) -> tuple[float, ...]:
+    """Per-slot base load from 24 hourly values (UTC hours); none known: zero."""
+    if not hourly_kw:
+        return tuple([0.0] * horizon.slot_count)
+    return tuple(float(hourly_kw[horizon.slot_start_utc(slot).hour % 24]) for slot in range(horizon.slot_count))
+
+
+def operation_system(database_url: str, *, night_start_utc: datetime, slot_count: int,
+                     clock: Clock | None = None, codec: Codec | None = None, source: str = "evgrid-evos",
+                     after_commit: Callable[[list[object]], None] | None = None) -> OperationSystem:
+    """Build the operation system on the database at ``database_url`` (migrated first)."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    planner = NightPlanner(night_problem(sessions, night_start_utc, slot_count))
+    codec = codec or Codec()
+    clock = clock or SystemClock()
+    lock = threading.Lock()
+
+    def unit_of_work() -> SqlUnitOfWork:
+        return SqlUnitOfWork(sessions, planner, codec, clock, register_type=codes.REGISTER_WH, lock=lock,
+                             source=source, after_commit=after_commit)
+
+    router = Router(ROUTES, codec=codec, source=source, unit_of_work=unit_of_work)
+    return OperationSystem(router, planner, sessions, engine, unit_of_work)
