@@ -28,6 +28,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_codec.py
+	$(BIN)/python benchmarks/bench_iec61850.py
+	$(BIN)/python benchmarks/bench_scheduler.py
 
 # Regenerate the committed xsdata bindings from our schemas.
 generate: $(STAMP)
