@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "catalog": ("evgrid.commands.catalog", "write the use-case step catalog and example messages"),
     "validate": ("evgrid.commands.validate", "validate IEC 61968-100 / CIM XML files"),
     "db": ("evgrid.commands.db", "database migrations (Alembic)"),
-    "registry": ("evgrid.commands.registry", "import the registry of customers, premises, meters, transformers, stations and EVs"),
+    "registry": ("evgrid.commands.registry", "import customers, premises, meters, transformers, stations and EVs (CSV)"),
     "tariff": ("evgrid.commands.tariff", "import a tariff with time-of-use intervals and the EV night rate"),
     "ied": ("evgrid.commands.ied", "serve an SCL-defined IED over MMS (IEC 61850)"),
     "plan": ("evgrid.commands.plan", "generate or plan a night of EV charging (slot assignment)"),

@@ -1,5 +1,7 @@
-"""Write the use-case step catalog: catalog.md, catalog.json and, for every step a CIM
-message carries, one example message named after the step (e.g. 2.2.1_TimeSlotAllotment.xml).
+"""Write the use-case step catalog and its example messages.
+
+catalog.md, catalog.json and, for every step a CIM message carries, one example message
+named after the step (e.g. 2.2.1_TimeSlotAllotment.xml).
 """
 
 from __future__ import annotations

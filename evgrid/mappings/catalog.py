@@ -1,5 +1,7 @@
-"""The use-case step catalog: every step of the IntelliGrid use case "Customer Services -
-Consumer Portal - Electric Vehicle Function" as one row.
+"""The use-case step catalog: every step of the use case as one row.
+
+The IntelliGrid use case is "Customer Services - Consumer Portal - Electric Vehicle
+Function".
 
 A row says who sends what to whom, over which transport: an IEC 61968-100 message
 (verb, noun, payload element and schema) or an IEC 61850 service (object reference),

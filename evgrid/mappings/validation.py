@@ -1,4 +1,4 @@
-"""Whole-message checks beyond the schema: is the payload an element of the noun?
+"""Whole-message checks beyond the schema: is the payload an element of the noun.
 
 The envelope's Payload wildcard is lax, so a payload from an unknown namespace passes
 schema validation unchecked; this check closes that gap for `evgrid validate`.

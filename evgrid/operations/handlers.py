@@ -134,8 +134,10 @@ def start_due(session_id: str, uow: UnitOfWork, now: datetime) -> bool:
 
 
 def stop_due(session_id: str, uow: UnitOfWork, now: datetime) -> bool:
-    """The allotment has ended (or the EV's departure has come) and the EV still draws:
-    switch the station off; the portal then reports completion (2.3.4)."""
+    """The allotment has ended and the EV still draws: switch the station off.
+
+    The portal then reports completion (2.3.4).
+    """
     session = uow.sessions.get(session_id)
     if session.state is not S.CHARGING:
         return False
@@ -164,8 +166,10 @@ def record_start(cmd: StartReading, uow: UnitOfWork, now: datetime, message_id: 
 
 def record_readings(readings: MeterReadingSet, uow: UnitOfWork, now: datetime,
                     message_id: str | None = None) -> tuple[Session, ...]:
-    """2.3.1 / 3.3.1 from a MeterReadings event: a register read on the meter of a
-    scheduled session starts it; every register value is kept either way."""
+    """2.3.1 / 3.3.1: a register read on the meter of a scheduled session starts it.
+
+    Every register value of the MeterReadings event is kept either way.
+    """
     started: list[Session] = []
     for reading in readings.registers:
         session = uow.sessions.starting_on_meter(reading.meter_mrid)
@@ -192,8 +196,11 @@ class Completion:
 
 
 def complete(cmd: Completion, uow: UnitOfWork, now: datetime, message_id: str | None = None) -> Session:
-    """Record the consumption; a home session goes to billing (4.1), a third-party one
-    waits for its usage assignment (3.3.5)."""
+    """Record the consumption (2.3.4 / 3.3.4).
+
+    A home session goes on to billing (4.1); a third-party one waits for its usage
+    assignment (3.3.5).
+    """
     session = uow.sessions.get(cmd.session_id)
     _check_meter(session, cmd.meter_number)
     consumed = cmd.end_register_wh - cmd.start_register_wh

@@ -233,5 +233,6 @@ def _integer(obj: Mapping[str, Any], key: str, where: str, least: int) -> int:
 def _numbers(obj: Mapping[str, Any], key: str, where: str, count: int) -> tuple[float, ...]:
     values = obj.get(key)
     if not isinstance(values, list) or len(values) != count or not all(_is_number(v) for v in values):
-        raise ValueError(f"{where}.{key}: expected {count} finite numbers (one per slot)")  # a bad file is a bad value to the CLI, not a bug
+        # A bad file is a bad value to the CLI, not a bug.
+        raise ValueError(f"{where}.{key}: expected {count} finite numbers (one per slot)")
     return tuple(float(v) for v in values)

@@ -1,1 +1,1 @@
-"""evgrid\x27s schemas (XSD, WSDL, SCL), shipped as package data."""
+"""evgrid's schemas (XSD, WSDL, SCL), shipped as package data."""

@@ -82,20 +82,20 @@ def plan_ied(
         plan = IedPlan(served, plans)
         for device in ied_def.devices:
             ld = f"{served}{device.inst}"
-            if STATION_NODES <= _nodes(device):
+            if _nodes(device) >= STATION_NODES:
                 plan.station_lds.append(ld)
-            elif METER_NODES <= _nodes(device):
+            elif _nodes(device) >= METER_NODES:
                 plan.meter_lds.append(ld)
         return plan
     if stations < 1:
         raise scl.SclError(f"--stations must be at least 1, not {stations}")
-    station_device = next((d for d in ied_def.devices if STATION_NODES <= _nodes(d)), None)
+    station_device = next((d for d in ied_def.devices if _nodes(d) >= STATION_NODES), None)
     if station_device is None:
         raise scl.SclError(
             f"gateway mode needs a station logical device ({', '.join(sorted(STATION_NODES))}) in {scl_file}"
         )
     meter_document = scl.load(meter_scl or packaged_scl("meter.icd"))
-    meter_device = next((d for i in meter_document.ieds for d in i.devices if METER_NODES <= _nodes(d)), None)
+    meter_device = next((d for i in meter_document.ieds for d in i.devices if _nodes(d) >= METER_NODES), None)
     if meter_device is None:
         raise scl.SclError(f"no meter logical device (MMTR1) in {meter_scl}")
     plan = IedPlan(served, [])

@@ -22,6 +22,7 @@ from evgrid.operations.ports import Allotment
 from evgrid.operations.session import ACTIVE, Session, SessionState, Transition
 
 NOW = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
+NIGHT_START = NOW.replace(hour=23)
 TARIFF = Tariff(
     tariff_id="T-EV", name="Residential with EV night rate", currency="EUR", timezone="UTC",
     intervals=(
@@ -137,7 +138,7 @@ class FakeOutbox:
 class FakePlanner:
     """Third party: from now at full power; home: from 23:00 at full power."""
 
-    def __init__(self, state: State, night_start: datetime = NOW.replace(hour=23)) -> None:
+    def __init__(self, state: State, night_start: datetime = NIGHT_START) -> None:
         self.state = state
         self.night_start = night_start
 

@@ -8,8 +8,8 @@ from itertools import product
 import pytest
 
 from evgrid.operations.session import LEGAL, IllegalTransition, SessionState, advance
-from tests.unit.operations.fakes import NOW
 from tests.unit.mappings.test_ev_charging import SESSION
+from tests.unit.operations.fakes import NOW
 
 PAIRS = list(product(SessionState, SessionState))
 
