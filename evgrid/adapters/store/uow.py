@@ -258,8 +258,12 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> SqlUnitOfWork:
         self._lock.acquire()
-        self.now = self._clock.now()
-        self.db = self._factory()
+        try:
+            self.now = self._clock.now()
+            self.db = self._factory()
+        except BaseException:
+            self._lock.release()
+            raise
         self.registry = SqlRegistry(self.db, self._tariff)
         self.sessions = SqlSessions(self.db)
         self.ledger = SqlLedger(self.db, self._register_type)
