@@ -1,0 +1,87 @@
+"""The EV Operation System's SOAP endpoint: its WSDL's operations -> ``system.router``.
+
+Before the router runs, :class:`EvosAuthorization` checks who may do what:
+
+- by kind: portals send requests, readings, events, completions and usage assignments;
+  billing sends bill information; a utility principal (the utility's own systems) may
+  call every operation; MDM principals none.
+- by site: a portal is bound to one customer and usage point. Its ChargingRequest must
+  name that customer and usage point (the core checks in turn that the station is at
+  that premise: 7.0); its ChargingCompletion and UsageAssignment must be for a session
+  at a station of that usage point. The payload is bound by the router's own route and
+  mapping (:meth:`~evgrid.adapters.inbound.Router.route`), so this check and the
+  handler read the same values.
+
+A refusal is NotAuthorized (7.3): FAILED, HTTP 403, nothing stored or changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from evgrid.adapters.soap.security import NotAuthorized, Principal, PrincipalKind
+from evgrid.adapters.soap.server import SoapEndpoint, endpoint_for
+from evgrid.bootstrap import OperationSystem
+from evgrid.cim.codec import Inbound
+from evgrid.cim.envelope import Verb
+from evgrid.mappings.services import EV_OPERATION_SYSTEM
+from evgrid.operations.handlers import Completion, UsageAssignment
+from evgrid.operations.model import ChargingRequest
+
+_PORTAL = frozenset({PrincipalKind.PORTAL, PrincipalKind.UTILITY})
+_BILLING = frozenset({PrincipalKind.BILLING, PrincipalKind.UTILITY})
+
+# (verb, noun) -> the kinds of principal that may send it.
+MAY_SEND: Mapping[tuple[Verb, str], frozenset[PrincipalKind]] = {
+    (Verb.CREATE, "ChargingRequest"): _PORTAL,
+    (Verb.CREATED, "EndDeviceEvents"): _PORTAL,
+    (Verb.CREATED, "MeterReadings"): _PORTAL,
+    (Verb.CREATED, "ChargingCompletion"): _PORTAL,
+    (Verb.CREATED, "UsageAssignment"): _PORTAL,
+    (Verb.CREATED, "BillingInformation"): _BILLING,
+}
+
+
+class EvosAuthorization:
+    """The ``authorize`` hook of the operation system's endpoint."""
+
+    def __init__(self, system: OperationSystem) -> None:
+        self.system = system
+
+    def __call__(self, principal: Principal, inbound: Inbound) -> None:
+        """Refuse with :class:`NotAuthorized` unless ``principal`` may send ``inbound``."""
+        header = inbound.header
+        assert header is not None  # the server checked it against the SOAPAction
+        operation = f"'{header.verb.value} {header.noun}'"
+        if principal.kind not in MAY_SEND.get((header.verb, header.noun), frozenset()):
+            raise NotAuthorized(f"{principal.kind.value} {principal.user!r} may not send {operation}")
+        if principal.kind is not PrincipalKind.PORTAL:
+            return
+        _route, command = self.system.router.route(inbound)
+        if isinstance(command, ChargingRequest):
+            if (command.customer_id, command.usage_point_id) != (principal.customer_id, principal.usage_point_id):
+                raise NotAuthorized(
+                    f"portal {principal.user!r} is bound to customer {principal.customer_id} at "
+                    f"{principal.usage_point_id}, not customer {command.customer_id} at {command.usage_point_id}")
+        elif isinstance(command, Completion | UsageAssignment):
+            self._own_session(principal, command.session_id, operation)
+        # MeterReadings and EndDeviceEvents name a meter or device only: binding them to a
+        # site needs a meter -> usage point lookup the Registry port does not offer yet.
+
+    def _own_session(self, principal: Principal, session_id: str, operation: str) -> None:
+        with self.system.unit_of_work() as uow:
+            session = uow.sessions.get(session_id)
+            station = uow.registry.station(session.station_id)
+        if station is None or station.premise.usage_point_id != principal.usage_point_id:
+            raise NotAuthorized(f"portal {principal.user!r} at {principal.usage_point_id} may not send "
+                                f"{operation} for session {session_id} at another site")
+
+
+def evos_endpoint(system: OperationSystem) -> SoapEndpoint:
+    """The EVOperationSystem endpoint: every operation of its WSDL, routed by ``system.router``."""
+    router = system.router
+
+    def handle(envelope: bytes, principal: Principal | None) -> bytes:
+        return router.handle(envelope)
+
+    return endpoint_for(EV_OPERATION_SYSTEM.name, handle, authorize=EvosAuthorization(system))

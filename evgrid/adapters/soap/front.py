@@ -1,0 +1,112 @@
+"""A TLS front for waitress: TLS on the outside, plain HTTP to a loopback port inside.
+
+waitress has no TLS. Rather than a second HTTP server for HTTPS, this terminates TLS and
+copies bytes both ways, so HTTP parsing, limits and timeouts stay waitress's. It runs
+one asyncio event loop in its own thread: asyncio's SSL transport does the record layer
+with memory BIOs, so each TLS connection is read and written from one thread only (an
+``SSLSocket`` shared by two pump threads is not safe), a slow handshake costs no thread
+(``ssl_handshake_timeout``), and back-pressure comes from ``drain()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+
+log = logging.getLogger(__name__)
+
+HANDSHAKE_TIMEOUT_S = 10.0
+SHUTDOWN_TIMEOUT_S = 5.0
+_START_TIMEOUT_S = 10.0
+_BUFFER = 64 * 1024
+
+
+class TlsFront:
+    """Accepts TLS on ``host:port`` and forwards each connection to ``backend``."""
+
+    def __init__(self, context: ssl.SSLContext, host: str, port: int, backend: tuple[str, int]) -> None:
+        self._context = context
+        self._host, self._port = host, port
+        self._backend = backend
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="soap-tls-front", daemon=True)
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self.port = port
+
+    def start(self) -> int:
+        """Listen and serve in the front's thread; returns the bound port."""
+        self._thread.start()
+        opened = asyncio.run_coroutine_threadsafe(self._open(), self._loop)
+        self._server = opened.result(_START_TIMEOUT_S)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
+
+    async def _open(self) -> asyncio.Server:
+        return await asyncio.start_server(
+            self._connection, self._host, self._port, ssl=self._context,
+            ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S, ssl_shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+        )
+
+    def stop(self) -> None:
+        """Stop listening, drop open connections, stop the loop and join its thread."""
+        if not self._thread.is_alive():
+            self._loop.close()
+            return
+        closed = asyncio.run_coroutine_threadsafe(self._close(), self._loop)
+        try:
+            closed.result(_START_TIMEOUT_S)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(_START_TIMEOUT_S)
+            self._loop.close()
+
+    async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _connection(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        backend_writer: asyncio.StreamWriter | None = None
+        graceful = False
+        try:
+            backend_reader, backend_writer = await asyncio.open_connection(*self._backend)
+            await asyncio.gather(_pipe(client_reader, backend_writer), _pipe(backend_reader, client_writer))
+            graceful = True
+        except OSError as exc:  # the backend is gone: nothing to forward to
+            log.warning("TLS front: backend %s:%s unreachable: %s", *self._backend, exc)
+        except asyncio.CancelledError:
+            # Stopping. This task is the connection's top level: ending it quietly is the
+            # whole point (asyncio would log a re-raised cancellation of it as an error).
+            pass
+        finally:
+            self._connections.discard(task)
+            for writer in (client_writer, backend_writer):
+                if writer is None:
+                    continue
+                if graceful:
+                    writer.close()
+                else:  # cancelled (stopping) or failed: no close_notify exchange to wait for
+                    writer.transport.abort()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy until end of stream or a connection error; then close the other side."""
+    try:
+        while data := await reader.read(_BUFFER):
+            writer.write(data)
+            await writer.drain()
+    except OSError:  # reset by the peer, or a TLS error (ssl.SSLError is an OSError)
+        pass
+    finally:
+        if not writer.is_closing():
+            writer.close()

@@ -1,0 +1,265 @@
+"""Store-and-forward: deliver outbox messages to billing, MDM, portals and the scheduler.
+
+Handlers write outbound messages to the outbox in their own transaction; this worker
+delivers them later, so a receiver that is down for minutes loses nothing:
+
+- due rows are taken in order per destination: a destination whose oldest pending
+  message is not due (or just failed) gets nothing newer in that pass;
+- a row is *claimed* before delivery (attempts + 1, next attempt pushed one lease ahead,
+  compare-and-set on ``attempts``), so a second worker on the same database skips it, and
+  a row whose worker died mid-delivery becomes due again when the lease runs out;
+- delivered rows are marked in the same transaction that records the reply;
+- a failed delivery is retried with exponential backoff and full jitter, up to a cap,
+  and given up (status ``failed``, logged) after ``max_attempts`` or at once when the
+  receiver refused the message itself (61968-100 codes 1.x, 2.x, 3.x, 6.x: receivers
+  journal a FAILED reply per MessageID, so a retry would only fetch the same answer).
+
+A message may thus reach a receiver twice (a crash between its reply and our commit);
+receivers apply each MessageID once and answer a replay with the stored reply.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from evgrid.adapters.soap.client import ServiceClient, check_reply
+from evgrid.adapters.store import models as m
+from evgrid.cim.codec import Codec
+from evgrid.errors import AdapterError
+from evgrid.operations import events
+
+log = logging.getLogger(__name__)
+
+# Receivers answer these categories for the message itself; resending cannot help.
+PERMANENT_CATEGORIES = frozenset({"1", "2", "3", "6"})
+# The services behind the outbox destinations that are reached over SOAP.
+SOAP_DESTINATIONS: dict[str, str] = {events.BILLING: "CustomerBilling", events.MDM: "MeterDataManagement"}
+
+class _Outcome(enum.Enum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    GAVE_UP = "gave up"
+
+
+Deliverer = Callable[[str, bytes], bytes]
+"""Delivers one message body to a destination; returns the 61968-100 reply bytes."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One pending outbox row, as read before its delivery."""
+
+    id: int
+    message_id: str
+    destination: str
+    body: bytes
+    attempts: int
+    next_attempt_at: datetime
+
+
+class OutboxStore(Protocol):
+    """Where pending messages live; each method is one transaction."""
+
+    def pending(self, limit: int) -> list[OutboxItem]:
+        """Pending rows, oldest first (by insertion)."""
+        ...
+
+    def claim(self, item: OutboxItem, until: datetime) -> bool:
+        """Count an attempt and push the next one to ``until``, unless the row changed since it was read."""
+        ...
+
+    def delivered(self, item: OutboxItem, reply: bytes, at: datetime) -> None:
+        """Mark delivered and record the reply, in one transaction."""
+        ...
+
+    def retry(self, item: OutboxItem, error: str, at: datetime) -> None:
+        """Keep pending until ``at``, with the error of the failed attempt."""
+        ...
+
+    def give_up(self, item: OutboxItem, error: str) -> None:
+        """Status failed, with the last error."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter (AWS architecture blog, 'Exponential Backoff And Jitter')."""
+
+    max_attempts: int = 10
+    base_s: float = 1.0
+    cap_s: float = 300.0
+    lease_s: float = 60.0
+    batch: int = 200
+
+    def delay(self, attempts: int, rng: random.Random) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt: uniform in [0, min(cap, base * 2^(n-1))]."""
+        ceiling = min(self.cap_s, self.base_s * 2 ** max(attempts - 1, 0))
+        return timedelta(seconds=rng.uniform(0, ceiling))
+
+
+class SqlOutboxStore:
+    """The EV Operation System's outbox table; replies go to the audit table."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def pending(self, limit: int) -> list[OutboxItem]:
+        with self._sessions() as db:
+            rows = db.scalars(select(m.OutboxMessage).where(m.OutboxMessage.status == "pending")
+                              .order_by(m.OutboxMessage.id).limit(limit))
+            return [OutboxItem(r.id, r.message_id, r.destination, bytes(r.body), r.attempts, r.next_attempt_at)
+                    for r in rows]
+
+    def claim(self, item: OutboxItem, until: datetime) -> bool:
+        with self._sessions() as db:
+            claimed = db.execute(update(m.OutboxMessage).where(
+                m.OutboxMessage.id == item.id, m.OutboxMessage.status == "pending",
+                m.OutboxMessage.attempts == item.attempts,
+            ).values(attempts=item.attempts + 1, next_attempt_at=until))
+            db.commit()
+            return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+    def delivered(self, item: OutboxItem, reply: bytes, at: datetime) -> None:
+        with self._sessions() as db:
+            db.execute(update(m.OutboxMessage).where(m.OutboxMessage.id == item.id).values(
+                status="delivered", delivered_at=at, last_error=None))
+            db.add(m.AuditEntry(at=at, actor="outbox", action="delivered", subject=item.message_id, detail={
+                "destination": item.destination, "attempts": item.attempts + 1,
+                "reply": reply.decode("utf-8", "replace")}))
+            db.commit()
+
+    def retry(self, item: OutboxItem, error: str, at: datetime) -> None:
+        with self._sessions() as db:
+            db.execute(update(m.OutboxMessage).where(m.OutboxMessage.id == item.id).values(
+                next_attempt_at=at, last_error=error))
+            db.commit()
+
+    def give_up(self, item: OutboxItem, error: str) -> None:
+        with self._sessions() as db:
+            db.execute(update(m.OutboxMessage).where(m.OutboxMessage.id == item.id).values(
+                status="failed", last_error=error))
+            db.commit()
+
+
+def soap_deliverer(client: ServiceClient) -> Deliverer:
+    """A deliverer that posts every message to ``client``'s service, whatever the destination."""
+    def deliver(destination: str, body: bytes) -> bytes:
+        return client.send(body)
+    return deliver
+
+
+class OutboxWorker:
+    """Delivers due outbox messages through their destination's deliverer."""
+
+    def __init__(self, store: OutboxStore, deliverers: Mapping[str, Deliverer], *,
+                 policy: RetryPolicy | None = None, rng: random.Random | None = None,
+                 codec: Codec | None = None, clock: Callable[[], datetime] | None = None) -> None:
+        """``deliverers`` maps a destination (``billing``) or a prefix (``portal:*``) to its deliverer."""
+        self.store = store
+        self.policy = policy or RetryPolicy()
+        self._deliverers = dict(deliverers)
+        self._rng = rng or random.Random()
+        self._codec = codec or Codec()
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+
+    def deliverer(self, destination: str) -> Deliverer | None:
+        """The deliverer for ``destination``: an exact entry, else ``<prefix>:*``."""
+        found = self._deliverers.get(destination)
+        if found is None and ":" in destination:
+            found = self._deliverers.get(destination.split(":", 1)[0] + ":*")
+        return found
+
+    def deliver_due(self, now: datetime) -> int:
+        """One pass over the pending rows; returns how many were delivered."""
+        blocked: set[str] = set()
+        delivered = 0
+        for item in self.store.pending(self.policy.batch):
+            if item.destination in blocked:
+                continue
+            deliver = self.deliverer(item.destination)
+            if deliver is None or item.next_attempt_at > now:
+                blocked.add(item.destination)  # nothing newer overtakes it
+                continue
+            if item.attempts >= self.policy.max_attempts:  # claimed that often without an outcome
+                self._give_up(item, "no outcome after the last claimed attempt")
+                continue
+            if not self.store.claim(item, now + timedelta(seconds=self.policy.lease_s)):
+                blocked.add(item.destination)  # another worker has it: keep the order
+                continue
+            outcome = self._attempt(item, deliver, now)
+            if outcome is _Outcome.DELIVERED:
+                delivered += 1
+            elif outcome is _Outcome.RETRY:
+                blocked.add(item.destination)
+        return delivered
+
+    def _attempt(self, item: OutboxItem, deliver: Deliverer, now: datetime) -> _Outcome:
+        try:
+            reply = deliver(item.destination, item.body)
+            # In-process deliverers (a Router) answer FAILED in the reply rather than raise.
+            check_reply(self._codec.parse(reply))
+        except AdapterError as error:
+            return self._failed(item, error, now)
+        self.store.delivered(item, reply, self._clock())
+        return _Outcome.DELIVERED
+
+    def _failed(self, item: OutboxItem, error: AdapterError, now: datetime) -> _Outcome:
+        attempts = item.attempts + 1
+        text = f"{error.code} {error.reason}"
+        if error.code.split(".", 1)[0] in PERMANENT_CATEGORIES:
+            self._give_up(item, text)
+            return _Outcome.GAVE_UP
+        if attempts >= self.policy.max_attempts:
+            self._give_up(item, f"after {attempts} attempts: {text}")
+            return _Outcome.GAVE_UP
+        at = now + self.policy.delay(attempts, self._rng)
+        log.warning("outbox %s to %s: attempt %d failed (%s); next at %s", item.message_id,
+                    item.destination, attempts, text, at.isoformat())
+        self.store.retry(item, text, at)
+        return _Outcome.RETRY
+
+    def _give_up(self, item: OutboxItem, error: str) -> None:
+        log.error("outbox %s to %s: given up: %s", item.message_id, item.destination, error)
+        self.store.give_up(item, error)
+
+    # ---------------------------------------------------------------- thread runner
+    def wake(self) -> None:
+        """Run a pass now (e.g. right after a message was queued) instead of at the next tick."""
+        self._wake.set()
+
+    @contextmanager
+    def running(self, interval_s: float = 1.0) -> Iterator[OutboxWorker]:
+        """Deliver in a background thread every ``interval_s`` (and on :meth:`wake`) until the block ends."""
+        self._stop.clear()
+        thread = threading.Thread(target=self._loop, args=(interval_s,), name="outbox", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._wake.set()
+            thread.join()
+
+    def _loop(self, interval_s: float) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.deliver_due(self._clock()):
+                    if self._stop.is_set():
+                        return
+            except Exception:  # the thread is a boundary like the router: log, keep delivering
+                log.exception("outbox pass failed; retrying at the next tick")
+            self._wake.wait(interval_s)
+            self._wake.clear()

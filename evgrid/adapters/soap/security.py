@@ -1,0 +1,341 @@
+"""Who is calling: principals, their credentials, HTTP Basic and WS-Security UsernameToken.
+
+Every SOAP endpoint needs a credential. Two ways to present one are accepted:
+
+- HTTP Basic (``Authorization: Basic ...``), and WS-Security UsernameToken with
+  ``PasswordText``: the password travels in clear, so use them over TLS only. They are
+  checked against a salted scrypt hash.
+- WS-Security UsernameToken with ``PasswordDigest`` (OASIS UsernameToken Profile 1.0,
+  3.1): ``Base64(SHA-1(nonce + created + password))``. ``Created`` must be within
+  :data:`FRESHNESS` of now and each nonce is accepted once within that window
+  (``wss-v1.1 UsernameTokenProfile``, 4: replay protection).
+
+Trade-off (documented in the README): a digest can only be checked with the password
+itself, so the store keeps the plain password **in memory** for principals added with
+:meth:`Credentials.add` (configured at start, e.g. from the command line); it is never
+written anywhere. Principals loaded from hashes (:meth:`Credentials.add_hashed`) can use
+Basic and PasswordText only.
+
+Error codes (IEC 61968-100 category 7, security): 7.1 missing or wrong credential,
+7.3 an authenticated principal not allowed this operation or site, 7.4 a replayed
+nonce or a stale ``Created``; 7.0 stays the core's "portal acting for another premise",
+7.2 hostile XML (:mod:`evgrid.errors`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import hmac
+import secrets
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from lxml import etree
+
+from evgrid.cim import namespaces as ns
+from evgrid.errors import SecurityRejected
+
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+PASSWORD_TEXT = "PasswordText"
+PASSWORD_DIGEST = "PasswordDigest"
+FRESHNESS = timedelta(minutes=5)
+# Clocks drift: a Created this far in the future is still accepted.
+CLOCK_SKEW = timedelta(seconds=60)
+# scrypt at n=2**14, r=8 costs ~50 ms and 16 MiB per check: cheap for a login, too
+# dear per request, hence the verified-password cache in Credentials.
+SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_LEN = 2**14, 8, 1, 32
+MAX_NONCES = 1_000_000
+
+_SECURITY = f"{{{WSSE}}}Security"
+_TOKEN = f"{{{WSSE}}}UsernameToken"
+_HEADER = ns.qname(ns.SOAP11, "Header")
+
+
+class Unauthenticated(SecurityRejected):
+    """No credential, an unknown user or a wrong password."""
+
+    code = "7.1"
+
+
+class NotAuthorized(SecurityRejected):
+    """Authenticated, but not allowed this operation or this customer's site."""
+
+    code = "7.3"
+
+
+class CredentialReplayed(SecurityRejected):
+    """A UsernameToken nonce seen before, or a Created outside the freshness window."""
+
+    code = "7.4"
+
+
+class PrincipalKind(enum.StrEnum):
+    """What a caller is; endpoints allow operations per kind."""
+
+    PORTAL = "portal"
+    BILLING = "billing"
+    MDM = "mdm"
+    UTILITY = "utility"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller; a portal is bound to one customer and usage point (site)."""
+
+    user: str
+    kind: PrincipalKind
+    customer_id: str | None = None
+    usage_point_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # "portal" from a config file or the command line becomes the enum member.
+        object.__setattr__(self, "kind", PrincipalKind(self.kind))
+        if not self.user or ":" in self.user:
+            raise ValueError("a user name must be non-empty and without ':' (HTTP Basic)")
+        if self.kind is PrincipalKind.PORTAL and not (self.customer_id and self.usage_point_id):
+            raise ValueError(f"portal {self.user!r} must be bound to a customer and a usage point")
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """A salted scrypt hash, ``scrypt$n$r$p$salt$hash`` (base64), for a credentials file."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    b64 = base64.b64encode
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=SCRYPT_LEN, maxmem=2**26)
+
+
+def _check_hash(password: str, encoded: str) -> bool:
+    scheme, n, r, p, salt, digest = encoded.split("$")
+    if scheme != "scrypt":
+        raise ValueError(f"unknown password hash scheme {scheme!r}")
+    expected = base64.b64decode(digest)
+    return hmac.compare_digest(_scrypt(password, base64.b64decode(salt), int(n), int(r), int(p)), expected)
+
+
+@dataclass(slots=True)
+class _Entry:
+    principal: Principal
+    password_hash: str
+    plain: str | None  # kept for PasswordDigest only; see the module docstring
+
+
+class NonceCache:
+    """Nonces seen within the freshness window; thread-safe, pruned as it goes."""
+
+    def __init__(self, window: timedelta = FRESHNESS + CLOCK_SKEW, *, limit: int = MAX_NONCES) -> None:
+        self._window = window
+        self._limit = limit
+        self._seen: set[bytes] = set()
+        self._order: deque[tuple[datetime, bytes]] = deque()
+        self._lock = threading.Lock()
+
+    def claim(self, nonce: bytes, now: datetime) -> None:
+        """Record ``nonce``; :class:`CredentialReplayed` when it was seen within the window.
+
+        Full (more fresh nonces than ``limit``): refused too, rather than forgetting a
+        nonce that could then be replayed. Only verified digests get here.
+        """
+        with self._lock:
+            while self._order and self._order[0][0] <= now - self._window:
+                self._seen.discard(self._order.popleft()[1])
+            if nonce in self._seen:
+                raise CredentialReplayed("UsernameToken nonce already used")
+            if len(self._order) >= self._limit:
+                raise CredentialReplayed("too many UsernameTokens within the freshness window; retry later")
+            self._seen.add(nonce)
+            self._order.append((now, nonce))
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class Credentials:
+    """The principals an endpoint knows and how to check what they present."""
+
+    def __init__(self, *, clock: Callable[[], datetime] = _wall_clock, nonces: NonceCache | None = None) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._clock = clock
+        self._nonces = nonces or NonceCache()
+        # user -> HMAC of the last password that passed scrypt, under a per-process key:
+        # a repeated Basic login costs microseconds, and the cache reveals no password.
+        self._verified: dict[str, bytes] = {}
+        self._cache_key = secrets.token_bytes(32)
+        self._dummy_hash = hash_password(secrets.token_urlsafe(16))
+        self._lock = threading.Lock()
+
+    def add(self, principal: Principal, password: str) -> None:
+        """Add a principal configured at start; Basic, PasswordText and PasswordDigest work."""
+        self._put(_Entry(principal, hash_password(password), password))
+
+    def add_hashed(self, principal: Principal, password_hash: str) -> None:
+        """Add a principal from a stored :func:`hash_password`; Basic and PasswordText only."""
+        if not password_hash.startswith("scrypt$") or password_hash.count("$") != 5:
+            raise ValueError(f"not an evgrid password hash for {principal.user!r}")
+        self._put(_Entry(principal, password_hash, None))
+
+    def _put(self, entry: _Entry) -> None:
+        with self._lock:
+            self._entries[entry.principal.user] = entry
+            self._verified.pop(entry.principal.user, None)
+
+    def __contains__(self, user: object) -> bool:
+        return user in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def principal(self, user: str) -> Principal | None:
+        """The principal called ``user``, if any."""
+        entry = self._entries.get(user)
+        return entry.principal if entry else None
+
+    # ------------------------------------------------------------ checking
+    def check_password(self, user: str, password: str) -> Principal:
+        """Basic or PasswordText: the principal, or :class:`Unauthenticated`."""
+        entry = self._entries.get(user)
+        if entry is None:
+            _check_hash(password, self._dummy_hash)  # as slow as a real check: no user probing
+            raise Unauthenticated("unknown user or wrong password")
+        mac = hmac.new(self._cache_key, password.encode(), hashlib.sha256).digest()
+        cached = self._verified.get(user)
+        if cached is not None and hmac.compare_digest(cached, mac):
+            return entry.principal
+        if not _check_hash(password, entry.password_hash):
+            raise Unauthenticated("unknown user or wrong password")
+        with self._lock:
+            if self._entries.get(user) is entry:
+                self._verified[user] = mac
+        return entry.principal
+
+    def check_digest(self, user: str, digest: str, nonce: bytes, created: str) -> Principal:
+        """PasswordDigest: verify, then check freshness and claim the nonce.
+
+        In this order, so that only a holder of the password can fill the nonce cache.
+        """
+        entry = self._entries.get(user)
+        if entry is None or entry.plain is None:
+            raise Unauthenticated("unknown user, or a user that may not use PasswordDigest")
+        expected = base64.b64encode(hashlib.sha1(nonce + created.encode() + entry.plain.encode()).digest())
+        if not hmac.compare_digest(expected, digest.strip().encode()):
+            raise Unauthenticated("unknown user or wrong password")
+        moment = _parse_created(created)
+        now = self._clock()
+        if moment < now - FRESHNESS or moment > now + CLOCK_SKEW:
+            raise CredentialReplayed(
+                f"UsernameToken Created {created} is outside the accepted window (at most "
+                f"{FRESHNESS.total_seconds():g} s old, {CLOCK_SKEW.total_seconds():g} s ahead)")
+        self._nonces.claim(nonce, now)
+        return entry.principal
+
+    def check_basic(self, authorization: str) -> Principal:
+        """The principal of an ``Authorization: Basic`` header (checked before parsing XML)."""
+        return self.check_password(*parse_basic(authorization))
+
+    def authenticate(self, envelope: etree._Element, *, basic: Principal | None = None) -> Principal:
+        """The principal behind the envelope's UsernameToken and/or HTTP Basic (``basic``).
+
+        Both may be present; then both must hold and name the same user.
+        """
+        token = username_token(envelope)
+        if token is None:
+            if basic is None:
+                raise Unauthenticated("a credential is required: HTTP Basic or a WS-Security UsernameToken")
+            return basic
+        principal = self._check_token(token)
+        if basic is not None and basic != principal:
+            raise Unauthenticated("HTTP Basic and the UsernameToken name different users")
+        return principal
+
+    def _check_token(self, token: etree._Element) -> Principal:
+        user = (token.findtext(f"{{{WSSE}}}Username") or "").strip()
+        password = token.find(f"{{{WSSE}}}Password")
+        if not user or password is None:
+            raise Unauthenticated("the UsernameToken needs a Username and a Password")
+        kind = _password_type(password.get("Type"))
+        text = password.text or ""
+        if kind == PASSWORD_TEXT:
+            return self.check_password(user, text)
+        nonce_text = token.findtext(f"{{{WSSE}}}Nonce")
+        created = token.findtext(f"{{{WSU}}}Created")
+        if not nonce_text or not created:
+            raise Unauthenticated("a PasswordDigest needs a Nonce and a Created")
+        try:
+            nonce = base64.b64decode(nonce_text.strip(), validate=True)
+        except binascii.Error:
+            raise Unauthenticated("the UsernameToken Nonce is not base64") from None
+        return self.check_digest(user, text, nonce, created.strip())
+
+
+def parse_basic(authorization: str) -> tuple[str, str]:
+    """User and password of an ``Authorization: Basic`` header (RFC 7617)."""
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        raise Unauthenticated(f"unsupported HTTP authorization scheme {scheme!r}; use Basic")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthenticated("malformed HTTP Basic credential") from None
+    user, colon, password = decoded.partition(":")
+    if not colon:
+        raise Unauthenticated("malformed HTTP Basic credential")
+    return user, password
+
+
+def username_token(envelope: etree._Element) -> etree._Element | None:
+    """The one UsernameToken in the SOAP Header's wsse:Security, if any.
+
+    More than one Security header or token is refused: which one counts would be a guess.
+    """
+    header = envelope.find(_HEADER)
+    if header is None:
+        return None
+    blocks = [child for child in header if child.tag == _SECURITY]
+    if not blocks:
+        return None
+    tokens = [token for block in blocks for token in block.iter(_TOKEN)]
+    if len(blocks) > 1 or len(tokens) != 1:
+        raise Unauthenticated("exactly one wsse:Security header with one UsernameToken is accepted")
+    return tokens[0]
+
+
+def _password_type(value: str | None) -> str:
+    # The profile's default is PasswordText; old toolkits write "wsse:PasswordDigest".
+    if value is None:
+        return PASSWORD_TEXT
+    suffix = value.rsplit("#", 1)[-1].rsplit(":", 1)[-1]
+    if suffix not in (PASSWORD_TEXT, PASSWORD_DIGEST):
+        raise Unauthenticated(f"unsupported UsernameToken password type {value!r}")
+    return suffix
+
+
+def _parse_created(created: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(created)
+    except ValueError:
+        raise Unauthenticated(f"UsernameToken Created {created!r} is not an xs:dateTime") from None
+    if moment.tzinfo is None:
+        raise Unauthenticated("UsernameToken Created must carry a time zone (UTC)")
+    return moment
+
+
+def allow(*kinds: PrincipalKind) -> Callable[[Principal, object], None]:
+    """An ``authorize`` hook for :class:`~evgrid.adapters.soap.server.SoapEndpoint`: these kinds only."""
+    allowed = frozenset(kinds)
+
+    def authorize(principal: Principal, inbound: object) -> None:
+        if principal.kind not in allowed:
+            raise NotAuthorized(f"{principal.kind.value} {principal.user!r} may not call this service")
+
+    return authorize

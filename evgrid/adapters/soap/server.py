@@ -1,0 +1,313 @@
+"""A small contract-first SOAP 1.1 document/literal server for IEC 61968-100 services.
+
+No maintained Python SOAP server fits (spyne drops ``xs:any`` content and does not import
+on Python 3.12+), so this is ours, and small: the WSDLs in ``evgrid/schemas/wsdl`` are
+the contract, :mod:`evgrid.mappings.services` the table of their operations, the
+hardened codec the parser. One WSGI app serves any number of endpoints:
+
+- ``GET /<Service>?wsdl`` the WSDL, its address rewritten to the request's scheme and
+  host; ``GET /<Service>?xsd=<name>`` the schemas it imports.
+- ``POST /<Service>``: size limit (Content-Length first: a body over the limit is
+  refused unread) -> Content-Type ``text/xml`` -> HTTP Basic, if sent -> hardened parse
+  -> SOAP 1.1 envelope, ``mustUnderstand`` -> WS-Security UsernameToken -> SOAPAction
+  one of the service's -> XSD validation -> Header verb and noun agree with the
+  SOAPAction -> the endpoint's ``authorize`` hook -> its handler.
+
+Every answer is a SOAP 1.1 envelope with a schema-valid 61968-100 message; never a
+traceback. HTTP status: 200 with the ResponseMessage (OK, PARTIAL or FAILED) for every
+envelope that could be read; 401 (+ ``WWW-Authenticate: Basic``) missing, wrong or
+replayed credential (7.1, 7.4); 403 authenticated but not allowed (7.3); 404 no such
+service; 405 not GET/POST; 413 too large (3.1); 415 not ``text/xml``; these carry a
+FAILED ResponseMessage too. 500 with a SOAP Fault (detail: a 61968-100 FaultMessage)
+for what cannot be answered by a reply: not XML, hostile XML, not a SOAP 1.1 envelope,
+an unknown ``mustUnderstand`` header, an internal error.
+
+Refusals before the handler change nothing and are not journaled: a replay of the
+same MessageID with a good credential is processed normally.
+
+The WSGI server itself (waitress, and TLS in front of it) is in
+:mod:`evgrid.adapters.soap.runner`; :func:`serve_in_thread` and :func:`serve_forever`
+are re-exported here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from wsgiref.util import application_uri
+
+from lxml import etree
+
+from evgrid.adapters.soap import wire
+from evgrid.adapters.soap.runner import serve_forever, serve_in_thread
+from evgrid.adapters.soap.security import (
+    WSSE,
+    CredentialReplayed,
+    Credentials,
+    NotAuthorized,
+    Principal,
+    Unauthenticated,
+)
+from evgrid.adapters.soap.wsdl import ServiceDocuments
+from evgrid.cim import envelope as env
+from evgrid.cim import namespaces as ns
+from evgrid.cim.codec import DEFAULT_MAX_BYTES, Codec, Inbound, message_kind, read_message
+from evgrid.errors import (
+    AdapterError,
+    MessageRejected,
+    MessageTooLarge,
+    MissingElement,
+    UnsupportedOperation,
+)
+from evgrid.mappings import services
+
+__all__ = [
+    "Authorize", "Handler", "SoapApp", "SoapEndpoint", "endpoint_for", "make_app", "serve_forever",
+    "serve_in_thread",
+]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[bytes, Principal | None], bytes]
+Authorize = Callable[[Principal, Inbound], None]
+StartResponse = Callable[..., Any]
+
+_UNDERSTOOD = frozenset({f"{{{WSSE}}}Security"})
+_STATUS = {200: "200 OK", 401: "401 Unauthorized", 403: "403 Forbidden", 404: "404 Not Found",
+           405: "405 Method Not Allowed", 413: "413 Content Too Large", 415: "415 Unsupported Media Type",
+           500: "500 Internal Server Error"}
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SoapEndpoint:
+    """One service at ``/<service>``.
+
+    Attributes:
+        service: the service name, as in :data:`evgrid.mappings.services.SERVICES`.
+        handle: called with the request's **whole SOAP envelope** as received (the codec
+            unwraps SOAP itself; the bytes are not serialised again) and the authenticated
+            principal (never None when called by this server); returns the 61968-100
+            reply, UTF-8, e.g. ``Router.handle``'s. It should not raise (a Router never
+            does); if it does, the caller gets a Fault and the operator a logged traceback.
+        operations: soapAction -> (verb, noun), e.g. ``{"http://iec.ch/TC57/2011/
+            ChargingRequest/CreateChargingRequest": ("create", "ChargingRequest")}``.
+        authorize: called with the principal and the validated message before ``handle``;
+            raises an :class:`~evgrid.errors.AdapterError` (normally
+            :class:`~evgrid.adapters.soap.security.NotAuthorized`, 7.3) to refuse.
+    """
+
+    service: str
+    handle: Handler
+    operations: Mapping[str, tuple[str, str]]
+    authorize: Authorize | None = field(default=None)
+
+
+def endpoint_for(service_name: str, handle: Handler, *, authorize: Authorize | None = None) -> SoapEndpoint:
+    """The endpoint of a service of :data:`~evgrid.mappings.services.SERVICES`, all its operations."""
+    service = services.service(service_name)
+    operations = {op.soap_action: (op.verb.value, op.noun) for op in service.operations}
+    return SoapEndpoint(service.name, handle, operations, authorize)
+
+
+def make_app(endpoints: Sequence[SoapEndpoint], credentials: Credentials, *, max_bytes: int = DEFAULT_MAX_BYTES,
+             codec: Codec | None = None, source: str = "evgrid") -> SoapApp:
+    """The WSGI app serving ``endpoints``; ``source`` names it in the replies it writes itself."""
+    return SoapApp(endpoints, credentials, max_bytes=max_bytes, codec=codec, source=source)
+
+
+@dataclass(slots=True)
+class _Answer:
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _Refused(Exception):  # noqa: N818 - internal control flow, never leaves this module
+    """A refusal before the handler: the HTTP status and the error to answer with."""
+
+    def __init__(self, status: int, error: AdapterError, noun: str | None = None,
+                 correlation_id: str | None = None) -> None:
+        super().__init__(error.reason)
+        self.status, self.error, self.noun, self.correlation_id = status, error, noun, correlation_id
+
+
+class _Faulted(Exception):  # noqa: N818 - internal control flow, never leaves this module
+    """What cannot be answered with a reply: a SOAP Fault."""
+
+    def __init__(self, code: wire.FaultCode, error: AdapterError) -> None:
+        super().__init__(error.reason)
+        self.code, self.error = code, error
+
+
+class SoapApp:
+    """The WSGI application; see the module docstring for what it checks, in which order."""
+
+    def __init__(self, endpoints: Sequence[SoapEndpoint], credentials: Credentials, *, max_bytes: int,
+                 codec: Codec | None, source: str) -> None:
+        self.endpoints = {endpoint.service: endpoint for endpoint in endpoints}
+        if len(self.endpoints) != len(endpoints):
+            raise ValueError("two endpoints for one service")
+        self.documents = {name: ServiceDocuments(services.service(name)) for name in self.endpoints}
+        self.credentials = credentials
+        self.max_bytes = max_bytes
+        self.codec = codec or Codec(max_bytes=max_bytes)
+        self.source = source
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Answer one HTTP request (WSGI)."""
+        try:
+            answer = self._answer(environ)
+        except _Refused as refusal:
+            answer = self._refusal(refusal)
+        except _Faulted as faulted:
+            answer = _Answer(500, wire.fault(faulted.code, faulted.error, self.codec))
+        except Exception:  # the HTTP boundary, like the Router's: log it, leak nothing
+            log.exception("unexpected error in the SOAP server")
+            error = AdapterError("internal error; the message was not processed")
+            answer = _Answer(500, wire.fault(wire.FaultCode.SERVER, error, self.codec))
+        headers = [("Content-Type", wire.CONTENT_TYPE), ("Content-Length", str(len(answer.body))),
+                   *answer.headers]
+        start_response(_STATUS[answer.status], headers)
+        return [answer.body]
+
+    def _answer(self, environ: dict[str, Any]) -> _Answer:
+        name = str(environ.get("PATH_INFO") or "").strip("/")
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise _Refused(404, UnsupportedOperation(f"no service at /{name}; services: "
+                                                     + ", ".join(sorted(self.endpoints))))
+        method = environ.get("REQUEST_METHOD")
+        if method == "GET":
+            return self._document(name, environ)
+        if method != "POST":
+            raise _Refused(405, UnsupportedOperation(f"{method} is not supported: POST a SOAP 1.1 request"))
+        return self._post(endpoint, environ)
+
+    def _document(self, name: str, environ: dict[str, Any]) -> _Answer:
+        query = str(environ.get("QUERY_STRING") or "")
+        base = application_uri(environ).rstrip("/")
+        documents = self.documents[name]
+        if query.lower() == "wsdl":
+            return _Answer(200, documents.wsdl(base))
+        key, _, value = query.partition("=")
+        schema = documents.schema(value, base) if key.lower() == "xsd" else None
+        if schema is None:
+            raise _Refused(404, UnsupportedOperation(f"GET /{name}?wsdl for the WSDL; POST for requests"))
+        return _Answer(200, schema)
+
+    # ----------------------------------------------------------------- POST
+    def _post(self, endpoint: SoapEndpoint, environ: dict[str, Any]) -> _Answer:
+        mime = str(environ.get("CONTENT_TYPE") or "").partition(";")[0].strip().lower()
+        if mime != "text/xml":
+            raise _Refused(415, MessageRejected(f"Content-Type {mime or '(none)'!r} is not SOAP 1.1: use text/xml"))
+        body = self._body(environ)
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        # A wrong Basic credential is refused before any XML is parsed.
+        peer = environ.get("REMOTE_ADDR")
+        basic = (self._authenticated(lambda: self.credentials.check_basic(authorization), peer)
+                 if authorization else None)
+        message = self._parse(body)
+        root = message.getroottree().getroot()
+        principal = self._authenticated(lambda: self.credentials.authenticate(root, basic=basic), peer)
+        inbound = self._check(endpoint, environ, message)
+        if endpoint.authorize is not None:
+            header = inbound.header
+            try:
+                endpoint.authorize(principal, inbound)
+            except NotAuthorized as error:
+                log.warning("refused %s to %s from %s: %s", endpoint.service, principal.user, peer, error.reason)
+                raise _Refused(403, error, header.noun if header else None,
+                               header.message_id if header else None) from None
+            except AdapterError as error:
+                raise _Refused(200, error, header.noun if header else None,
+                               header.message_id if header else None) from None
+        return _Answer(200, wire.envelope(endpoint.handle(body, principal)))
+
+    def _body(self, environ: dict[str, Any]) -> bytes:
+        stream = environ["wsgi.input"]
+        declared = environ.get("CONTENT_LENGTH")
+        try:
+            length = int(declared) if declared else None
+        except ValueError:
+            raise _Refused(200, MessageRejected(f"Content-Length {declared!r} is not a number")) from None
+        if length is not None and length > self.max_bytes:
+            # Refused unread: the server reads no further than the limit.
+            raise _Refused(413, _too_large(length, self.max_bytes))
+        limit = self.max_bytes + 1 if length is None else length
+        chunks, size = [], 0
+        while size < limit:
+            chunk = stream.read(min(_CHUNK, limit - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > self.max_bytes:
+            raise _Refused(413, _too_large(size, self.max_bytes))
+        return b"".join(chunks)
+
+    def _authenticated(self, check: Callable[[], Principal], peer: object) -> Principal:
+        try:
+            return check()
+        except (Unauthenticated, CredentialReplayed) as error:
+            log.warning("authentication failed from %s: %s", peer, error.reason)
+            raise _Refused(401, error) from None
+
+    def _parse(self, body: bytes) -> etree._Element:
+        try:
+            message = self.codec.parse(body)
+        except MissingElement as error:
+            raise _Refused(200, error) from None  # a SOAP envelope, but its Body is not one message
+        except AdapterError as error:
+            raise _Faulted(wire.FaultCode.CLIENT, error) from None
+        root = message.getroottree().getroot()
+        if root.tag == ns.qname(ns.SOAP12, "Envelope"):
+            raise _Faulted(wire.FaultCode.VERSION_MISMATCH,
+                           UnsupportedOperation("a SOAP 1.2 envelope; this service speaks SOAP 1.1"))
+        if root.tag != wire.ENVELOPE:
+            raise _Faulted(wire.FaultCode.CLIENT, UnsupportedOperation(
+                f"expected a SOAP 1.1 Envelope, not {etree.QName(root).localname}"))
+        missed = wire.not_understood(root, _UNDERSTOOD)
+        if missed:
+            raise _Faulted(wire.FaultCode.MUST_UNDERSTAND,
+                           UnsupportedOperation("header blocks not understood: " + ", ".join(missed)))
+        return message
+
+    def _check(self, endpoint: SoapEndpoint, environ: dict[str, Any], message: etree._Element) -> Inbound:
+        """SOAPAction known, message valid, and its Header's verb and noun the SOAPAction's."""
+        loose_id = message.findtext(f"{{{ns.MESSAGE}}}Header/{{{ns.MESSAGE}}}MessageID")
+        action = wire.soap_action(environ)
+        expected = endpoint.operations.get(action or "")
+        if expected is None:
+            reason = (f"unknown SOAPAction {action!r} for {endpoint.service}" if action
+                      else "the SOAPAction HTTP header is missing")
+            raise _Refused(200, UnsupportedOperation(reason), correlation_id=loose_id)
+        try:
+            kind = message_kind(message)
+            self.codec.validate(message)
+            inbound = read_message(message, kind)
+        except AdapterError as error:
+            raise _Refused(200, error, expected[1], loose_id) from None
+        header = inbound.header
+        if header is None or (header.verb.value, header.noun) != expected:
+            found = f"{header.verb.value} {header.noun}" if header else "no Header"
+            raise _Refused(200, UnsupportedOperation(
+                f"SOAPAction {action} is '{expected[0]} {expected[1]}' but the message is '{found}'"),
+                expected[1], loose_id)
+        return inbound
+
+    def _refusal(self, refusal: _Refused) -> _Answer:
+        reply = self.codec.dump(env.reply_failed(refusal.error, noun=refusal.noun, source=self.source,
+                                                 correlation_id=refusal.correlation_id))
+        headers = []
+        if refusal.status == 401:
+            headers.append(("WWW-Authenticate", 'Basic realm="evgrid", charset="UTF-8"'))
+        elif refusal.status == 405:
+            headers.append(("Allow", "GET, POST"))
+        return _Answer(refusal.status, wire.envelope(reply), headers)
+
+
+def _too_large(size: int, limit: int) -> MessageTooLarge:
+    return MessageTooLarge(f"message of {size} bytes exceeds the limit of {limit} bytes")
