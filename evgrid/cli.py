@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tariff": ("evgrid.commands.tariff", "import a tariff with time-of-use intervals and the EV night rate"),
     "ied": ("evgrid.commands.ied", "serve an SCL-defined IED over MMS (IEC 61850)"),
     "plan": ("evgrid.commands.plan", "generate or plan a night of EV charging (slot assignment)"),
+    "sim": ("evgrid.commands.sim", "run the reference billing or meter data management service"),
 }
 
 
