@@ -23,7 +23,7 @@ from lxml import etree
 
 from evgrid.cim import envelope as env
 from evgrid.cim.codec import Codec, Header, Inbound, MessageKind
-from evgrid.errors import AdapterError, MissingElement, UnsupportedOperation
+from evgrid.errors import AdapterError, MissingElement, SecurityRejected, UnsupportedOperation
 from evgrid.operations.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -103,39 +103,55 @@ class Router:
             return route, route.bind(self.codec.bind(inbound.payload, route.cim_class))
         return route, route.bind(inbound.payload)
 
-    def handle(self, data: bytes | str) -> bytes:
-        """Answer one message; never raises, never returns anything but a valid reply."""
+    def handle(self, data: bytes | str, *, sender: str | None = None) -> bytes:
+        """Answer one message; never raises, never returns anything but a valid reply.
+
+        ``sender`` is the authenticated caller, when a binding knows it (the SOAP user):
+        a stored reply is only ever returned to the sender that caused it, so a MessageID
+        learnt from elsewhere reveals nothing.
+        """
         inbound: Inbound | None = None
         try:
             inbound = self.codec.decode(data)
             route, command = self.route(inbound)
-            return self._apply(route, command, inbound)
+            return self._apply(route, command, inbound, sender)
         except AdapterError as error:
-            return self._remember_failure(error, inbound)
+            return self._remember_failure(error, inbound, sender)
         except Exception:  # the router is the boundary: log it, leak nothing
             log.exception("unexpected error while handling a message")
             return self.codec.dump(self._failed(AdapterError("internal error; the message was not processed"),
                                                 inbound))
 
-    def _apply(self, route: Route, command: Any, inbound: Inbound) -> bytes:
+    def _apply(self, route: Route, command: Any, inbound: Inbound, sender: str | None) -> bytes:
         header = inbound.header
         assert header is not None
         with self.unit_of_work() as uow:
             if uow.inbound is not None and header.message_id:
-                stored = uow.inbound.reply_for(header.message_id)
+                stored = self._stored_reply(uow, header.message_id, sender, inbound)
                 if stored is not None:
-                    return bytes(stored)
+                    return stored
             outcome = route.handle(command, header, uow)
             reply = self.codec.dump(env.reply(
                 outcome.result, outcome.noun or header.noun, *outcome.payload, source=self.source,
                 correlation_id=header.message_id, errors=outcome.errors,
             ))
             if uow.inbound is not None and header.message_id:
-                uow.inbound.remember(header.message_id, header.verb.value, header.noun, header.source, reply)
+                uow.inbound.remember(header.message_id, header.verb.value, header.noun, sender or header.source,
+                                     reply)
             uow.commit()
         return reply
 
-    def _remember_failure(self, error: AdapterError, inbound: Inbound | None) -> bytes:
+    def _stored_reply(self, uow: Any, message_id: str, sender: str | None, inbound: Inbound) -> bytes | None:
+        stored = uow.inbound.reply_for(message_id)
+        if stored is None:
+            return None
+        first_sender, reply = stored
+        if sender is not None and first_sender != sender:
+            return self.codec.dump(self._failed(
+                SecurityRejected(f"MessageID {message_id} was already used by another sender"), inbound))
+        return bytes(reply)
+
+    def _remember_failure(self, error: AdapterError, inbound: Inbound | None, sender: str | None = None) -> bytes:
         """A FAILED reply; with a MessageID it is kept too, so a replay gets the same answer."""
         reply = self.codec.dump(self._failed(error, inbound))
         header = inbound.header if inbound else None
@@ -144,10 +160,10 @@ class Router:
         with self.unit_of_work() as uow:
             if uow.inbound is None:
                 return reply
-            stored = uow.inbound.reply_for(header.message_id)
+            stored = self._stored_reply(uow, header.message_id, sender, inbound)
             if stored is not None:  # the message was applied before: its first reply stands
-                return bytes(stored)
-            uow.inbound.remember(header.message_id, header.verb.value, header.noun, header.source, reply)
+                return stored
+            uow.inbound.remember(header.message_id, header.verb.value, header.noun, sender or header.source, reply)
             uow.commit()
         return reply
 

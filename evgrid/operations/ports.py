@@ -101,9 +101,9 @@ class Outbox(Protocol):
 
 
 class InboundJournal(Protocol):
-    """Every applied inbound MessageID and the reply it got: a replay gets the same reply."""
+    """Every applied inbound MessageID, who sent it and the reply it got: a replay gets the same reply."""
 
-    def reply_for(self, message_id: str) -> bytes | None: ...
+    def reply_for(self, message_id: str) -> tuple[str | None, bytes] | None: ...
 
     def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes) -> None: ...
 

@@ -30,6 +30,7 @@ from lxml import etree
 from evgrid.adapters.inbound import Outcome, Route, Router
 from evgrid.adapters.soap.client import ServiceClient
 from evgrid.adapters.soap.outbox import OutboxWorker, RetryPolicy, soap_deliverer
+from evgrid.adapters.soap.security import Principal
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec, Header
@@ -139,9 +140,9 @@ class BillingSystem:
                                           policy=policy, codec=self.codec)
             self.store.after_commit.append(self.forwarder.wake)
 
-    def handle(self, message: bytes, principal: object = None) -> bytes:
+    def handle(self, message: bytes, principal: Principal | None = None) -> bytes:
         """Answer one 61968-100 message (the endpoint's callback)."""
-        return self.router.handle(message)
+        return self.router.handle(message, sender=principal.user if principal else None)
 
     @contextmanager
     def forwarding(self, interval_s: float = 1.0) -> Iterator[BillingSystem]:

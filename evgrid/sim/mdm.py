@@ -27,6 +27,7 @@ from lxml import etree
 from xsdata.models.datatype import XmlDateTime
 
 from evgrid.adapters.inbound import Outcome, Route, Router
+from evgrid.adapters.soap.security import Principal
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec, Header, Inbound, MessageKind
@@ -214,9 +215,9 @@ class MeterDataManagement:
         self.router = MdmRouter(ROUTES, codec=codec, source=SOURCE,
                                 unit_of_work=self.store.unit_of_work)  # type: ignore[arg-type]
 
-    def handle(self, message: bytes, principal: object = None) -> bytes:
+    def handle(self, message: bytes, principal: Principal | None = None) -> bytes:
         """Answer one 61968-100 message (the endpoint's callback; any authenticated caller may call)."""
-        return self.router.handle(message)
+        return self.router.handle(message, sender=principal.user if principal else None)
 
     def count(self) -> int:
         """How many readings are stored."""

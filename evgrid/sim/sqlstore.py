@@ -92,9 +92,9 @@ class _Journal:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
 
-    def reply_for(self, message_id: str) -> bytes | None:
-        row = self._db.execute("SELECT reply FROM inbound WHERE message_id = ?", (message_id,)).fetchone()
-        return bytes(row["reply"]) if row else None
+    def reply_for(self, message_id: str) -> tuple[str | None, bytes] | None:
+        row = self._db.execute("SELECT source, reply FROM inbound WHERE message_id = ?", (message_id,)).fetchone()
+        return (row["source"], bytes(row["reply"])) if row else None
 
     def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes) -> None:
         self._db.execute("INSERT INTO inbound (message_id, verb, noun, source, reply, received_at) "

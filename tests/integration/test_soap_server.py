@@ -190,6 +190,17 @@ def test_replayed_message_id_gets_the_stored_reply_and_is_applied_once(base: str
     assert count(evos, m.ChargingSession) == 1 and count(evos, m.InboundMessage) == 1
 
 
+def test_a_message_id_of_another_sender_reveals_nothing(base: str, evos: OperationSystem) -> None:
+    first = post(base, home_request("R-1"))
+    assert answer(first).result == "OK"
+    # Another portal reuses that MessageID with a request for its own site.
+    other = wire.envelope(request_message("EV-1002", "S-1003", "C-1003", "UP-1003", message_id="R-1"))
+    response = post(base, other, auth=OTHER_PORTAL)
+    assert answer(response)[1:3] == ("FAILED", "7.0")
+    assert b"ChargingConfirmation" not in response.content
+    assert count(evos, m.ChargingSession) == 1 and count(evos, m.InboundMessage) == 1
+
+
 # ------------------------------------------------------------------------- security
 @pytest.mark.parametrize(("auth", "token", "code"), [
     (None, None, "7.1"),

@@ -82,6 +82,6 @@ def evos_endpoint(system: OperationSystem) -> SoapEndpoint:
     router = system.router
 
     def handle(envelope: bytes, principal: Principal | None) -> bytes:
-        return router.handle(envelope)
+        return router.handle(envelope, sender=principal.user if principal else None)
 
     return endpoint_for(EV_OPERATION_SYSTEM.name, handle, authorize=EvosAuthorization(system))

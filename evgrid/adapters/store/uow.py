@@ -236,9 +236,9 @@ class SqlInboundJournal:
     def __init__(self, db: DbSession) -> None:
         self.db = db
 
-    def reply_for(self, message_id: str) -> bytes | None:
+    def reply_for(self, message_id: str) -> tuple[str | None, bytes] | None:
         row = self.db.get(m.InboundMessage, message_id)
-        return bytes(row.reply) if row else None
+        return (row.source, bytes(row.reply)) if row else None
 
     def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes) -> None:
         self.db.add(m.InboundMessage(message_id=message_id, verb=verb, noun=noun, source=source, reply=reply))
