@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ied": ("evgrid.commands.ied", "serve an SCL-defined IED over MMS (IEC 61850)"),
     "plan": ("evgrid.commands.plan", "generate or plan a night of EV charging (slot assignment)"),
     "sim": ("evgrid.commands.sim", "run the reference billing or meter data management service"),
+    "serve": ("evgrid.commands.serve", "serve the EV Operation System over SOAP, with dispatch and outbox delivery"),
 }
 
 

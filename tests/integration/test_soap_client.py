@@ -184,11 +184,11 @@ def test_the_wsdl_is_read_once_from_the_package() -> None:
 
 
 # ----------------------------------------------------------------- evgrid sim mdm
-def start_sim(*args: str, timeout_s: float = 30.0) -> tuple[subprocess.Popen[bytes], str]:
-    """``python -m evgrid sim ...`` until its ready line; returns the process and the service URL."""
+def start_sim(*args: str, timeout_s: float = 30.0, command: str = "sim") -> tuple[subprocess.Popen[bytes], str]:
+    """``python -m evgrid sim ...`` (or another ``command``) until its ready line; returns the process and URL."""
     # stderr to a file: a pipe nobody reads would block a chatty service once it is full.
     stderr = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this function; stop_sim closes it
-    process = subprocess.Popen([sys.executable, "-m", "evgrid", "sim", *args, "--log-level", "WARNING"],
+    process = subprocess.Popen([sys.executable, "-m", "evgrid", command, *args, "--log-level", "WARNING"],
                                stdout=subprocess.PIPE, stderr=stderr)
     process.stderr_file = stderr  # type: ignore[attr-defined]
     assert process.stdout is not None
@@ -207,7 +207,7 @@ def start_sim(*args: str, timeout_s: float = 30.0) -> tuple[subprocess.Popen[byt
         process.kill()
         process.communicate(timeout=10)
         stderr.seek(0)
-        pytest.fail(f"evgrid sim {' '.join(args)} did not start: {line!r} {stderr.read().decode()[-2000:]}")
+        pytest.fail(f"evgrid {command} {' '.join(args)} did not start: {line!r} {stderr.read().decode()[-2000:]}")
     return process, line.split("url=", 1)[1].strip()
 
 
