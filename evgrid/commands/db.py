@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 DATABASE_URL_HELP = "SQLAlchemy URL; default $EVGRID_DATABASE_URL, else sqlite:///evgrid.db"
 
@@ -43,3 +47,26 @@ def run(args: argparse.Namespace) -> int:
     change = "already at" if before == after else f"upgraded from {before or 'empty'} to"
     sys.stdout.write(f"{where}: {change} revision {after}\n")
     return 0
+
+
+def import_file(command: str, database_url: str | None, load: Callable[[object], T]) -> T | None:
+    """Upgrade the database, then run ``load(session)`` in one transaction.
+
+    Shared by ``evgrid registry import`` and ``evgrid tariff import``: on failure, one
+    line on stderr naming ``command`` and None; nothing of the file is written.
+    """
+    from evgrid.adapters.store import database as store
+    from evgrid.errors import AdapterError
+
+    try:
+        with store.translate_errors():
+            engine = store.make_engine(store.database_url(database_url))
+            try:
+                store.upgrade(engine)
+                with store.session_factory(engine).begin() as session:
+                    return load(session)
+            finally:
+                engine.dispose()
+    except AdapterError as exc:
+        sys.stderr.write(f"evgrid {command}: {exc.reason}\n")
+        return None

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from evgrid.commands.db import DATABASE_URL_HELP
+from evgrid.commands.db import DATABASE_URL_HELP, import_file
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -27,21 +27,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Import the file; print the counts per table. Exit 2 with one line on failure."""
-    from evgrid.adapters.store import database as store
     from evgrid.adapters.store.registry import import_registry
-    from evgrid.errors import AdapterError
 
-    try:
-        with store.translate_errors():
-            engine = store.make_engine(store.database_url(args.database_url))
-            try:
-                store.upgrade(engine)
-                with store.session_factory(engine).begin() as session:
-                    report = import_registry(session, args.file)
-            finally:
-                engine.dispose()
-    except AdapterError as exc:
-        sys.stderr.write(f"evgrid registry import: {exc.reason}\n")
+    report = import_file("registry import", args.database_url, lambda session: import_registry(session, args.file))
+    if report is None:
         return 2
     sys.stdout.write(report.summary() + "\n")
     return 0

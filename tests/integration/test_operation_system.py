@@ -12,8 +12,6 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from evgrid.adapters.store import models as m
-from evgrid.adapters.store.registry import import_registry
-from evgrid.adapters.store.tariff import import_tariff
 from evgrid.bootstrap import OperationSystem, operation_system
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
@@ -22,6 +20,7 @@ from evgrid.cim.generated import ev_charging as ev
 from evgrid.cim.generated import meter_readings as mr
 from evgrid.mappings import catalog, codes, examples
 from evgrid.mappings.ev_charging import xml_time
+from tests.integration.conftest import seed_store
 
 NIGHT = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
 MSG = ns.MESSAGE
@@ -43,15 +42,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def evos(store_url: str, examples: Path, clock: Clock) -> OperationSystem:
-    from evgrid.adapters.store.database import make_engine, session_factory, upgrade
 
-    engine = make_engine(store_url)
-    upgrade(engine)
-    with session_factory(engine)() as db:
-        import_registry(db, examples / "registry.csv")
-        import_tariff(db, examples / "tariff.toml")
-        db.commit()
-    engine.dispose()
+    seed_store(store_url, examples)
     system = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=clock)
     yield system
     system.close()
@@ -205,17 +197,10 @@ def test_catalog_example_requests_are_routed(evos: OperationSystem) -> None:
 
 def test_uc_2_3_dispatch_sends_the_start_to_the_portal_once(store_url: str, examples: Path, clock: Clock,
                                                             tmp_path: Path) -> None:
-    from evgrid.adapters.store.database import make_engine, session_factory, upgrade
     from evgrid.bootstrap import schedule_jobs
     from evgrid.scheduler.jobs import Dispatcher
 
-    engine = make_engine(store_url)
-    upgrade(engine)
-    with session_factory(engine)() as db:
-        import_registry(db, examples / "registry.csv")
-        import_tariff(db, examples / "tariff.toml")
-        db.commit()
-    engine.dispose()
+    seed_store(store_url, examples)
     # Jobs far in the wall-clock future: this test fires them itself.
     dispatcher = Dispatcher(f"sqlite:///{tmp_path / 'jobs.db'}", to_wall=lambda t: t + timedelta(days=3650))
     system = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=clock,

@@ -35,8 +35,6 @@ from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
 from evgrid.adapters.soap.server import endpoint_for, make_app, serve_in_thread
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.database import make_engine, session_factory, upgrade
-from evgrid.adapters.store.registry import import_registry
-from evgrid.adapters.store.tariff import import_tariff
 from evgrid.bootstrap import operation_system
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
@@ -46,6 +44,7 @@ from evgrid.mappings import examples as catalog_examples
 from evgrid.sim.billing import BillingSystem
 from evgrid.sim.mdm import MeterDataManagement
 from tests.conftest import free_port
+from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, completion, event_message, register, request_message
 from tests.integration.test_soap_client import fixture, start_sim, stop_sim
 
@@ -135,13 +134,7 @@ def test_uc_4_1_billing_charges_in_decimal_and_the_bill_reaches_the_owner(tmp_pa
             return self.moment
 
     url = f"sqlite:///{tmp_path / 'evos.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    with session_factory(engine)() as db:
-        import_registry(db, examples / "registry.csv")
-        import_tariff(db, examples / "tariff.toml")
-        db.commit()
-    engine.dispose()
+    seed_store(url, examples)
     clock = Clock()
     system = operation_system(url, night_start_utc=NIGHT, slot_count=64, clock=clock)
 

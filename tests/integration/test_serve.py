@@ -12,10 +12,9 @@ from sqlalchemy import select
 from evgrid.adapters.soap.client import ServiceClient
 from evgrid.adapters.soap.tls import client_context
 from evgrid.adapters.store import models as m
-from evgrid.adapters.store.database import make_engine, session_factory, upgrade
-from evgrid.adapters.store.registry import import_registry
-from evgrid.adapters.store.tariff import import_tariff
+from evgrid.adapters.store.database import make_engine, session_factory
 from evgrid.errors import UpstreamFault
+from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, codec, request_message
 from tests.integration.test_soap_client import start_sim, stop_sim
 
@@ -24,12 +23,7 @@ PORTAL = ("portal-1001", "pw-1001")
 
 def test_evgrid_serve_answers_portals_over_https_and_stops_cleanly(tmp_path: Path, examples: Path) -> None:
     url = f"sqlite:///{tmp_path / 'evgrid.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    with session_factory(engine)() as db:
-        import_registry(db, examples / "registry.csv")
-        import_tariff(db, examples / "tariff.toml")
-        db.commit()
+    seed_store(url, examples)
     billing, billing_url = start_sim("billing", "--port", "0", "--credentials", "evos:pw-evos")
     process, service_url = start_sim(
         "--database-url", url, "--port", "0", "--tls-dir", str(tmp_path / "pki"),
@@ -55,6 +49,7 @@ def test_evgrid_serve_answers_portals_over_https_and_stops_cleanly(tmp_path: Pat
         if process.poll() is None:
             stop_sim(process, kill=True)
         stop_sim(billing)
+    engine = make_engine(url)
     with session_factory(engine)() as db:
         sessions = db.scalars(select(m.ChargingSession)).all()
         assert [(s.ev_id, s.state) for s in sessions] == [("EV-1001", "scheduled")]

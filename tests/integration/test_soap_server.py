@@ -26,12 +26,10 @@ from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind,
 from evgrid.adapters.soap.server import SoapApp, make_app, serve_in_thread
 from evgrid.adapters.soap.tls import DemoPki, client_context, create_demo_pki
 from evgrid.adapters.store import models as m
-from evgrid.adapters.store.database import make_engine, session_factory, upgrade
-from evgrid.adapters.store.registry import import_registry
-from evgrid.adapters.store.tariff import import_tariff
 from evgrid.bootstrap import OperationSystem, operation_system
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
+from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, Clock, request_message
 
 # The SOAP layer does not depend on the database: SQLite only.
@@ -70,13 +68,7 @@ def credentials() -> Credentials:
 
 @pytest.fixture
 def evos(store_url: str, examples: Path) -> Iterator[OperationSystem]:
-    engine = make_engine(store_url)
-    upgrade(engine)
-    with session_factory(engine)() as db:
-        import_registry(db, examples / "registry.csv")
-        import_tariff(db, examples / "tariff.toml")
-        db.commit()
-    engine.dispose()
+    seed_store(store_url, examples)
     system = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=Clock())
     yield system
     system.close()
