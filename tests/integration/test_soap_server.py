@@ -30,7 +30,7 @@ from evgrid.bootstrap import OperationSystem, operation_system
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
 from tests.integration.conftest import seed_store
-from tests.integration.test_operation_system import NIGHT, Clock, request_message
+from tests.integration.test_operation_system import NIGHT, Clock, event_message, register, request_message
 
 # The SOAP layer does not depend on the database: SQLite only.
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -241,6 +241,16 @@ def test_portal_for_another_site_is_7_3_and_changes_nothing(base: str, evos: Ope
     # The refusal was not journaled: the site's own portal may use the same MessageID.
     assert answer(post(base, elsewhere, auth=OTHER_PORTAL)).result == "OK"
     assert count(evos, m.ChargingSession) == 1
+
+
+def test_portal_may_only_send_readings_of_its_own_meter(base: str, evos: OperationSystem) -> None:
+    action = "http://iec.ch/TC57/2011/MeterReadings/CreatedMeterReadings"
+    mine = wire.envelope(event_message("MeterReadings", register("M-1001", NIGHT, 1_000), "MR-1"))
+    theirs = wire.envelope(event_message("MeterReadings", register("M-1003", NIGHT, 1_000), "MR-2"))
+    assert answer(post(base, theirs, action=action))[:3] == (403, "FAILED", "7.3")
+    assert count(evos, m.MeterReading) == 0
+    assert answer(post(base, mine, action=action)).result == "OK"
+    assert count(evos, m.MeterReading) == 1
 
 
 # ---------------------------------------------------------------- bad input, one server

@@ -8,7 +8,8 @@ Before the router runs, :class:`EvosAuthorization` checks who may do what:
 - by site: a portal is bound to one customer and usage point. Its ChargingRequest must
   name that customer and usage point (the core checks in turn that the station is at
   that premise: 7.0); its ChargingCompletion and UsageAssignment must be for a session
-  at a station of that usage point. The payload is bound by the router's own route and
+  at a station of that usage point; its MeterReadings must be of that usage point's
+  meter. The payload is bound by the router's own route and
   mapping (:meth:`~evgrid.adapters.inbound.Router.route`), so this check and the
   handler read the same values.
 
@@ -26,7 +27,7 @@ from evgrid.cim.codec import Inbound
 from evgrid.cim.envelope import Verb
 from evgrid.mappings.services import EV_OPERATION_SYSTEM
 from evgrid.operations.handlers import Completion, UsageAssignment
-from evgrid.operations.model import ChargingRequest
+from evgrid.operations.model import ChargingRequest, MeterReadingSet
 
 _PORTAL = frozenset({PrincipalKind.PORTAL, PrincipalKind.UTILITY})
 _BILLING = frozenset({PrincipalKind.BILLING, PrincipalKind.UTILITY})
@@ -65,8 +66,16 @@ class EvosAuthorization:
                     f"{principal.usage_point_id}, not customer {command.customer_id} at {command.usage_point_id}")
         elif isinstance(command, Completion | UsageAssignment):
             self._own_session(principal, command.session_id, operation)
-        # MeterReadings and EndDeviceEvents name a meter or device only: binding them to a
-        # site needs a meter -> usage point lookup the Registry port does not offer yet.
+        elif isinstance(command, MeterReadingSet):
+            self._own_meter(principal, command, operation)
+
+    def _own_meter(self, principal: Principal, readings: MeterReadingSet, operation: str) -> None:
+        with self.system.unit_of_work() as uow:
+            meter = uow.registry.meter_at(principal.usage_point_id or "")
+        meters = {r.meter_mrid for r in readings.registers} | {b.meter_mrid for b in readings.intervals}
+        if meters - {meter}:
+            raise NotAuthorized(f"portal {principal.user!r} at {principal.usage_point_id} may only send "
+                                f"{operation} of its own meter {meter}, not {', '.join(sorted(meters - {meter}))}")
 
     def _own_session(self, principal: Principal, session_id: str, operation: str) -> None:
         with self.system.unit_of_work() as uow:

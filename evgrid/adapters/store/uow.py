@@ -72,6 +72,11 @@ class SqlRegistry:
                           _account(account), location.transformer_id)
         return Station(row.station_id, premise, row.max_power_kw)
 
+    def meter_at(self, usage_point_id: str) -> str | None:
+        """The meter number of a usage point."""
+        return self.db.scalar(select(m.ServiceLocation.meter_number)
+                              .where(m.ServiceLocation.usage_point_id == usage_point_id))
+
     def premise_of_account(self, account_id: str) -> str | None:
         """The (first) premise billed to an account: where its owner's portal is."""
         return self.db.scalar(select(m.ServiceLocation.premise_number)

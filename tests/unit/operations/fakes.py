@@ -60,6 +60,10 @@ class FakeRegistry:
     def station(self, station_id: str) -> Station | None:
         return self.data["stations"].get(station_id)  # type: ignore[union-attr]
 
+    def meter_at(self, usage_point_id: str) -> str | None:
+        stations = self.data["stations"].values()  # type: ignore[union-attr]
+        return next((s.premise.meter_number for s in stations if s.premise.usage_point_id == usage_point_id), None)
+
     def account(self, account_id: str) -> Account | None:
         return self.data["accounts"].get(account_id)  # type: ignore[union-attr]
 
