@@ -29,49 +29,25 @@ from __future__ import annotations
 import multiprocessing
 import subprocess
 import sys
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 
 import httpx
 import requests
 import zeep
 from lxml import etree
-from xsdata.models.datatype import XmlDateTime
+from workload import meter_readings_event, rate  # benchmarks/workload.py, beside this script
 
 from evgrid.adapters.soap.client import ServiceClient, wsdl_client
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
-from evgrid.cim.generated import meter_readings as mr
-from evgrid.mappings import codes, services
+from evgrid.mappings import services
 
 ROUNDS = 5
 SECONDS_PER_ROUND = 0.6
 USER, PASSWORD = "bench", "bench-password"
 PLACEHOLDER = b"00000000-0000-0000-0000-000000000000"
 START_TIMEOUT_S = 60
-
-
-def sample_message(codec: Codec) -> bytes:
-    """A created MeterReadings of about 4 KB with a placeholder MessageID."""
-    start = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
-
-    def at(minutes: int) -> XmlDateTime:
-        return XmlDateTime.from_datetime(start + timedelta(minutes=minutes))
-
-    payload = mr.MeterReadings(meter_reading=[mr.MeterReading(
-        meter=mr.Meter(m_rid="MTR-000123"), usage_point=mr.UsagePoint(m_rid="UP-000123"),
-        readings=[mr.Reading(time_stamp=at(480), value="5466115",
-                             reading_type=mr.Reading.ReadingType(ref=codes.REGISTER_WH))],
-        interval_blocks=[mr.IntervalBlock(
-            interval_readings=[mr.IntervalReading(time_stamp=at(15 * (i + 1)), value=f"{1.8 + i / 100:.3f}")
-                               for i in range(24)],
-            reading_type=mr.IntervalBlock.ReadingType(ref=codes.INTERVAL_15MIN_KWH))],
-    )])
-    return codec.dump(env.event(env.Verb.CREATED, "MeterReadings", payload, source="portal-P000123",
-                                message_id=PLACEHOLDER.decode()))
 
 
 class Ids:
@@ -83,16 +59,6 @@ class Ids:
     def fresh(self, data: bytes) -> bytes:
         self.count += 1
         return data.replace(PLACEHOLDER, f"{self.count:036d}".encode())
-
-
-def rate(work: Callable[[], object], seconds: float) -> float:
-    """Round trips/s of ``work`` over about ``seconds``."""
-    count, started = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - started) < seconds:
-        for _ in range(20):
-            work()
-        count += 20
-    return count / elapsed
 
 
 def start_mdm() -> tuple[subprocess.Popen[str], str]:
@@ -184,7 +150,7 @@ def measure(base_url: str, template: bytes, codec: Codec) -> dict[str, float]:
         best = dict.fromkeys(paths, 0.0)
         for _ in range(ROUNDS):  # interleaved, so drift in the machine's load hits every path alike
             for name, work in paths.items():
-                best[name] = max(best[name], rate(work, SECONDS_PER_ROUND))
+                best[name] = max(best[name], rate(work, SECONDS_PER_ROUND, batch=20))
     finally:
         raw_client.close()
         adapter.close()
@@ -204,7 +170,7 @@ def report(title: str, best: dict[str, float]) -> None:
 
 def main() -> int:
     codec = Codec()
-    template = sample_message(codec)
+    template = meter_readings_event(codec, intervals=24, message_id=PLACEHOLDER.decode())
     sys.stdout.write(f"created MeterReadings of {len(template)} bytes on loopback, HTTP Basic, keep-alive; "
                      f"best of {ROUNDS} interleaved rounds of {SECONDS_PER_ROUND} s per path\n\n")
     mdm, url = start_mdm()

@@ -10,28 +10,18 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from evgrid.adapters.store import database as store
 from evgrid.adapters.store.models import ElectricVehicle, TariffInterval
-from evgrid.adapters.store.testing import scratch_schema
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: an SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'evgrid.db'}"
-        return
-    with scratch_schema(request.getfixturevalue("database_url")) as url:
-        yield url
+# store_url (an empty SQLite file or a fresh PostgreSQL schema) comes from tests/integration/conftest.py.
 
 
 def _evgrid(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
