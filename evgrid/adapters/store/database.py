@@ -9,6 +9,8 @@ programmatically, so users need no ``alembic.ini``.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -58,14 +60,32 @@ def make_engine(url: str) -> Engine:
 def _configure_sqlite_connection(dbapi_connection: DBAPIConnection, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout first, so that every later statement waits for a writer.
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _enter_wal_mode(cursor)
         # In WAL mode NORMAL loses no committed data on an application crash, only
         # possibly the last transactions on power loss, and spares an fsync per commit.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
+
+
+def _enter_wal_mode(cursor: sqlite3.Cursor) -> None:
+    # WAL is a property of the file and persists, so most connections find it already
+    # set. Switching needs an exclusive lock, and SQLite answers "database is locked" at
+    # once, without calling the busy handler, while another connection is opening or
+    # switching the same new file: hence a bounded retry.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
