@@ -67,8 +67,16 @@ EV_SOC_PCT = Ref("DEEV1.Soc.mag.f", Fc.MX)
 EV_MAX_A = Ref("DEEV1.AMax.setMag.f", Fc.SP)
 # IEC 61850-90-8 DESE: station rating, grid limit, and the power drawn when closed.
 STATION_RATED_W = Ref("DESE1.ChaPwrRtg.setMag.f", Fc.SP)
-STATION_LIMIT_W = Ref("DESE1.ChaPwrLim.setMag.f", Fc.SP)
 STATION_TARGET_W = Ref("DESE1.ChaPwrTgt.setMag.f", Fc.SP)
+# DESE1.ChaPwrLim, the grid's charging power limit (W): 90-8 names it (an ASG there);
+# evse.icd makes it a controllable APC (direct-with-normal-security) so that the IED can
+# refuse a bad value, see the comment in the ICD. A client operates POWER_LIMIT with the
+# new limit (ctlVal.f, W) and reads the limit in force from STATION_LIMIT_W (mxVal);
+# the IED accepts STATION_LIMIT_MIN_W..STATION_LIMIT_MAX_W (0 W pauses charging).
+POWER_LIMIT = Ref("DESE1.ChaPwrLim", Fc.CO)
+STATION_LIMIT_W = Ref("DESE1.ChaPwrLim.mxVal.f", Fc.MX)
+STATION_LIMIT_MIN_W = Ref("DESE1.ChaPwrLim.minVal.f", Fc.CF)
+STATION_LIMIT_MAX_W = Ref("DESE1.ChaPwrLim.maxVal.f", Fc.CF)
 STATION_V = Ref("DESE1.ChaV.mag.f", Fc.MX)
 STATION_A = Ref("DESE1.ChaA.mag.f", Fc.MX)
 # Contactor: CSWI1.Pos is the controllable DPC (control model declared in the ICD),
@@ -109,7 +117,7 @@ POWER_UPS = Ref("LPHD1.NumPwrUp.stVal", Fc.ST)
 # in this order.
 EV_STATE_MEMBERS = (CONN_ST, PLUG_ST, EV_ID, EV_ENERGY_WH, EV_DEPARTURE, EV_MAX_A, STATION_TARGET_W)
 SWITCH_MEMBERS = (CONTACTOR_POS, SWITCH_POS, CONN_ST)
-MEASURE_MEMBERS = (STATION_TOTW, EV_SOC_PCT)
+MEASURE_MEMBERS = (STATION_TOTW, EV_SOC_PCT, STATION_LIMIT_W)
 ENERGY_MEMBERS = (METER_TOTWH, METER_TOTWH_FROZEN, METER_TOTWH_FROZEN_AT, METER_SUPWH, METER_TOTW, POWER_UPS)
 
 

@@ -2,15 +2,16 @@
 
 One :class:`FieldSimulation` runs in the IED process, on the same thread as the MMS
 server: the owner calls :meth:`FieldSimulation.tick` between server polls. Station
-contactor commands arrive through the server's check/operate callbacks; arrivals come
+contactor commands and grid power limits (DESE1.ChaPwrLim) arrive through the server's
+check/operate callbacks; arrivals come
 from the ``--arrivals`` script, the control channel (:mod:`evgrid.sim.control`) or
 :meth:`FieldSimulation.arrive` in-process.
 
 Restart semantics (``--state FILE``): stations, meters and the simulated time are saved
 after every change, before the new values are published, so a client never sees a
 register value the IED could lose. A restart is a power cycle: LPHD1.NumPwrUp grows by
-one, contactors come back open (fail-safe), EVs stay plugged in with what they got, and
-the meter register continues from the saved value. Without a state file every start is
+one, contactors come back open (fail-safe), EVs stay plugged in with what they got,
+grid power limits stay as last set, and the meter register continues from the saved value. Without a state file every start is
 a fresh device (register at 0, NumPwrUp 1).
 """
 
@@ -89,11 +90,14 @@ class FieldSimulation:
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
-        """Restore saved state, count the power-up, hook the contactors, publish all."""
+        """Restore saved state, count the power-up, hook contactors and limits, publish all."""
         self._restore()
         for binding in self.stations.values():
             self.server.install_control(
                 refs.CONTACTOR.at(binding.ld), self._checker(binding), self._operator(binding)
+            )
+            self.server.install_control(
+                refs.POWER_LIMIT.at(binding.ld), self._limit_checker(binding), self._limit_operator(binding)
             )
         self._last_tick = self.clock.now()
         self._save()
@@ -183,6 +187,28 @@ class FieldSimulation:
 
         return operate
 
+    # --- grid power limit (DESE1.ChaPwrLim, an APC: check / operate callbacks) -----------
+    def _limit_checker(self, binding: StationBinding) -> Callable[[ControlRequest], AddCause | None]:
+        def check(request: ControlRequest) -> AddCause | None:
+            value = request.value
+            cause = binding.station.check_limit(None if isinstance(value, bool) else value)
+            if cause is not None:
+                log.info("%s: limit %r W rejected (%s)", request.ref, value, cause.label)
+            return cause
+
+        return check
+
+    def _limit_operator(self, binding: StationBinding) -> Callable[[ControlRequest], bool]:
+        def operate(request: ControlRequest) -> bool:
+            value = request.value
+            done = not isinstance(value, bool) and value is not None and binding.station.set_limit(value)
+            # Saved and published after the server poll returns, like a contactor change.
+            self._dirty = True
+            log.info("%s: grid limit %s W", request.ref, binding.station.limit_w)
+            return done
+
+        return operate
+
     # --- control channel ---------------------------------------------------------------
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         """Answer one control-channel request (see :mod:`evgrid.sim.control`)."""
@@ -238,6 +264,7 @@ class FieldSimulation:
                     "conn_state": b.station.conn_state.name,
                     "soc_pct": b.station.ev.soc_pct if b.station.ev else None,
                     "delivered_wh": b.station.delivered_wh,
+                    "limit_w": b.station.limit_w,
                 }
                 for n, b in self.stations.items()
             ],
@@ -269,6 +296,8 @@ class FieldSimulation:
                     refs.EV_MAX_A.at(ld): ev.arrival.power_limit_w / (PHASES * VOLTAGE_V) if ev else 0.0,
                     refs.EV_SOC_PCT.at(ld): round(ev.soc_pct, 3) if ev else 0.0,
                     refs.STATION_TARGET_W.at(ld): s.target_w,
+                    refs.STATION_LIMIT_W.at(ld): s.limit_w,
+                    refs.STATION_LIMIT_MAX_W.at(ld): s.rated_w,
                     refs.CONTACTOR_POS.at(ld): int(s.position),
                     refs.SWITCH_POS.at(ld): int(s.position),
                     refs.SWITCH_OP_COUNT.at(ld): s.switch_count,
@@ -328,10 +357,13 @@ class FieldSimulation:
         state = json.loads(self.state_file.read_text(encoding="utf-8"))
         self.power_ups = int(state.get("power_ups", 0)) + 1
         saved_time = datetime.fromisoformat(state["time"])
-        # Simulated time resumes where it stopped, whatever --start says.
-        self.clock.start = saved_time - timedelta(
-            seconds=(self.clock.now() - self.clock.start).total_seconds()
-        )
+        if self.clock.epoch is None:
+            # A private timeline resumes where it stopped, whatever --start says.
+            self.clock.start = saved_time - timedelta(
+                seconds=(self.clock.now() - self.clock.start).total_seconds()
+            )
+        # A shared (epoch-anchored) timeline went on while the IED was off: no rewind;
+        # the stations were powered off in between, so no energy flowed.
         for key, data in state.get("stations", {}).items():
             if int(key) in self.stations:
                 ev = None

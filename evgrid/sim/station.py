@@ -6,10 +6,17 @@ that still wants energy, at the lowest of the station rating, the grid limit and
 EV's own limits. The EV's state of charge rises with the energy delivered, reaching
 100 % when the energy it asked for is in; then the EV stops requesting energy (IEC 61851
 state C -> B) and the contactor opens by itself (use-case step 2.3.2).
+
+The grid limit (DESE.ChaPwrLim) is what the scheduler gives the station per slot; a
+client sets it, 0 W to rated power. It stays until changed (a new EV does not reset it)
+and survives a restart. 0 W pauses charging: the contactor may stay closed and the EV
+stays in state C (it still wants energy; the station withholds it), so a pause is never
+mistaken for a full EV.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,10 +63,13 @@ class Station:
     # --- state seen through the data model --------------------------------------
     @property
     def conn_state(self) -> ConnState:
-        """IEC 61851-1 state: A empty, C charging (EV requests energy), B plugged otherwise."""
+        """IEC 61851-1 state: A empty, C contactor closed for an EV that wants energy, B otherwise.
+
+        C holds at a 0 W grid limit too (a pause): the EV still requests energy.
+        """
         if self.ev is None:
             return ConnState.A
-        return ConnState.C if self.power_w > 0 else ConnState.B
+        return ConnState.C if self.closed and not self.ev.full else ConnState.B
 
     @property
     def plug_state(self) -> PlugState:
@@ -110,6 +120,25 @@ class Station:
         self._set_closed(close)
         return True
 
+    def check_limit(self, watts: float | None) -> AddCause | None:
+        """Why ``watts`` cannot become the grid limit (None: it can). Nothing changes.
+
+        The limit must be a number from 0 W (pause) to the station's rating. IEC 61850-7-2
+        has no AddCause for a value out of range; Inconsistent-parameters is the closest.
+        """
+        if watts is None or isinstance(watts, bool) or not math.isfinite(watts):
+            return AddCause.INCONSISTENT_PARAMETERS
+        if not 0.0 <= watts <= self.rated_w:
+            return AddCause.INCONSISTENT_PARAMETERS
+        return None
+
+    def set_limit(self, watts: float) -> bool:
+        """Apply a grid limit (W) now; False, and nothing changes, when check_limit refuses it."""
+        if self.check_limit(watts) is not None:
+            return False
+        self.limit_w = float(watts)
+        return True
+
     def advance(self, seconds: float, now: datetime) -> list[str]:
         """Let ``seconds`` of simulated time pass; return what happened (for logs)."""
         events: list[str] = []
@@ -150,11 +179,23 @@ class Station:
                 "delivered_wh": self.ev.delivered_wh,
                 "full": self.ev.full,
             }
-        return {"delivered_wh": self.delivered_wh, "switch_count": self.switch_count, "ev": ev}
+        return {
+            "delivered_wh": self.delivered_wh,
+            "switch_count": self.switch_count,
+            "limit_w": self.limit_w,
+            "ev": ev,
+        }
 
     def restore(self, state: dict[str, Any], ev: ConnectedEv | None) -> None:
-        """Restore persisted state; the contactor comes back open."""
+        """Restore persisted state; the contactor comes back open, the grid limit stays.
+
+        A saved limit the station cannot take (its rating changed in the ICD) is dropped
+        for the configured one.
+        """
         self.delivered_wh = float(state.get("delivered_wh", 0.0))
         self.switch_count = int(state.get("switch_count", 0))
+        saved_limit = state.get("limit_w")
+        if isinstance(saved_limit, int | float):
+            self.set_limit(float(saved_limit))
         self.ev = ev
         self.closed = False

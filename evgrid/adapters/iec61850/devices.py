@@ -14,6 +14,7 @@ from datetime import datetime
 from evgrid.adapters.iec61850.client import IedClient
 from evgrid.adapters.iec61850.reports import Report
 from evgrid.adapters.iec61850.values import Value
+from evgrid.errors import DeviceError
 from evgrid.mappings import iec61850_refs as refs
 from evgrid.mappings.iec61850_refs import ConnState, Dbpos, PlugState
 
@@ -106,6 +107,34 @@ class StationDevice:
         """Stop charging."""
         self.client.operate(refs.CONTACTOR.at(self.ld), False)
 
+    def set_power_limit(self, kw: float) -> None:
+        """Set the grid's charging power limit (IEC 61850-90-8 DESE1.ChaPwrLim), kW.
+
+        The station draws at most this much from now on, whichever EV is plugged in,
+        until the next limit; 0 pauses charging with the contactor left closed. The IED
+        takes 0 up to its rating (DESE1.ChaPwrLim.maxVal). With direct control the IED
+        answers once it accepted the value and applies it right after (libiec61850 runs
+        the operate after the write response); :meth:`read_power_limit` shows the limit
+        in force, which the IED has saved by then.
+
+        Args:
+            kw: The new limit in kW (sent in W as the APC's ctlVal).
+
+        Raises:
+            WriteRejected: The IED refused the value (AddCause Inconsistent-parameters
+                for a value outside 0..rating); the limit in force is unchanged.
+            DeviceUnreachable: The IED did not answer.
+        """
+        self.client.operate(refs.POWER_LIMIT.at(self.ld), kw * 1000.0)
+
+    def read_power_limit(self) -> float:
+        """The charging power limit in force (DESE1.ChaPwrLim.mxVal), kW."""
+        ref = refs.STATION_LIMIT_W.at(self.ld)
+        watts = self.client.read(ref, refs.STATION_LIMIT_W.fc)
+        if isinstance(watts, bool) or not isinstance(watts, int | float):
+            raise DeviceError(f"{ref} is not a number: {watts!r}")
+        return float(watts) / 1000.0
+
     def on_ev_state(self, callback: Callable[[EvState], None]) -> None:
         """Plug-in / EV identity reports (RCB urcbEV)."""
         self.client.subscribe(
@@ -125,7 +154,11 @@ class StationDevice:
         self.client.subscribe(f"{self.ld}/{refs.RCB_SWITCH}", handle)
 
     def on_measure(self, callback: Callable[[float, float], None]) -> None:
-        """Charging power (W) and EV state of charge (%) reports (RCB urcbMX)."""
+        """Charging power (W) and EV state of charge (%) reports (RCB urcbMX).
+
+        The data set also carries the power limit in force (DESE1.ChaPwrLim.mxVal.f, W)
+        as its third member, so a report follows every limit change.
+        """
         self.client.subscribe(
             f"{self.ld}/{refs.RCB_MEASURE}",
             lambda r: callback(float(r.values[0] or 0.0), float(r.values[1] or 0.0)),

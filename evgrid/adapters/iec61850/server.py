@@ -7,6 +7,9 @@ Control callbacks therefore arrive on the owner's thread, inside :meth:`poll`; m
 updates need no cross-thread locking and cannot deadlock against the library's own
 threads. Accept/reject logic goes into the *check* callback, which can name an
 IEC 61850-7-2 AddCause; the *operate* callback only executes an accepted command.
+The same pair serves analogue setpoints (APC, e.g. DESE1.ChaPwrLim): the binding has no
+Python hook for plain MMS writes, so a value the IED must validate is modelled as a
+control, whose check callback can refuse it before it takes effect.
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ class ControlRequest:
 CheckCallback = Callable[[ControlRequest], AddCause | None]
 OperateCallback = Callable[[ControlRequest], bool]
 
+# The MMS write error a refused Oper/SBOw gets besides its AddCause: a value the object
+# cannot take is object-value-invalid; every other refusal object-access-denied.
+_REFUSALS = {AddCause.INCONSISTENT_PARAMETERS: iec.CONTROL_VALUE_INVALID}
+
 
 class _Check(iec.CheckHandlerForPython):  # type: ignore[misc]
     """Director for the binding's perform-check callback."""
@@ -71,6 +78,7 @@ class _Check(iec.CheckHandlerForPython):  # type: ignore[misc]
                 result = iec.CONTROL_ACCEPTED
             else:
                 iec.ControlAction_setAddCause(action, int(cause))
+                result = _REFUSALS.get(cause, iec.CONTROL_OBJECT_ACCESS_DENIED)
         except Exception:  # callback boundary: the binding would swallow it
             log.exception("check handler of %s failed; rejecting", self._ref)
         self._libiec61850_check_handler_result = result

@@ -38,7 +38,8 @@ def test_evse_model_indexes_every_reference_evgrid_uses() -> None:
         ]
         for ref in station_refs:
             assert ref.at(ld) in built.attributes, ref
-        assert built.controls == {refs.CONTACTOR.at(ld): CtlModel.SBO_ENHANCED}
+        assert built.controls == {refs.CONTACTOR.at(ld): CtlModel.SBO_ENHANCED,
+                                  refs.POWER_LIMIT.at(ld): CtlModel.DIRECT_NORMAL}
         assert built.initial[refs.STATION_RATED_W.at(ld)] == "11000"
         assert built.attribute(refs.CONN_ST.at(ld)).enum == {"A": 1, "B": 2, "C": 3, "D": 4, "E": 5, "F": 6}
     finally:
