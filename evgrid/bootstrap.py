@@ -1,4 +1,4 @@
-"""Composition root: settings -> store -> planner -> units of work -> router.
+"""Composition root: settings -> store -> planner -> units of work -> router -> outbox delivery.
 
 The only place that knows every concrete adapter. Everything it builds is passed down;
 nothing reads the environment or opens a connection at import time.
@@ -7,20 +7,22 @@ nothing reads the environment or opens a connection at import time.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from evgrid.adapters.inbound import Router
 from evgrid.adapters.routes import ROUTES
+from evgrid.adapters.scheduler_inbound import scheduler_deliverer
+from evgrid.adapters.soap.outbox import Deliverer, OutboxWorker, SqlOutboxStore
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.database import make_engine, session_factory, upgrade
 from evgrid.adapters.store.uow import SqlRegistry, SqlUnitOfWork
 from evgrid.cim.codec import Codec
 from evgrid.mappings import codes
-from evgrid.operations import handlers
+from evgrid.operations import events, handlers
 from evgrid.operations.events import SlotAllotted
 from evgrid.operations.model import ChargingKind
 from evgrid.operations.ports import Clock
@@ -52,10 +54,15 @@ class OperationSystem:
     sessions: object  # sessionmaker, for reports and tests
     engine: object
     unit_of_work: Callable[[], SqlUnitOfWork]
+    _listeners: list[Callable[[list[object]], None]] = field(default_factory=list)
 
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()  # type: ignore[attr-defined]
+
+    def on_commit(self, listener: Callable[[list[object]], None]) -> None:
+        """Call ``listener`` with the events of every committed unit of work (under its lock)."""
+        self._listeners.append(listener)
 
     def start_session(self, session_id: str) -> None:
         """A start job fired (step 2.3 / 3.3)."""
@@ -94,6 +101,27 @@ def schedule_jobs(dispatcher: Dispatcher) -> Callable[[list[object]], None]:
     return after_commit
 
 
+def outbox_worker(system: OperationSystem, deliverers: Mapping[str, Deliverer]) -> OutboxWorker:
+    """The store-and-forward worker of ``system``'s outbox; run it with ``worker.running()``.
+
+    ``deliverers`` maps destinations (``billing``, ``portal:*``) to their deliverers; the
+    scheduler's (4.1.2, in-process) is added here. The worker is woken after every commit
+    that queued something, so a message goes out at once rather than at the next tick:
+    under an accelerated clock a one-second tick is minutes of simulated time.
+    """
+    routes: dict[str, Deliverer] = {events.SCHEDULER: scheduler_deliverer(system.unit_of_work,
+                                                                           codec=system.router.codec)}
+    routes.update(deliverers)
+    worker = OutboxWorker(SqlOutboxStore(system.sessions), routes)  # type: ignore[arg-type]
+
+    def wake(committed: list[object]) -> None:
+        if committed:
+            worker.wake()
+
+    system.on_commit(wake)
+    return worker
+
+
 def night_problem(sessions: object, start_utc: datetime, slot_count: int) -> Problem:
     """The night's empty planning problem from the registry: transformers, feeders, prices."""
     horizon = Horizon(start_utc, slot_count, SLOT_MINUTES)
@@ -130,10 +158,15 @@ def operation_system(database_url: str, *, night_start_utc: datetime, slot_count
     codec = codec or Codec()
     clock = clock or SystemClock()
     lock = threading.Lock()
+    listeners: list[Callable[[list[object]], None]] = [after_commit] if after_commit else []
+
+    def notify(committed: list[object]) -> None:
+        for listener in listeners:
+            listener(committed)
 
     def unit_of_work() -> SqlUnitOfWork:
         return SqlUnitOfWork(sessions, planner, codec, clock, register_type=codes.REGISTER_WH, lock=lock,
-                             source=source, after_commit=after_commit)
+                             source=source, after_commit=notify)
 
     router = Router(ROUTES, codec=codec, source=source, unit_of_work=unit_of_work)
-    return OperationSystem(router, planner, sessions, engine, unit_of_work)
+    return OperationSystem(router, planner, sessions, engine, unit_of_work, listeners)

@@ -3,7 +3,10 @@
 ``evgrid ied serve --scl FILE --port PORT`` serves any ICD as an IED until SIGTERM or
 SIGINT. For evgrid's station and meter ICDs it also runs the simulated EVs, stations
 and meters (``--speed`` accelerates the clock, ``--arrivals`` scripts EV arrivals,
-``--stations N`` hosts N stations and their meters in one IED). When it is ready it
+``--stations N`` hosts N stations and their meters in one IED). ``--epoch`` anchors the
+simulated clock at a Unix wall time, so the gateway shares one timeline with the other
+processes of a demo; after a restart with ``--state`` the timeline then goes on (the
+stations were off in between) instead of resuming where it stopped. When it is ready it
 writes one line to stdout::
 
     ready ied=EVSE mms=127.0.0.1:10102 control=127.0.0.1:40123 lds=EVSESTA
@@ -18,9 +21,10 @@ import argparse
 import logging
 import signal
 import sys
-from datetime import datetime
 from pathlib import Path
 from types import FrameType
+
+from evgrid.commands.clock_options import add_clock_options, clock_from
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,12 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--name", help="name to serve the IED under (default: its SCL name); LD names follow")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, required=True, help="MMS TCP port")
-    serve.add_argument(
-        "--speed", type=float, default=1.0, help="simulated seconds per wall second (default 1)"
-    )
-    serve.add_argument(
-        "--start", type=_aware_time, help="simulated start time, ISO 8601 with offset (default now)"
-    )
+    add_clock_options(serve)
     serve.add_argument(
         "--stations", type=int, help="gateway mode: serve N stations and their meters in one IED"
     )
@@ -61,13 +60,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--tls-key", type=Path, help="mutual TLS: this IED's private key (PEM)")
     serve.add_argument("--tls-ca", type=Path, help="mutual TLS: CA certificate that signs trusted clients")
     serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-
-
-def _aware_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset")
-    return moment
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,7 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     tls = TlsSettings(args.tls_cert, args.tls_key, args.tls_ca) if all(tls_files) else None
     try:
-        clock = AcceleratedClock(args.speed, args.start)
+        clock = clock_from(args) or AcceleratedClock()
         plan = plan_ied(
             args.scl, ied=args.ied, name=args.name, stations=args.stations, meter_scl=args.meter_scl
         )

@@ -16,6 +16,12 @@ delivers them later, so a receiver that is down for minutes loses nothing:
 
 A message may thus reach a receiver twice (a crash between its reply and our commit);
 receivers apply each MessageID once and answer a replay with the stored reply.
+
+Times here are wall time, also when the core runs on an accelerated clock: rows are
+queued at the wall time of their transaction, leases and backoff are wall seconds. A
+row whose next attempt lies further ahead than any lease or backoff a worker sets (one
+queued by an older evgrid at a simulated clock's date) is due at once rather than
+waiting for that date.
 """
 
 from __future__ import annotations
@@ -101,6 +107,11 @@ class RetryPolicy:
     cap_s: float = 300.0
     lease_s: float = 60.0
     batch: int = 200
+
+    @property
+    def horizon(self) -> timedelta:
+        """The furthest a worker ever pushes a next attempt ahead (a lease or a backoff)."""
+        return timedelta(seconds=max(self.lease_s, self.cap_s))
 
     def delay(self, attempts: int, rng: random.Random) -> timedelta:
         """The wait after the ``attempts``-th failed attempt: uniform in [0, min(cap, base * 2^(n-1))]."""
@@ -190,7 +201,7 @@ class OutboxWorker:
             if item.destination in blocked:
                 continue
             deliver = self.deliverer(item.destination)
-            if deliver is None or item.next_attempt_at > now:
+            if deliver is None or now < item.next_attempt_at <= now + self.policy.horizon:
                 blocked.add(item.destination)  # nothing newer overtakes it
                 continue
             if item.attempts >= self.policy.max_attempts:  # claimed that often without an outcome

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from types import TracebackType
 
 from sqlalchemy import delete, select
@@ -38,6 +38,10 @@ from evgrid.operations.session import ACTIVE, Session, SessionState, Transition
 from evgrid.scheduler.planner import NightPlanner
 
 _ACTIVE = [state.value for state in ACTIVE]
+
+
+def _wall_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _account(row: m.CustomerAccount) -> Account:
@@ -216,10 +220,17 @@ class SqlLedger:
 
 
 class SqlOutbox:
-    """Outbox port: events rendered to 61968-100 messages, stored for delivery."""
+    """Outbox port: events rendered to 61968-100 messages, stored for delivery.
 
-    def __init__(self, db: DbSession, registry: SqlRegistry, codec: Codec, source: str, now: datetime) -> None:
-        self.db, self.registry, self.codec, self.source, self.now = db, registry, codec, source, now
+    The outbox is delivery machinery, so its times are wall time (``queued_at``), not the
+    core's clock: the worker compares them with wall time for "due" and backoff, and a
+    message written under an accelerated clock, whose simulated date may be days away
+    from today, is due at once.
+    """
+
+    def __init__(self, db: DbSession, registry: SqlRegistry, codec: Codec, source: str,
+                 queued_at: datetime) -> None:
+        self.db, self.registry, self.codec, self.source, self.queued_at = db, registry, codec, source, queued_at
         self.events: list[object] = []  # for what has to happen after the commit (dispatch jobs)
 
     def put(self, event: object) -> None:
@@ -232,7 +243,7 @@ class SqlOutbox:
             return  # the same event again (a duplicate start, say): it is queued once
         self.db.add(m.OutboxMessage(message_id=message.message_id, destination=message.destination,
                                     verb=message.verb, noun=message.noun, body=message.body, status="pending",
-                                    attempts=0, next_attempt_at=self.now, created_at=self.now))
+                                    attempts=0, next_attempt_at=self.queued_at, created_at=self.queued_at))
 
 
 class SqlInboundJournal:
@@ -255,8 +266,11 @@ class SqlUnitOfWork:
     def __init__(self, factory: sessionmaker[DbSession], planner: NightPlanner, codec: Codec, clock: Clock, *,
                  register_type: str, lock: threading.Lock, source: str = "evgrid-evos",
                  default_tariff: str | None = None,
-                 after_commit: Callable[[list[object]], None] | None = None) -> None:
+                 after_commit: Callable[[list[object]], None] | None = None,
+                 wall_clock: Callable[[], datetime] = _wall_now) -> None:
+        """``clock`` is the core's (maybe simulated) time; ``wall_clock`` times the outbox rows."""
         self._factory, self.planner, self._codec, self._clock = factory, planner, codec, clock
+        self._wall_clock = wall_clock
         self._register_type, self._source, self._tariff = register_type, source, default_tariff
         self._after_commit = after_commit
         self._lock = lock  # shared by every unit of work over this planner
@@ -272,7 +286,7 @@ class SqlUnitOfWork:
         self.registry = SqlRegistry(self.db, self._tariff)
         self.sessions = SqlSessions(self.db)
         self.ledger = SqlLedger(self.db, self._register_type)
-        self.outbox = SqlOutbox(self.db, self.registry, self._codec, self._source, self.now)
+        self.outbox = SqlOutbox(self.db, self.registry, self._codec, self._source, self._wall_clock())
         self.inbound = SqlInboundJournal(self.db)
         return self
 
