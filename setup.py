@@ -38,6 +38,7 @@ setup(
         # the scheduler's vectorised slot assignment
         "numpy>=1.26,<3",
         "waitress>=3.0,<4",
+        "matplotlib>=3.8,<4",
     ],
     extras_require={
         "test": [
