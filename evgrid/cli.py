@@ -16,6 +16,7 @@ from evgrid import __version__
 
 # name -> (module, one-line help). One explicit table, no registry decorators.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("evgrid.commands.demo", "simulate a night of EV charging through the whole use case, with report"),
     "catalog": ("evgrid.commands.catalog", "write the use-case step catalog and example messages"),
     "validate": ("evgrid.commands.validate", "validate IEC 61968-100 / CIM XML files"),
     "db": ("evgrid.commands.db", "database migrations (Alembic)"),
@@ -25,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("evgrid.commands.plan", "generate or plan a night of EV charging (slot assignment)"),
     "sim": ("evgrid.commands.sim", "run the reference billing or meter data management service"),
     "serve": ("evgrid.commands.serve", "serve the EV Operation System over SOAP, with dispatch and outbox delivery"),
+    "portal": ("evgrid.commands.portal", "run the Customer Communication Portals of one gateway IED"),
 }
 
 

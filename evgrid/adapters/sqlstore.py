@@ -1,7 +1,8 @@
-"""A small SQLite store (stdlib sqlite3) for the reference billing and MDM services.
+"""A small SQLite store (stdlib sqlite3) for services that keep their own data.
 
-These services stand in for external systems, so they keep their own data in their own
-file rather than in evgrid's schema. Each store gives them what exactly-once needs:
+The reference billing and MDM services stand in for external systems, and a portal host
+runs at the customer's side, so each keeps its data in its own file rather than in the
+operation system's schema. Each store gives them what exactly-once needs:
 
 - a journal of applied MessageIDs and their replies, used by
   :class:`evgrid.adapters.inbound.Router` (a replay gets the stored reply);

@@ -115,6 +115,14 @@ def confirmation_to_cim(confirmation: Confirmation) -> ev.ChargingConfirmation:
     )
 
 
+def charging_type_to_cim(session: Session) -> ev.ChargingType:
+    """1.2 / 3.1: home or third party, with the accounts of the EV owner and of the host."""
+    return ev.ChargingType(
+        charging_session=_ref(session.session_id), kind=KINDS[session.kind], electric_vehicle=_ref(session.ev_id),
+        owner_account=_account(session.owner_account_id), host_account=_account(session.host_account_id),
+    )
+
+
 def allotment_to_cim(session: Session, allotment: Allotment) -> ev.TimeSlotAllotment:
     """2.2 / 2.2.1 / 3.2 / 3.2.1."""
     length = timedelta(minutes=allotment.slot_minutes)

@@ -31,6 +31,7 @@ from evgrid.adapters.inbound import Outcome, Route, Router
 from evgrid.adapters.soap.client import ServiceClient
 from evgrid.adapters.soap.outbox import OutboxWorker, RetryPolicy, soap_deliverer
 from evgrid.adapters.soap.security import Principal
+from evgrid.adapters.sqlstore import MEMORY, SqliteOutbox, SqliteStore, SqliteUnitOfWork, utc_text
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec, Header
@@ -39,7 +40,6 @@ from evgrid.errors import InvalidParameter
 from evgrid.mappings.ev_charging import bill_to_cim, utc
 from evgrid.operations.events import BillInformation
 from evgrid.operations.rates import CENT, ChargeLine, PricedWindow, price, split_energy
-from evgrid.sim.sqlstore import MEMORY, SqliteOutbox, SqliteStore, SqliteUnitOfWork, utc_text
 
 SOURCE = "evgrid-billing"
 EVOS = "evos"  # the outbox destination of the EV Operation System

@@ -28,12 +28,12 @@ from xsdata.models.datatype import XmlDateTime
 
 from evgrid.adapters.inbound import Outcome, Route, Router
 from evgrid.adapters.soap.security import Principal
+from evgrid.adapters.sqlstore import MEMORY, SqliteStore, SqliteUnitOfWork, from_utc_text, utc_text
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec, Header, Inbound, MessageKind
 from evgrid.cim.generated import meter_readings as mr
 from evgrid.errors import MappingError, MissingElement
-from evgrid.sim.sqlstore import MEMORY, SqliteStore, SqliteUnitOfWork, from_utc_text, utc_text
 
 SOURCE = "evgrid-mdm"
 _MR = "{" + ns.METER_READINGS + "}"

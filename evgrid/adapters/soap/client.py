@@ -179,8 +179,11 @@ class ServiceClient:
         self._http.close()
 
     # ------------------------------------------------------------------ the fast path
-    def send(self, message: bytes) -> bytes:
+    def send(self, message: bytes, *, as_user: tuple[str, str] | None = None) -> bytes:
         """Send one complete 61968-100 message; returns the reply (OK or PARTIAL) as bytes.
+
+        ``as_user`` sends this one message with other credentials (HTTP Basic) than the
+        client's: a portal host speaks for each of its sites with the site's own.
 
         Raises:
             UpstreamFault: unreachable, timed out, HTTP error, SOAP Fault or a FAILED reply.
@@ -192,7 +195,7 @@ class ServiceClient:
         if self._credentials and self.security in ("wsse", "both"):
             parts.append(_digest_token(*self._credentials))
         parts += [_BODY_OPEN, _message_bytes(message, root), _SOAP_CLOSE]
-        response = self._post(b"".join(parts), action)
+        response = self._post(b"".join(parts), action, as_user)
         reply = self._parse_reply(response)
         check_reply(reply)
         if response.status_code != 200:
@@ -247,9 +250,11 @@ class ServiceClient:
             raise UnsupportedOperation(f"{self.service.name} has no operation '{verb.value} {noun}'")
         return found
 
-    def _post(self, body: bytes, action: str) -> httpx.Response:
+    def _post(self, body: bytes, action: str, as_user: tuple[str, str] | None = None) -> httpx.Response:
+        auth = httpx.BasicAuth(*as_user) if as_user else httpx.USE_CLIENT_DEFAULT
         try:
-            response = self._http.post(self.address, content=body, headers={"SOAPAction": f'"{action}"'})
+            response = self._http.post(self.address, content=body, headers={"SOAPAction": f'"{action}"'},
+                                       auth=auth)
         except httpx.TimeoutException as exc:
             raise UpstreamFault(f"{self.address} did not answer in time", code=TIMED_OUT,
                                 details=type(exc).__name__) from exc

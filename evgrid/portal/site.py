@@ -1,0 +1,311 @@
+"""One site's Customer Communication Portal: the use-case steps on the customer's side.
+
+The portal sits between its station and meter (IEC 61850, behind :class:`StationPort`
+and :class:`MeterPort`) and the utility's EV Operation System (behind :class:`Uplink`,
+store-and-forward). It follows one EV's visit at a time:
+
+- the EV plugs in and identifies itself (1.1.1): the portal adds its customer id and
+  location and requests charging (1.1.2);
+- the reply confirms the requirements (2.1.1 / 3.1.3) and the allotment gives the slots
+  (2.2.1 / 3.2.1);
+- at the start the utility orders the contactor closed (2.3 / 3.3): the portal reads the
+  meter register first (2.3.1), then closes; within the slots it follows the allotted
+  power (:meth:`SitePortal.power_limit_due`);
+- the EV opens the contactor when full (2.3.2), or the utility orders it open at the end
+  of the allotment, or the EV leaves: the portal reads the register again (2.3.3) and
+  reports completion (2.3.4); at a third-party site it also assigns the usage to the EV
+  owner (3.3.5);
+- the bill information for the EV owner arrives later at the owner's own portal (4.1.1).
+
+Reading the register before closing and after opening makes the meter delta exactly
+the session's energy. An IED restart opens the contactor (fail-safe): the portal does
+not take that for the end of the session but closes it again once the IED is back
+(:meth:`SitePortal.connection_lost`, :meth:`SitePortal.reconnected`).
+
+All methods are thread-safe (reports arrive on the IEC 61850 I/O thread, orders on the
+SOAP server's threads).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from evgrid.errors import InvalidParameter, UnknownReference, WriteRejected
+from evgrid.operations.ports import Clock
+from evgrid.portal.model import Allotted, Bill, Completed, Confirmed, EvView, PlugIn, Site, SwitchOrder
+
+log = logging.getLogger(__name__)
+
+# An EV that reports no departure is assumed to stay this long (a plausible overnight stay).
+DEFAULT_STAY = timedelta(hours=12)
+
+
+class StationPort(Protocol):
+    """The site's charging station (IEC 61850 CSWI/XCBR, DESE)."""
+
+    def close_contactor(self) -> None: ...
+
+    def open_contactor(self) -> None: ...
+
+    def contactor_closed(self) -> bool: ...
+
+    def set_power_limit(self, kw: float) -> None: ...
+
+
+class MeterPort(Protocol):
+    """The site's meter (IEC 61850 MMTR)."""
+
+    def register_wh(self) -> int: ...
+
+
+class Uplink(Protocol):
+    """Messages to the EV Operation System; each is stored before it is sent, and sent once."""
+
+    def request_charging(self, site: Site, plug: PlugIn) -> None: ...
+
+    def report_register(self, site: Site, session_id: str, at_utc: datetime, register_wh: int,
+                        at_start: bool) -> None: ...
+
+    def report_completion(self, site: Site, done: Completed) -> None: ...
+
+    def assign_usage(self, site: Site, done: Completed, owner_account_id: str,
+                     owner_customer_id: str | None) -> None: ...
+
+
+class Phase(enum.Enum):
+    """Where one EV's visit stands."""
+
+    REQUESTED = "requested"  # 1.1.2 sent
+    SCHEDULED = "scheduled"  # confirmed; waiting for the start order
+    CHARGING = "charging"  # contactor closed, start register read
+    FINISHED = "finished"  # completion reported
+
+
+@dataclass(slots=True)
+class Visit:
+    """One EV at the station, from plug-in to completion."""
+
+    plug: PlugIn
+    phase: Phase = Phase.REQUESTED
+    confirmed: Confirmed | None = None
+    allotted: Allotted | None = None
+    started_utc: datetime | None = None
+    start_register_wh: int | None = None
+    interrupted: bool = False  # the IED connection dropped while charging
+    completed: Completed | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def session_id(self) -> str | None:
+        """The utility's session id, once the request was confirmed or allotted."""
+        if self.confirmed is not None:
+            return self.confirmed.session_id
+        return self.allotted.session_id if self.allotted is not None else None
+
+
+class SitePortal:
+    """The Customer Communication Portal of one site."""
+
+    def __init__(self, site: Site, station: StationPort, meter: MeterPort, uplink: Uplink, clock: Clock) -> None:
+        self.site = site
+        self._station = station
+        self._meter = meter
+        self._uplink = uplink
+        self._clock = clock
+        self._lock = threading.RLock()
+        self.visit: Visit | None = None
+        self.finished: list[Completed] = []
+        self.bills: dict[str, Bill] = {}
+
+    # --- the station ---------------------------------------------------------------
+    def ev_changed(self, ev: EvView) -> None:
+        """Plug-in and identity (1.1.1 -> 1.1.2), or the EV left."""
+        with self._lock:
+            visit = self.visit
+            if ev.plugged_in and ev.ev_id:
+                if visit is not None and visit.plug.ev_id == ev.ev_id and visit.phase is not Phase.FINISHED:
+                    return  # the same EV, reported again (a general interrogation, a restart)
+                if visit is not None and visit.phase is not Phase.FINISHED:
+                    self._end(visit, "unplugged")  # another EV: the previous one left unseen
+                self._plug_in(ev)
+            elif visit is not None and visit.phase is not Phase.FINISHED:
+                if visit.phase is Phase.CHARGING:
+                    self._end(visit, "departure")
+                else:
+                    log.warning("site %s: %s left before charging started", self.site.station_id, visit.plug.ev_id)
+                    visit.phase = Phase.FINISHED
+
+    def _plug_in(self, ev: EvView) -> None:
+        now = self._clock.now()
+        departure = ev.departure_utc if ev.departure_utc and ev.departure_utc > now else now + DEFAULT_STAY
+        plug = PlugIn(
+            request_mrid=f"R-{self.site.station_id}-{now:%Y%m%dT%H%M%S}", ev_id=str(ev.ev_id),
+            plugged_in_utc=now, departure_utc=departure, requested_wh=max(int(ev.energy_wh), 1),
+            ev_max_power_kw=ev.max_power_kw if ev.max_power_kw > 0 else self.site.station_max_kw,
+        )
+        self.visit = Visit(plug)
+        self._uplink.request_charging(self.site, plug)
+
+    def contactor_changed(self, closed: bool) -> None:
+        """A contactor report: opened by the EV when full (2.3.2), or by the station on unplug."""
+        with self._lock:
+            visit = self.visit
+            if closed or visit is None or visit.phase is not Phase.CHARGING or visit.interrupted:
+                return
+            if self._station.contactor_closed():
+                return  # an old report: it is closed again now
+            self._end(visit, "evFull")
+
+    def connection_lost(self) -> None:
+        """The IED connection dropped: an open contactor seen next is not the end of the session."""
+        with self._lock:
+            if self.visit is not None and self.visit.phase is Phase.CHARGING:
+                self.visit.interrupted = True
+
+    def reconnected(self, ev: EvView) -> None:
+        """The IED is back: resume a charge its restart interrupted, or finish it."""
+        with self._lock:
+            visit = self.visit
+            if visit is None or not visit.interrupted:
+                if visit is None or visit.phase is Phase.FINISHED:
+                    self.ev_changed(ev)  # an EV may have plugged in while we were away
+                return
+            visit.interrupted = False
+            if not (ev.plugged_in and ev.ev_id == visit.plug.ev_id):
+                self._end(visit, "departure")
+                return
+            if self._station.contactor_closed():
+                return
+            now = self._clock.now()
+            kw = visit.allotted.limit_at(now) if visit.allotted else self.site.station_max_kw
+            try:
+                self._station.set_power_limit(kw)
+                self._station.close_contactor()
+                visit.notes.append(f"resumed after an IED restart at {now.isoformat()}")
+                log.info("site %s: %s resumed after an IED restart", self.site.station_id, visit.session_id)
+            except WriteRejected as refused:  # Blocked-by-process: the EV is full
+                log.info("site %s: not resumed (%s)", self.site.station_id, refused.reason)
+                self._end(visit, "evFull")
+
+    # --- the utility ---------------------------------------------------------------
+    def confirmed(self, confirmation: Confirmed) -> None:
+        """2.1.1 / 3.1.3: the reply to the request."""
+        with self._lock:
+            visit = self._visit_for_request(confirmation.request_mrid)
+            if visit is None:
+                return
+            visit.confirmed = confirmation
+            if visit.phase is Phase.REQUESTED:
+                visit.phase = Phase.SCHEDULED
+
+    def refused(self, request_mrid: str, reason: str) -> None:
+        """The utility refused the request (unknown EV, closed account ...): nothing to charge."""
+        with self._lock:
+            visit = self._visit_for_request(request_mrid)
+            if visit is not None and visit.phase in (Phase.REQUESTED, Phase.SCHEDULED):
+                visit.phase = Phase.FINISHED
+                visit.notes.append(f"refused: {reason}")
+                log.warning("site %s: request %s refused: %s", self.site.station_id, request_mrid, reason)
+
+    def allotted(self, allotment: Allotted) -> None:
+        """2.2.1 / 3.2.1: the start time and slots (from the reply or the TimeSlotAllotment event)."""
+        with self._lock:
+            visit = self.visit
+            expected = f"S-{visit.plug.request_mrid}" if visit else None
+            if visit is None or allotment.session_id not in (visit.session_id, expected):
+                log.info("site %s: allotment for %s ignored (not the current visit)", self.site.station_id,
+                         allotment.session_id)
+                return
+            visit.allotted = allotment
+
+    def switch(self, order: SwitchOrder) -> None:
+        """2.3 / 3.3: the utility's start (close) or stop (open) order for the current session."""
+        with self._lock:
+            visit = self.visit
+            if visit is None or (order.session_id and order.session_id not in (visit.session_id,
+                                                                               f"S-{visit.plug.request_mrid}")):
+                raise UnknownReference(f"station {self.site.station_id} has no session {order.session_id}",
+                                       mrid=order.session_id or self.site.station_id)
+            if order.close:
+                self._start(visit, order.session_id or visit.session_id or f"S-{visit.plug.request_mrid}")
+            elif visit.phase is Phase.CHARGING:
+                self._station.open_contactor()
+                self._end(visit, "stopped")
+
+    def _start(self, visit: Visit, session_id: str) -> None:
+        if visit.phase is Phase.CHARGING:
+            return  # the same order again
+        if visit.phase is Phase.FINISHED:
+            raise InvalidParameter(f"session {session_id} at {self.site.station_id} has ended", details=session_id)
+        now = self._clock.now()
+        kw = visit.allotted.limit_at(now) if visit.allotted else self.site.station_max_kw
+        if visit.allotted and kw == 0:
+            kw = visit.allotted.slots[0][2]  # started a little before its first slot
+        # 2.3.1 before closing: nothing flows while the contactor is open, so the delta is exact.
+        register = self._meter.register_wh()
+        self._station.set_power_limit(kw)
+        self._station.close_contactor()
+        if visit.confirmed is None:
+            visit.confirmed = Confirmed(visit.plug.request_mrid, session_id, False, visit.plug.requested_wh,
+                                        visit.plug.requested_wh, None, None)
+        visit.phase, visit.started_utc, visit.start_register_wh = Phase.CHARGING, now, register
+        self._uplink.report_register(self.site, session_id, now, register, at_start=True)
+
+    def _end(self, visit: Visit, reason: str) -> None:
+        """2.3.3 + 2.3.4 (+ 3.3.5): read the register, report completion (and assign usage)."""
+        visit.phase = Phase.FINISHED
+        if visit.started_utc is None or visit.start_register_wh is None or visit.confirmed is None:
+            return
+        now = self._clock.now()
+        end = self._meter.register_wh()
+        if end < visit.start_register_wh:
+            # A meter reset (exchange) mid-session: the register restarted; report what we can prove.
+            log.error("site %s: register went from %d to %d Wh; reported as 0 Wh", self.site.station_id,
+                      visit.start_register_wh, end)
+            end = visit.start_register_wh
+        done = Completed(visit.confirmed.session_id, visit.plug.ev_id, visit.started_utc, max(now, visit.started_utc),
+                         visit.start_register_wh, end, reason)
+        visit.completed = done
+        self.finished.append(done)
+        self._uplink.report_register(self.site, done.session_id, done.completed_utc, end, at_start=False)
+        self._uplink.report_completion(self.site, done)
+        confirmed = visit.confirmed
+        if confirmed.third_party:
+            if confirmed.owner_account_id is None:
+                log.error("site %s: third-party session %s without the owner's account: usage not assigned",
+                          self.site.station_id, done.session_id)
+            else:
+                self._uplink.assign_usage(self.site, done, confirmed.owner_account_id, confirmed.owner_customer_id)
+
+    def billed(self, bill: Bill) -> None:
+        """4.1.1: bill information for an EV of this site's customer."""
+        with self._lock:
+            self.bills[bill.bill_id] = bill
+
+    # --- the allotted power within the slots ------------------------------------------
+    def power_limit_due(self, now: datetime) -> float | None:
+        """The power the charging session may draw now, or None when nothing is charging."""
+        with self._lock:
+            visit = self.visit
+            if visit is None or visit.phase is not Phase.CHARGING or visit.allotted is None or visit.interrupted:
+                return None
+            return visit.allotted.limit_at(now)
+
+    def apply_power_limit(self, kw: float) -> None:
+        """Write the allotted power to the station (called by the host at slot boundaries)."""
+        with self._lock:
+            if self.visit is not None and self.visit.phase is Phase.CHARGING and not self.visit.interrupted:
+                self._station.set_power_limit(kw)
+
+    def _visit_for_request(self, request_mrid: str) -> Visit | None:
+        visit = self.visit
+        if visit is None or visit.plug.request_mrid != request_mrid:
+            log.info("site %s: reply for %s ignored (not the current visit)", self.site.station_id, request_mrid)
+            return None
+        return visit
+
