@@ -46,10 +46,11 @@ from evgrid.cim.codec import Codec, Header
 from evgrid.cim.generated import end_device_controls as edc
 from evgrid.cim.generated import ev_charging as ev
 from evgrid.errors import AdapterError, UnknownReference
+from evgrid.mappings import codes
 from evgrid.mappings import portal as mapping
 from evgrid.operations.ports import Clock
 from evgrid.portal.model import Bill, Completed, EvView, PlugIn, Site
-from evgrid.portal.site import SitePortal
+from evgrid.portal.site import CHARGING_COMPLETE, PLUGGED_IN, SitePortal
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ SOURCE = "evgrid-portal"
 # Three-phase 230 V: the EV's maximum current (DEEV) as power.
 PHASES, VOLTAGE_V = 3, 230.0
 SLOT = timedelta(minutes=15)
+_EVENTS = {PLUGGED_IN: (codes.EV_PLUGGED_IN, "EV plugged in"),
+           CHARGING_COMPLETE: (codes.EV_CHARGING_COMPLETE, "EV opened the contactor: full")}
 _BILLS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS bills (
     bill_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, account_id TEXT NOT NULL, station_id TEXT NOT NULL,
@@ -126,6 +129,11 @@ class OutboxUplink:
         self._queue(site, env.Verb.CREATED, "MeterReadings",
                     f"MeterReadings:{session_id}:{'start' if at_start else 'end'}",
                     mapping.register_to_cim(site, at_utc, register_wh))
+
+    def report_event(self, site: Site, event: str, ev_id: str, at_utc: datetime, mrid: str) -> None:
+        code, reason = _EVENTS[event]
+        self._queue(site, env.Verb.CREATED, "EndDeviceEvents", f"EndDeviceEvents:{mrid}",
+                    mapping.device_event_to_cim(site, code, ev_id, at_utc, mrid, reason))
 
     def report_completion(self, site: Site, done: Completed) -> None:
         self._queue(site, env.Verb.CREATED, "ChargingCompletion", f"ChargingCompletion:{done.session_id}",

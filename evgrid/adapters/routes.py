@@ -11,6 +11,7 @@ from evgrid.adapters.inbound import Outcome, Route, RouteKey
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Header
+from evgrid.cim.generated import end_device_events as ede
 from evgrid.cim.generated import ev_charging as ev
 from evgrid.mappings import ev_charging as mapping
 from evgrid.mappings.meter_readings import readings_from_cim
@@ -45,6 +46,10 @@ ROUTES: dict[RouteKey, Route] = {
     (env.Verb.CREATE, "ChargingRequest"): Route(
         _ev("ChargingRequest"), mapping.charging_request_from_cim, _request_charging, ev.ChargingRequest,
         "1.1.2 -> 2.1.1 / 3.1.3: request in, confirmation and slot allotment out"),
+    (env.Verb.CREATED, "EndDeviceEvents"): Route(
+        ns.qname(ns.END_DEVICE_EVENTS, "EndDeviceEvents"), mapping.device_events_from_cim,
+        _step(handlers.record_device_events), ede.EndDeviceEvents,
+        "1 / 2.3.2 / 3.3.2: station events relayed by the portal (plug-in, charging complete)"),
     (env.Verb.CREATED, "MeterReadings"): Route(
         ns.qname(ns.METER_READINGS, "MeterReadings"), readings_from_cim, _step(handlers.record_readings),
         None, "2.3.1 / 3.3.1: register at start (and any other reading)"),

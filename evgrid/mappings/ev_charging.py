@@ -12,11 +12,12 @@ from decimal import Decimal
 from xsdata.models.datatype import XmlDateTime
 
 from evgrid.cim.generated import end_device_controls as edc
+from evgrid.cim.generated import end_device_events as ede
 from evgrid.cim.generated import ev_charging as ev
 from evgrid.errors import MappingError
 from evgrid.mappings import codes
 from evgrid.operations import events
-from evgrid.operations.handlers import Completion, Confirmation, UsageAssignment
+from evgrid.operations.handlers import Completion, Confirmation, DeviceEvent, UsageAssignment
 from evgrid.operations.model import ChargingKind, ChargingRequest
 from evgrid.operations.ports import Allotment
 from evgrid.operations.rates import ChargeLine, PricedWindow
@@ -64,6 +65,20 @@ def charging_request_from_cim(request: ev.ChargingRequest) -> ChargingRequest:
         plugged_in_utc=utc(request.created_date_time, "ChargingRequest/createdDateTime"),
         ev_max_power_kw=request.electric_vehicle.max_power,
     )
+
+
+def device_events_from_cim(message: ede.EndDeviceEvents) -> tuple[DeviceEvent, ...]:
+    """1 / 2.3.2 / 3.3.2: station events relayed by a portal (plug-in, charging complete)."""
+    found = []
+    for event in message.end_device_event:
+        code = event.end_device_event_type.ref if event.end_device_event_type else ""
+        station = event.assets.m_rid if event.assets else event.issuer_id
+        if not station:
+            raise MappingError("an EndDeviceEvent names no station (Assets or issuerID)", path="EndDeviceEvent/Assets")
+        ev_id = next((d.value for d in event.end_device_event_details if d.name == "EVId"), None)
+        found.append(DeviceEvent(code, station, ev_id, utc(event.created_date_time, "EndDeviceEvent/createdDateTime"),
+                                 event.usage_point.m_rid if event.usage_point else None))
+    return tuple(found)
 
 
 def completion_from_cim(completion: ev.ChargingCompletion) -> Completion:

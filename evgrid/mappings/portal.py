@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from evgrid.cim.generated import end_device_controls as edc
+from evgrid.cim.generated import end_device_events as ede
 from evgrid.cim.generated import ev_charging as ev
 from evgrid.cim.generated import meter_readings as mr
 from evgrid.errors import MappingError
@@ -55,6 +56,18 @@ def register_to_cim(site: Site, at_utc: datetime, register_wh: int) -> mr.MeterR
     return mr.MeterReadings(meter_reading=[mr.MeterReading(
         meter=mr.Meter(m_rid=site.meter_number), usage_point=mr.UsagePoint(m_rid=site.usage_point_id),
         readings=[reading])])
+
+
+def device_event_to_cim(site: Site, code: str, ev_id: str, at_utc: datetime, mrid: str,
+                        reason: str) -> ede.EndDeviceEvents:
+    """1 / 2.3.2 / 3.3.2: a station event the portal relays (EV plugged in, charging complete)."""
+    return ede.EndDeviceEvents(end_device_event=[ede.EndDeviceEvent(
+        m_rid=mrid, created_date_time=xml_time(at_utc), issuer_id=site.station_id, reason=reason,
+        assets=ede.Asset(m_rid=site.station_id),
+        end_device_event_details=[ede.EndDeviceEventDetail(name="EVId", value=ev_id)],
+        end_device_event_type=ede.EndDeviceEvent.EndDeviceEventType(ref=code),
+        usage_point=ede.UsagePoint(m_rid=site.usage_point_id),
+    )])
 
 
 def completion_to_cim(site: Site, done: Completed) -> ev.ChargingCompletion:

@@ -183,6 +183,32 @@ def record_readings(readings: MeterReadingSet, uow: UnitOfWork, now: datetime,
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """1 / 2.3.2 / 3.3.2: a station event a portal relays (IEC 61968-9 EndDeviceEventType code)."""
+
+    code: str
+    station_id: str
+    ev_id: str | None
+    at_utc: datetime
+    usage_point_id: str | None
+
+
+def record_device_events(device_events: tuple[DeviceEvent, ...], uow: UnitOfWork, now: datetime,
+                         message_id: str | None = None) -> None:
+    """Accept relayed station events from the station's own site; the journal keeps them.
+
+    They inform, they do not drive: the charging request (1.1.2) and the completion
+    (2.3.4) carry what the session needs, so an event lost or late changes nothing.
+    """
+    for event in device_events:
+        station = uow.registry.station(event.station_id)
+        if station is None:
+            raise UnknownReference(f"station {event.station_id} is at no registered premise", mrid=event.station_id)
+        if event.usage_point_id is not None and event.usage_point_id != station.premise.usage_point_id:
+            raise InvalidParameter(f"station {event.station_id} is not at usage point {event.usage_point_id}")
+
+
+@dataclass(frozen=True, slots=True)
 class Completion:
     """2.3.4 / 3.3.4: the session ended (EV full, or it left); registers at start and end."""
 

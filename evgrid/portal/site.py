@@ -41,6 +41,8 @@ from evgrid.portal.model import Allotted, Bill, Completed, Confirmed, EvView, Pl
 
 log = logging.getLogger(__name__)
 
+PLUGGED_IN = "plugged-in"
+CHARGING_COMPLETE = "charging-complete"
 # An EV that reports no departure is assumed to stay this long (a plausible overnight stay).
 DEFAULT_STAY = timedelta(hours=12)
 
@@ -73,6 +75,8 @@ class Uplink(Protocol):
 
     def report_completion(self, site: Site, done: Completed) -> None: ...
 
+    def report_event(self, site: Site, event: str, ev_id: str, at_utc: datetime, mrid: str) -> None: ...
+
     def assign_usage(self, site: Site, done: Completed, owner_account_id: str,
                      owner_customer_id: str | None) -> None: ...
 
@@ -97,6 +101,7 @@ class Visit:
     started_utc: datetime | None = None
     start_register_wh: int | None = None
     interrupted: bool = False  # the IED connection dropped while charging
+    left: bool = False  # the EV has been unplugged
     completed: Completed | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -127,18 +132,20 @@ class SitePortal:
         """Plug-in and identity (1.1.1 -> 1.1.2), or the EV left."""
         with self._lock:
             visit = self.visit
+            present = visit if visit is not None and not visit.left else None
             if ev.plugged_in and ev.ev_id:
-                if visit is not None and visit.plug.ev_id == ev.ev_id and visit.phase is not Phase.FINISHED:
-                    return  # the same EV, reported again (a general interrogation, a restart)
-                if visit is not None and visit.phase is not Phase.FINISHED:
-                    self._end(visit, "unplugged")  # another EV: the previous one left unseen
+                if present is not None and present.plug.ev_id == ev.ev_id:
+                    return  # the same EV, reported again (full, a general interrogation, a restart)
+                if present is not None and present.phase is not Phase.FINISHED:
+                    self._end(present, "unplugged")  # another EV: the previous one left unseen
                 self._plug_in(ev)
-            elif visit is not None and visit.phase is not Phase.FINISHED:
-                if visit.phase is Phase.CHARGING:
-                    self._end(visit, "departure")
-                else:
-                    log.warning("site %s: %s left before charging started", self.site.station_id, visit.plug.ev_id)
-                    visit.phase = Phase.FINISHED
+            elif present is not None:
+                if present.phase is Phase.CHARGING:
+                    self._end(present, "departure")
+                elif present.phase is not Phase.FINISHED:
+                    log.warning("site %s: %s left before charging started", self.site.station_id, present.plug.ev_id)
+                    present.phase = Phase.FINISHED
+                present.left = True
 
     def _plug_in(self, ev: EvView) -> None:
         now = self._clock.now()
@@ -149,6 +156,7 @@ class SitePortal:
             ev_max_power_kw=ev.max_power_kw if ev.max_power_kw > 0 else self.site.station_max_kw,
         )
         self.visit = Visit(plug)
+        self._uplink.report_event(self.site, PLUGGED_IN, plug.ev_id, now, f"{plug.request_mrid}:plug")  # 1
         self._uplink.request_charging(self.site, plug)
 
     def contactor_changed(self, closed: bool) -> None:
@@ -234,7 +242,13 @@ class SitePortal:
             if order.close:
                 self._start(visit, order.session_id or visit.session_id or f"S-{visit.plug.request_mrid}")
             elif visit.phase is Phase.CHARGING:
-                self._station.open_contactor()
+                try:
+                    self._station.open_contactor()
+                except WriteRejected:
+                    if self._station.contactor_closed():
+                        raise
+                    self._end(visit, "evFull")  # the EV opened it itself a moment ago (2.3.2)
+                    return
                 self._end(visit, "stopped")
 
     def _start(self, visit: Visit, session_id: str) -> None:
@@ -272,6 +286,8 @@ class SitePortal:
                          visit.start_register_wh, end, reason)
         visit.completed = done
         self.finished.append(done)
+        if reason == "evFull":  # 2.3.2 / 3.3.2
+            self._uplink.report_event(self.site, CHARGING_COMPLETE, done.ev_id, now, f"{done.session_id}:full")
         self._uplink.report_register(self.site, done.session_id, done.completed_utc, end, at_start=False)
         self._uplink.report_completion(self.site, done)
         confirmed = visit.confirmed

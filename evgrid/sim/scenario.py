@@ -2,7 +2,7 @@
 
 Deterministic for a seed. Each home has a customer, an account, a premise with a meter
 and a charging station, and one EV. Homes are grouped about eight to a distribution
-transformer whose capacity holds the evening base load plus about half of its stations
+transformer whose capacity holds the evening base load plus about a third of its stations
 at full power: charging everyone on arrival would overload it, a schedule does not.
 
 That night each home's station serves at most one visit:
@@ -170,7 +170,7 @@ def _transformers(homes: tuple[Home, ...]) -> tuple[Transformer, ...]:
     for transformer_id, members in groups.items():
         base = tuple(round(kw * len(members), 2) for kw in _BASE_KW_PER_HOME)
         stations_kw = sum(min(h.station_max_kw, h.ev_max_kw) for h in members)
-        capacity = round(max(base) + 0.5 * stations_kw, 1)
+        capacity = round(max(base) + 0.35 * stations_kw, 1)
         result.append(Transformer(transformer_id, capacity, base))
     return tuple(result)
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import sessionmaker
 
 from evgrid.adapters.store import models as m
 from evgrid.cim.codec import Codec
-from evgrid.errors import UnknownReference
+from evgrid.errors import InvalidParameter, UnknownReference
 from evgrid.mappings.outbound import render
 from evgrid.operations import events
 from evgrid.operations.model import (
@@ -200,6 +200,18 @@ class SqlLedger:
 
     def record_register(self, meter_number: str, at_utc: datetime, value_wh: int, session_id: str | None,
                         message_id: str | None) -> None:
+        # The same register value can arrive twice (as MeterReadings at 2.3.3 and inside the
+        # ChargingCompletion at 2.3.4): kept once. A different value for the same instant is a conflict.
+        known = self.db.scalar(select(m.MeterReading).where(
+            m.MeterReading.meter_number == meter_number, m.MeterReading.reading_type == self.register_type,
+            m.MeterReading.timestamp == at_utc))
+        if known is not None:
+            if known.value_wh != value_wh:
+                raise InvalidParameter(f"meter {meter_number} read {known.value_wh} Wh at {at_utc.isoformat()}, "
+                                       f"not {value_wh} Wh")
+            if known.session_id is None:
+                known.session_id = session_id
+            return
         self.db.add(m.MeterReading(meter_number=meter_number, reading_type=self.register_type, timestamp=at_utc,
                                    value_wh=value_wh, session_id=session_id, kind="register",
                                    source_message_id=message_id))

@@ -66,6 +66,9 @@ class Uplink:
     def report_completion(self, site: Site, done: object) -> None:
         self.sent.append(("completion", done))
 
+    def report_event(self, site: Site, event: str, ev_id: str, at_utc: datetime, mrid: str) -> None:
+        self.sent.append((event, ev_id))
+
     def assign_usage(self, site: Site, done: object, owner_account_id: str, owner_customer_id: str | None) -> None:
         self.sent.append(("usage", (owner_account_id, done)))
 
@@ -102,8 +105,8 @@ def test_plug_in_requests_charging_with_the_evs_needs_1_1_2(parts) -> None:
     portal, _, _, uplink, _ = parts
     portal.ev_changed(plugged())
     portal.ev_changed(plugged())  # reported again (a GI): still one request
-    assert uplink.kinds() == ["request"]
-    plug = uplink.sent[0][1]
+    assert uplink.kinds() == ["plugged-in", "request"]  # step 1 relayed, then 1.1.2
+    plug = uplink.sent[1][1]
     assert (plug.ev_id, plug.requested_wh, plug.departure_utc, plug.plugged_in_utc) == (
         "EV-9", 20_000, T0 + timedelta(hours=12), T0)
     assert plug.ev_max_power_kw == 11.0
@@ -126,6 +129,7 @@ def test_start_reads_the_register_before_closing_then_completion_has_the_exact_d
     done = uplink.sent[uplink.kinds().index("completion")][1]
     assert (done.start_register_wh, done.end_register_wh, done.consumed_wh, done.reason) == (
         1_000_000, 1_002_345, 2_345, "evFull")
+    assert uplink.kinds()[-3:] == ["charging-complete", "register-end", "completion"]  # 2.3.2, 2.3.3, 2.3.4
     assert "usage" not in uplink.kinds()  # a home charge assigns nothing
     assert portal.visit.phase is Phase.FINISHED
 
@@ -208,3 +212,17 @@ def test_a_refused_request_ends_the_visit(parts) -> None:
     portal.ev_changed(plugged())
     portal.refused(portal.visit.plug.request_mrid, "6.3 account closed")
     assert portal.visit.phase is Phase.FINISHED
+
+
+def test_a_finished_ev_still_plugged_in_is_not_requested_again_until_it_leaves(parts) -> None:
+    portal, station, meter, uplink, _ = parts
+    portal.ev_changed(plugged())
+    session = confirm_and_allot(portal)
+    portal.switch(SwitchOrder("S-1", True, session, None))
+    station.closed = False
+    portal.contactor_changed(False)  # full
+    portal.ev_changed(plugged())  # its state report (C -> B) after the completion
+    assert uplink.kinds().count("request") == 1
+    portal.ev_changed(UNPLUGGED)
+    portal.ev_changed(plugged())  # back the next evening
+    assert uplink.kinds().count("request") == 2
