@@ -42,6 +42,9 @@ class Arrival:
     ev_limit_w: float
     at: datetime | None = None
     soc_pct: float = 20.0
+    # What the battery really takes, when less than it asks for (its state-of-charge
+    # estimate was off): it is full early and opens the contactor (2.3.2). None: energy_wh.
+    room_wh: int | None = None
 
     def __post_init__(self) -> None:
         if self.station < 1:
@@ -52,11 +55,18 @@ class Arrival:
             raise ArrivalError(f"energy_wh must be positive, not {self.energy_wh}")
         if self.max_power_w <= 0 or self.ev_limit_w <= 0:
             raise ArrivalError("max_power_w and ev_limit_w must be positive")
+        if self.room_wh is not None and not 0 < self.room_wh <= self.energy_wh:
+            raise ArrivalError(f"room_wh must be in 1..energy_wh, not {self.room_wh}")
         if not 0 <= self.soc_pct < 100:
             raise ArrivalError(f"soc_pct must be in [0, 100), not {self.soc_pct}")
         for moment in (self.departure, self.at):
             if moment is not None and moment.tzinfo is None:
                 raise ArrivalError("arrival times must carry a UTC offset")
+
+    @property
+    def absorbs_wh(self) -> int:
+        """The energy after which the EV is full."""
+        return self.room_wh or self.energy_wh
 
     @property
     def power_limit_w(self) -> float:
@@ -74,6 +84,8 @@ class Arrival:
             "ev_limit_w": self.ev_limit_w,
             "soc_pct": self.soc_pct,
         }
+        if self.room_wh is not None:
+            data["room_wh"] = self.room_wh
         if self.at is not None:
             data["time"] = self.at.isoformat()
         return data
@@ -116,6 +128,7 @@ def arrival_from_json(data: Mapping[str, Any], *, clock_start: datetime, now: da
             ev_limit_w=float(data.get("ev_limit_w", data["max_power_w"])),
             at=at,
             soc_pct=float(data.get("soc_pct", 20.0)),
+            room_wh=int(data["room_wh"]) if data.get("room_wh") is not None else None,
         )
     except KeyError as exc:
         raise ArrivalError(f"an arrival needs {exc.args[0]!r}") from None

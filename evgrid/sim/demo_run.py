@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from evgrid.sim.night import Night, NightRun, save_json
+from evgrid.sim.night import Night, NightRun
 from evgrid.sim.report import night_report, summary_table, write_report
 
 _ORDER = ("requested", "classified", "rated", "confirmed", "scheduled", "charging", "completed", "settled",
@@ -62,11 +62,17 @@ def portal_bills(databases: list[Path]) -> dict[str, int]:
     return dict(counts)
 
 
-def _report(night: Night, run: NightRun, console: Console) -> dict:
+def summarize(night: Night, run: NightRun) -> dict:
+    """The night's summary (summary.json), with ``complete`` when the night lost nothing.
+
+    Complete: every visit became a session, every session was billed once and its bill
+    reached the owner's portal, metered energy equals billed energy, and no transformer
+    went over its limit.
+    """
     scenario = night.scenario
     summary = night_report(run.database_url, run.samples, night_start_utc=scenario.night_start_utc,
                            slot_count=scenario.slot_count, portal_bills=portal_bills(run.portal_databases))
-    delivered = sum(summary.get("portal_bills", {}).values()) if summary.get("portal_bills") else 0
+    delivered = sum((summary.get("portal_bills") or {}).values())
     summary["demo"] = {
         "homes": len(scenario.homes), "visits": len(scenario.visits), "speed": night.options.speed,
         "wall_s": round(run.wall_s, 1), "faults": run.faults_done, "timed_out": run.timed_out,
@@ -76,8 +82,12 @@ def _report(night: Night, run: NightRun, console: Console) -> dict:
                            and summary["sessions_billed"] == summary["sessions_total"]
                            and summary["energy_metered_wh"] == summary["energy_billed_wh"]
                            and delivered == summary["sessions_billed"] and not summary["violations"])
+    return summary
+
+
+def _report(night: Night, run: NightRun, console: Console) -> dict:
+    summary = summarize(night, run)
     paths = write_report(summary, night.out, database_url=run.database_url, samples=run.samples)
-    save_json(night.out / "summary.json", summary)
     for renderable in _renderables(summary_table(summary)):
         console.print(renderable)
     verdict = "[green]complete[/]" if summary["complete"] else "[red]INCOMPLETE[/]"

@@ -17,7 +17,6 @@ the report when every session is billed and acknowledged.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import shutil
@@ -229,7 +228,7 @@ class Night:
         try:
             gateway.control.arrive(station=local, ev_id=visit.ev_id, energy_wh=visit.energy_wh,
                                    departure=visit.departure_utc.isoformat(), max_power_w=visit.ev_limit_w,
-                                   ev_limit_w=visit.ev_limit_w)
+                                   ev_limit_w=visit.ev_limit_w, room_wh=visit.room_wh)
         except (ControlError, OSError) as error:
             log.error("station %d: %s could not plug in: %s", visit.station_number, visit.ev_id, error)
 
@@ -286,8 +285,3 @@ def _in_night(hhmm: str, night_start_utc: datetime) -> datetime:
     moment = night_start_utc.replace(hour=int(hours), minute=int(minutes or 0))
     return moment if moment >= night_start_utc else moment + timedelta(days=1)
 
-
-def save_json(path: Path, data: object) -> Path:
-    """Write ``data`` as indented JSON."""
-    path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    return path

@@ -124,6 +124,8 @@ class Service:
 
     def _closed(self, process: subprocess.Popen[str]) -> int | None:
         time.sleep(0.05)  # let the stdout drain catch the last lines
+        if process.stdout is not None:
+            process.stdout.close()
         if self._log is not None:
             self._log.write(f"--- exit {process.returncode}\n")
             self._log.close()

@@ -95,6 +95,7 @@ class Visit:
     departure_utc: datetime
     energy_wh: int
     ev_limit_w: float
+    room_wh: int | None = None  # the battery is full after this (less than asked): step 2.3.2
 
     @property
     def third_party(self) -> bool:
@@ -184,9 +185,13 @@ def _visit(owner: Home, station_number: int, night: datetime, rng: random.Random
         arrival = night + timedelta(minutes=rng.randint(30, 330))
         departure = night + timedelta(hours=NIGHT_HOURS) - timedelta(minutes=rng.randint(30, 150))
         energy_kwh = rng.uniform(0.2, 0.55) * owner.ev_battery_kwh
+    # About a third of the EVs over-estimate what they need: they are full before their
+    # slots end and open the contactor themselves (2.3.2); the others are stopped at the end.
+    # A quick charge at a friend's house ends when the battery is full (3.3.2).
+    room = int(energy_kwh * 1000 * rng.uniform(0.6, 0.85)) if third_party or rng.random() < 0.35 else None
     return Visit(station_number=station_number, ev_id=owner.ev_id, owner_number=owner.number,
                  arrival_utc=arrival, departure_utc=departure, energy_wh=int(energy_kwh * 1000),
-                 ev_limit_w=owner.ev_max_kw * 1000)
+                 ev_limit_w=owner.ev_max_kw * 1000, room_wh=room)
 
 
 REGISTRY_COLUMNS = ("customer_id", "customer_name", "account_id", "account_status", "premise_number",

@@ -44,7 +44,7 @@ class ConnectedEv:
     def soc_pct(self) -> float:
         """State of charge: the energy asked for brings the battery to 100 %."""
         start = self.arrival.soc_pct
-        fraction = min(1.0, self.delivered_wh / self.arrival.energy_wh)
+        fraction = min(1.0, self.delivered_wh / self.arrival.absorbs_wh)
         return start + (100.0 - start) * fraction
 
 
@@ -145,7 +145,7 @@ class Station:
         ev = self.ev
         if ev is not None and self.closed and not ev.full and seconds > 0:
             energy = self.power_w * seconds / 3600.0
-            remaining = ev.arrival.energy_wh - ev.delivered_wh
+            remaining = ev.arrival.absorbs_wh - ev.delivered_wh
             if energy >= remaining:
                 energy = max(remaining, 0.0)
                 ev.full = True

@@ -122,3 +122,20 @@ def test_a_missing_or_impossible_saved_limit_keeps_the_configured_one(saved: dic
     station = Station(1, rated_w=11000.0, limit_w=7000.0)
     station.restore({"delivered_wh": 10.0, **saved}, None)
     assert station.limit_w == 7000.0
+
+
+def test_an_ev_with_less_room_than_it_asked_for_is_full_early_and_opens_the_contactor() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from evgrid.sim.arrivals import Arrival
+    from evgrid.sim.station import Station
+
+    now = datetime(2026, 1, 15, 20, tzinfo=UTC)
+    station = Station(1, rated_w=10_000)
+    station.plug_in(Arrival(1, "EV-1", 10_000, now + timedelta(hours=8), 10_000, 10_000, room_wh=6_000))
+    station.switch(True)
+    station.advance(1800, now)  # 5 kWh
+    assert station.closed and not station.ev.full
+    station.advance(1800, now)  # would be 10 kWh: full at 6 kWh
+    assert station.ev.full and not station.closed
+    assert station.ev.delivered_wh == 6_000
