@@ -251,10 +251,11 @@ class PortalHost:
         try:
             self.ied.on_connection(lambda event: self._events.post(lambda: self._connection(event)))
             self.ied.connect()
-            for station_id, station in self._stations.items():
-                portal = self.portals[station_id]
-                station.on_ev_state(lambda state, p=portal: self._events.post(lambda: p.ev_changed(ev_view(state))))
-                station.on_switch(lambda sw, p=portal: self._events.post(lambda: p.contactor_changed(sw.closed)))
+            with self.ied.subscribing():
+                for station_id, station in self._stations.items():
+                    portal = self.portals[station_id]
+                    station.on_ev_state(lambda state, p=portal: self._events.post(lambda: p.ev_changed(ev_view(state))))
+                    station.on_switch(lambda sw, p=portal: self._events.post(lambda: p.contactor_changed(sw.closed)))
             with self._worker.running(outbox_interval_s):
                 yield self
         finally:

@@ -21,7 +21,8 @@ listeners. Whether the *IED* restarted is the caller's question (LPHD1.NumPwrUp)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -58,6 +59,7 @@ class IedClient:
         self.port = port
         self.timeout_s = timeout_s
         self.origin = origin
+        self._batch: list[Subscription] | None = None
         self._label = f"{host}:{port}"  # names the IED in hand-off errors, built once
         self._io = IoThread(f"iec61850-io-{host}:{port}", idle_s=retry_interval_s, on_idle=self._housekeeping)
         self._session = Session(
@@ -176,7 +178,27 @@ class IedClient:
         snapshot, and again after every reconnect.
         """
         subscription = Subscription(rcb, callback)
+        if self._batch is not None:
+            self._batch.append(subscription)
+            return
         self._call(lambda: self._session.subscribe(subscription), timeout_s=self.timeout_s * 10)
+
+    @contextmanager
+    def subscribing(self) -> Iterator[IedClient]:
+        """Collect the :meth:`subscribe` calls of the block and make them at its end, together.
+
+        Each subscription on a connection with reports enabled pauses them all; a batch
+        pauses them once (see :meth:`Session.subscribe_all`).
+        """
+        self._batch = []
+        try:
+            yield self
+        except BaseException:
+            self._batch = None
+            raise
+        batch, self._batch = self._batch, None
+        if batch:
+            self._call(lambda: self._session.subscribe_all(batch), timeout_s=self.timeout_s * (10 + len(batch)))
 
     # --- I/O thread ----------------------------------------------------------------------
     def _call(self, fn: Callable[[], T], *, timeout_s: float | None = None) -> T:
