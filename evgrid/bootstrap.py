@@ -29,7 +29,7 @@ from evgrid.operations.ports import Clock
 from evgrid.operations.rates import windows
 from evgrid.operations.session import SessionState
 from evgrid.scheduler.jobs import Dispatcher
-from evgrid.scheduler.model import Feeder, Horizon, Problem, Transformer
+from evgrid.scheduler.model import Feeder, Horizon, Problem, SessionRequest, Transformer
 from evgrid.scheduler.planner import NightPlanner
 
 SLOT_MINUTES = 15
@@ -147,6 +147,35 @@ def _base_load(hourly_kw: list[float] | None, horizon: Horizon) -> tuple[float, 
     return tuple(float(hourly_kw[horizon.slot_start_utc(slot).hour % 24]) for slot in range(horizon.slot_count))
 
 
+def planned_sessions(sessions: object, horizon: Horizon) -> list[tuple[SessionRequest, list[float]]]:
+    """Every scheduled or charging session with the power per slot it was allotted (from the store)."""
+    def aware(moment: datetime) -> datetime:
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    index = {horizon.slot_start_utc(slot): slot for slot in range(horizon.slot_count)}
+    planned = []
+    with sessions() as db:  # type: ignore[operator]
+        rows = db.execute(
+            select(m.ChargingSession, m.ServiceLocation.transformer_id)
+            .join(m.ServiceLocation, m.ServiceLocation.premise_number == m.ChargingSession.premise_number)
+            .where(m.ChargingSession.state.in_([SessionState.SCHEDULED.value, SessionState.CHARGING.value])))
+        for session, transformer_id in rows:
+            power = [0.0] * horizon.slot_count
+            for allocation in db.scalars(select(m.SlotAllocation).where(
+                    m.SlotAllocation.session_id == session.session_id)):
+                slot = index.get(aware(allocation.slot_start))
+                if slot is not None:
+                    power[slot] = float(allocation.power_kw)
+            request = SessionRequest(
+                session_id=session.session_id,
+                arrival_utc=max(aware(session.plugged_in_at), horizon.start_utc),
+                departure_utc=aware(session.departure_at), energy_wh=session.planned_wh or 0,
+                max_power_kw=float(session.max_power_kw), transformer_id=transformer_id,
+                third_party=session.kind != ChargingKind.HOME.value)
+            planned.append((request, power))
+    return planned
+
+
 def operation_system(database_url: str, *, night_start_utc: datetime, slot_count: int,
                      clock: Clock | None = None, codec: Codec | None = None, source: str = "evgrid-evos",
                      after_commit: Callable[[list[object]], None] | None = None) -> OperationSystem:
@@ -155,6 +184,9 @@ def operation_system(database_url: str, *, night_start_utc: datetime, slot_count
     upgrade(engine)
     sessions = session_factory(engine)
     planner = NightPlanner(night_problem(sessions, night_start_utc, slot_count))
+    # After a restart the night goes on: the sessions already given slots keep them, and
+    # new ones are placed around them (an empty plan would overload the transformers).
+    planner.restore(planned_sessions(sessions, planner.problem.horizon))
     codec = codec or Codec()
     clock = clock or SystemClock()
     lock = threading.Lock()

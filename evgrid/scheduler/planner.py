@@ -17,7 +17,7 @@ from evgrid.operations.ports import Allotment
 from evgrid.operations.session import Session
 from evgrid.scheduler.assign import place_session, reoptimise
 from evgrid.scheduler.model import Problem, SessionRequest
-from evgrid.scheduler.plan import Plan, empty_plan
+from evgrid.scheduler.plan import Plan, build_plan, empty_plan
 
 KW = Decimal("0.001")
 
@@ -63,6 +63,21 @@ class NightPlanner:
         plan = place_session(night.plan, night.problem, request)
         self._staged = _Night(night.problem.with_session(request), plan)
         return self.allotment(plan, session.session_id, session.transformer_id)
+
+    def restore(self, planned: Sequence[tuple[SessionRequest, Sequence[float]]]) -> None:
+        """Take back the sessions a previous process planned (after a restart), power as they had it.
+
+        Only into an empty night: the restored slots are what the portals were told, so
+        they are kept exactly, and every later placement sees them.
+        """
+        with self._lock:
+            if len(self._committed.plan) or self._committed.problem.sessions:
+                raise ValueError("restore into an empty night only")
+            problem = self._committed.problem
+            for request, _ in planned:
+                problem = problem.with_session(request)
+            plan = build_plan(problem, {request.session_id: power for request, power in planned})
+            self._committed, self._staged = _Night(problem, plan), None
 
     def release(self, session_id: str) -> None:
         """A session ended: its slots from now on are free for others.

@@ -224,3 +224,24 @@ def test_uc_2_3_dispatch_sends_the_start_to_the_portal_once(store_url: str, exam
         assert codes.CONNECT_LOAD_SWITCH.encode() in controls[0].body and message.header.verb is env.Verb.CREATE
     finally:
         system.close()
+
+
+def test_a_restarted_operation_system_keeps_the_nights_plan(evos: OperationSystem, store_url: str,
+                                                           clock: Clock) -> None:
+    # The portals were told these slots: after a restart they stand, and a new request
+    # is placed around them, never on top of them.
+    assert result(evos.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
+    def powers(system: OperationSystem) -> dict[str, tuple[float, ...]]:  # as stored and sent: to the W
+        return {p.session_id: tuple(round(kw, 3) for kw in p.power_kw) for p in system.planner.plan.sessions}
+
+    before = powers(evos)
+    assert any(any(kw > 0 for kw in row) for row in before.values())
+    evos.close()
+    again = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=clock)
+    try:
+        assert powers(again) == before
+        assert result(again.router.handle(request_message("EV-1002", "S-1002", "C-1002", "UP-1002")))[0] == "OK"
+        after = powers(again)
+        assert len(after) == 2 and all(after[s] == before[s] for s in before)
+    finally:
+        again.close()
