@@ -10,6 +10,7 @@ was.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
