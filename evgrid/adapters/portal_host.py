@@ -50,7 +50,7 @@ from evgrid.mappings import codes
 from evgrid.mappings import portal as mapping
 from evgrid.operations.ports import Clock
 from evgrid.portal.model import Bill, Completed, EvView, PlugIn, Site
-from evgrid.portal.site import CHARGING_COMPLETE, PLUGGED_IN, SitePortal
+from evgrid.portal.site import CHARGING_COMPLETE, PLUGGED_IN, UNPLUGGED, SitePortal
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ SOURCE = "evgrid-portal"
 PHASES, VOLTAGE_V = 3, 230.0
 SLOT = timedelta(minutes=15)
 _EVENTS = {PLUGGED_IN: (codes.EV_PLUGGED_IN, "EV plugged in"),
-           CHARGING_COMPLETE: (codes.EV_CHARGING_COMPLETE, "EV opened the contactor: full")}
+           CHARGING_COMPLETE: (codes.EV_CHARGING_COMPLETE, "EV opened the contactor: full"),
+           UNPLUGGED: (codes.EV_UNPLUGGED, "EV left before charging started")}
 _BILLS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS bills (
     bill_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, account_id TEXT NOT NULL, station_id TEXT NOT NULL,

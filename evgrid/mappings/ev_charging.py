@@ -17,7 +17,7 @@ from evgrid.cim.generated import ev_charging as ev
 from evgrid.errors import MappingError
 from evgrid.mappings import codes
 from evgrid.operations import events
-from evgrid.operations.handlers import Completion, Confirmation, DeviceEvent, UsageAssignment
+from evgrid.operations.handlers import Completion, Confirmation, DeviceEvent, DeviceEventKind, UsageAssignment
 from evgrid.operations.model import ChargingKind, ChargingRequest
 from evgrid.operations.ports import Allotment
 from evgrid.operations.rates import ChargeLine, PricedWindow
@@ -67,6 +67,10 @@ def charging_request_from_cim(request: ev.ChargingRequest) -> ChargingRequest:
     )
 
 
+DEVICE_EVENT_KINDS = {codes.EV_PLUGGED_IN: DeviceEventKind.PLUGGED_IN, codes.EV_UNPLUGGED: DeviceEventKind.UNPLUGGED,
+                      codes.EV_CHARGING_COMPLETE: DeviceEventKind.CHARGING_COMPLETE}
+
+
 def device_events_from_cim(message: ede.EndDeviceEvents) -> tuple[DeviceEvent, ...]:
     """1 / 2.3.2 / 3.3.2: station events relayed by a portal (plug-in, charging complete)."""
     found = []
@@ -76,7 +80,8 @@ def device_events_from_cim(message: ede.EndDeviceEvents) -> tuple[DeviceEvent, .
         if not station:
             raise MappingError("an EndDeviceEvent names no station (Assets or issuerID)", path="EndDeviceEvent/Assets")
         ev_id = next((d.value for d in event.end_device_event_details if d.name == "EVId"), None)
-        found.append(DeviceEvent(code, station, ev_id, utc(event.created_date_time, "EndDeviceEvent/createdDateTime"),
+        found.append(DeviceEvent(DEVICE_EVENT_KINDS.get(code, DeviceEventKind.OTHER), station, ev_id,
+                                 utc(event.created_date_time, "EndDeviceEvent/createdDateTime"),
                                  event.usage_point.m_rid if event.usage_point else None))
     return tuple(found)
 

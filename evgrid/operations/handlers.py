@@ -8,6 +8,7 @@ failure anywhere leaves nothing half-changed and a replay gets the same reply.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -182,11 +183,20 @@ def record_readings(readings: MeterReadingSet, uow: UnitOfWork, now: datetime,
     return tuple(started)
 
 
+class DeviceEventKind(enum.Enum):
+    """What a relayed station event says (the IEC 61968-9 EndDeviceEventType, read by the mapping)."""
+
+    PLUGGED_IN = "plugged-in"  # 1
+    UNPLUGGED = "unplugged"  # the EV left
+    CHARGING_COMPLETE = "charging-complete"  # 2.3.2 / 3.3.2
+    OTHER = "other"
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceEvent:
-    """1 / 2.3.2 / 3.3.2: a station event a portal relays (IEC 61968-9 EndDeviceEventType code)."""
+    """1 / 2.3.2 / 3.3.2: a station event a portal relays."""
 
-    code: str
+    kind: DeviceEventKind
     station_id: str
     ev_id: str | None
     at_utc: datetime
@@ -197,8 +207,10 @@ def record_device_events(device_events: tuple[DeviceEvent, ...], uow: UnitOfWork
                          message_id: str | None = None) -> None:
     """Accept relayed station events from the station's own site; the journal keeps them.
 
-    They inform, they do not drive: the charging request (1.1.2) and the completion
-    (2.3.4) carry what the session needs, so an event lost or late changes nothing.
+    Plug-in and charging complete inform, they do not drive: the charging request
+    (1.1.2) and the completion (2.3.4) carry what the session needs. An EV that leaves
+    before its charging started cancels its session: its slots are freed, and a start
+    order that comes later finds nothing to start.
     """
     for event in device_events:
         station = uow.registry.station(event.station_id)
@@ -206,6 +218,11 @@ def record_device_events(device_events: tuple[DeviceEvent, ...], uow: UnitOfWork
             raise UnknownReference(f"station {event.station_id} is at no registered premise", mrid=event.station_id)
         if event.usage_point_id is not None and event.usage_point_id != station.premise.usage_point_id:
             raise InvalidParameter(f"station {event.station_id} is not at usage point {event.usage_point_id}")
+        if event.kind is DeviceEventKind.UNPLUGGED and event.ev_id:
+            session = uow.sessions.active_for_ev(event.ev_id)
+            if session is not None and session.station_id == station.station_id and session.state is not S.CHARGING:
+                _move(uow, session, S.CANCELLED, now, message_id, "EV left before charging started")
+                uow.planner.release(session.session_id)
 
 
 @dataclass(frozen=True, slots=True)

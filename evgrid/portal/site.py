@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 PLUGGED_IN = "plugged-in"
 CHARGING_COMPLETE = "charging-complete"
+UNPLUGGED = "unplugged"
 # An EV that reports no departure is assumed to stay this long (a plausible overnight stay).
 DEFAULT_STAY = timedelta(hours=12)
 
@@ -145,6 +146,8 @@ class SitePortal:
                 elif present.phase is not Phase.FINISHED:
                     log.warning("site %s: %s left before charging started", self.site.station_id, present.plug.ev_id)
                     present.phase = Phase.FINISHED
+                    self._uplink.report_event(self.site, UNPLUGGED, present.plug.ev_id, self._clock.now(),
+                                              f"{present.plug.request_mrid}:unplug")
                 present.left = True
 
     def _plug_in(self, ev: EvView) -> None:

@@ -65,7 +65,8 @@ def portal_bills(databases: list[Path]) -> dict[str, int]:
 def summarize(night: Night, run: NightRun) -> dict:
     """The night's summary (summary.json), with ``complete`` when the night lost nothing.
 
-    Complete: every visit became a session, every session was billed once and its bill
+    Complete: every visit became a session, every session was billed once (or cancelled
+    because its EV left before its start, with nothing metered) and its bill
     reached the owner's portal, metered energy equals billed energy, and no transformer
     went over its limit.
     """
@@ -78,8 +79,10 @@ def summarize(night: Night, run: NightRun) -> dict:
         "wall_s": round(run.wall_s, 1), "faults": run.faults_done, "timed_out": run.timed_out,
         "bills_at_portals": delivered,
     }
+    # A session whose EV left before its start is cancelled: nothing metered, nothing to bill.
+    cancelled = summary.get("sessions_by_state", {}).get("cancelled", 0)
     summary["complete"] = (not run.timed_out and summary["sessions_total"] == len(scenario.visits)
-                           and summary["sessions_billed"] == summary["sessions_total"]
+                           and summary["sessions_billed"] + cancelled == summary["sessions_total"]
                            and summary["energy_metered_wh"] == summary["energy_billed_wh"]
                            and delivered == summary["sessions_billed"] and not summary["violations"])
     return summary

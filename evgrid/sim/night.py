@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class _Gateway:
     first_station: int
     count: int
     control: ControlClient | None = None
+    restarting: bool = False
 
 
 @dataclass(slots=True)
@@ -100,6 +102,7 @@ class Night:
         self.core: Service | None = None
         self.billing: Service | None = None
         self.clock: AcceleratedClock | None = None
+        self._threads: list[threading.Thread] = []
         self._secret = {name: secrets.token_urlsafe(12) for name in ("billing-in", "billing-out", "portal-in")}
 
     # --- set up ------------------------------------------------------------------------
@@ -181,40 +184,45 @@ class Night:
                        portal_databases=[self.out / "state" / f"portal-{g}.db" for g in range(1, len(self.gateways) + 1)])
         pending = list(self.scenario.visits)
         faults = sorted(self.options.faults, key=lambda f: f.at_utc)
-        restore: list[tuple[datetime, Callable[[], None]]] = []
+        later: list[tuple[datetime, Callable[[], None]]] = []  # fault ends (billing back up)
         last_departure = max(v.departure_utc for v in self.scenario.visits)
         budget = self.options.wall_timeout_s or (
             (self.scenario.night_end_utc - self.scenario.night_start_utc).total_seconds() / self.options.speed * 3 + 120)
         started = time.monotonic()
-        next_sample = 0.0
         while True:
             now = self.clock.now()
-            while pending and pending[0].arrival_utc <= now:
-                self._plug_in(pending.pop(0))
+            while pending and pending[0].arrival_utc <= now and self._plug_in(pending[0]):
+                pending.pop(0)
                 run.injected += 1
             while faults and faults[0].at_utc <= now:
-                restore += self._inject(faults.pop(0), run)
-            for item in [r for r in restore if r[0] <= now]:
-                restore.remove(item)
-                item[1]()
-            if time.monotonic() >= next_sample:
-                self._sample(run, now)
-                next_sample = time.monotonic() + 0.2
+                later += self._inject(faults.pop(0), run)
+            for item in [r for r in later if r[0] <= now]:
+                later.remove(item)
+                self._background(item[1])
+            self._sample(run)
             states = session_states(self.database_url)
             if self.options.progress is not None:
                 self.options.progress({"time": now, "states": states, "injected": run.injected,
                                        "visits": len(self.scenario.visits), "faults": list(run.faults_done)})
             done = sum(n for s, n in states.items() if s in DONE_STATES)
-            if now >= last_departure and not pending and not faults and not restore and done == sum(states.values()):
+            busy = any(thread.is_alive() for thread in self._threads)
+            if (now >= last_departure and not pending and not faults and not later and not busy
+                    and done == sum(states.values())):
                 break
             if time.monotonic() - started > budget:
                 log.error("the night did not finish within %.0f s: states %s", budget, states)
                 run.timed_out = True
                 break
-            time.sleep(0.1)
-        self._sample(run, self.clock.now())
+            time.sleep(0.05)
+        self._sample(run)
         run.wall_s = time.monotonic() - started
         return run
+
+    def _background(self, action: Callable[[], None]) -> None:
+        # Restarts take seconds of wall time, hours of simulated time: the night goes on meanwhile.
+        thread = threading.Thread(target=action, name="fault", daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def _gateway_of(self, station_number: int) -> tuple[_Gateway, int]:
         for gateway in self.gateways:
@@ -222,53 +230,67 @@ class Night:
                 return gateway, station_number - gateway.first_station + 1
         raise KeyError(station_number)
 
-    def _plug_in(self, visit: sc.Visit) -> None:
+    def _plug_in(self, visit: sc.Visit) -> bool:
+        """Plug the EV in; False while its gateway restarts (it arrives when the IED is back)."""
         gateway, local = self._gateway_of(visit.station_number)
-        assert gateway.control is not None
+        control = gateway.control
+        if gateway.restarting or control is None:
+            return False
         try:
-            gateway.control.arrive(station=local, ev_id=visit.ev_id, energy_wh=visit.energy_wh,
-                                   departure=visit.departure_utc.isoformat(), max_power_w=visit.ev_limit_w,
-                                   ev_limit_w=visit.ev_limit_w, room_wh=visit.room_wh)
+            control.arrive(station=local, ev_id=visit.ev_id, energy_wh=visit.energy_wh,
+                           departure=visit.departure_utc.isoformat(), max_power_w=visit.ev_limit_w,
+                           ev_limit_w=visit.ev_limit_w, room_wh=visit.room_wh)
         except (ControlError, OSError) as error:
             log.error("station %d: %s could not plug in: %s", visit.station_number, visit.ev_id, error)
+        return True
 
-    def _sample(self, run: NightRun, now: datetime) -> None:
+    def _sample(self, run: NightRun) -> None:
+        assert self.clock is not None
         delivered: dict[str, float] = {}
         for gateway in self.gateways:
-            if gateway.control is None or not gateway.ied.running:
+            control = gateway.control
+            if control is None or gateway.restarting:
                 return  # an IED is restarting: skip this sample rather than record a gap as zero
             try:
-                reply = gateway.control.request("energy")
+                reply = control.request("energy")
             except (ControlError, OSError):
                 return
             for local, values in reply.get("stations", {}).items():
                 home = self.scenario.home(gateway.first_station + int(local) - 1)
                 delivered[home.station_id] = float(values["cumulative_wh"])
-        run.samples.append(LoadSample(now, delivered))
+        # Stamped after the reads (a millisecond): the energy is as of now.
+        run.samples.append(LoadSample(self.clock.now(), delivered))
 
     def _inject(self, fault: Fault, run: NightRun) -> list[tuple[datetime, Callable[[], None]]]:
         assert self.core is not None and self.billing is not None and self.clock is not None
         stamp = f"{fault.kind} at {self.clock.now():%H:%M}"
+        core, billing = self.core, self.billing
         if fault.kind == "kill-core":
-            self.core.kill()  # SIGKILL: no shutdown, whatever was in flight
+            core.kill()  # SIGKILL: no shutdown, whatever was in flight
             run.faults_done.append(f"{stamp}: operation system killed (SIGKILL), restarted")
-            self.core.start()
+            self._background(core.start)
             return []
         if fault.kind == "billing-down":
-            self.billing.stop()
+            billing.stop()
             until = fault.until_utc or fault.at_utc + timedelta(hours=1)
             run.faults_done.append(f"{stamp}: billing down until {until:%H:%M}")
-            return [(until, self.billing.start)]
+            return [(until, billing.start)]
         if fault.kind == "restart-ied":
             for gateway in self.gateways:
-                if gateway.control is not None:
-                    gateway.control.close()
-                gateway.ied.kill()
-                ready = gateway.ied.start()
-                gateway.control = ControlClient(int(ready["control"].rsplit(":", 1)[1]))
+                gateway.restarting = True
+                self._background(lambda g=gateway: self._restart_ied(g))
             run.faults_done.append(f"{stamp}: gateway IEDs killed and restarted from their state files")
             return []
         raise ValueError(f"unknown fault {fault.kind!r}; known: {', '.join(FAULT_KINDS)}")
+
+    @staticmethod
+    def _restart_ied(gateway: _Gateway) -> None:
+        if gateway.control is not None:
+            gateway.control.close()
+        gateway.ied.kill()
+        ready = gateway.ied.start()
+        gateway.control = ControlClient(int(ready["control"].rsplit(":", 1)[1]))
+        gateway.restarting = False
 
 
 def parse_fault(text: str, night_start_utc: datetime) -> Fault:

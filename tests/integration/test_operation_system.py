@@ -245,3 +245,24 @@ def test_a_restarted_operation_system_keeps_the_nights_plan(evos: OperationSyste
         assert len(after) == 2 and all(after[s] == before[s] for s in before)
     finally:
         again.close()
+
+
+def test_an_ev_that_leaves_before_charging_cancels_its_session_and_frees_its_slots(evos: OperationSystem) -> None:
+    from evgrid.cim.generated import end_device_events as ede
+
+    assert result(evos.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
+    with evos.sessions() as db:
+        session_id = db.scalar(select(m.ChargingSession.session_id))
+    assert session_id in evos.planner.plan
+    left = ede.EndDeviceEvents(end_device_event=[ede.EndDeviceEvent(
+        m_rid="E-1", created_date_time=xml_time(NIGHT + timedelta(hours=1)), assets=ede.Asset(m_rid="S-1001"),
+        end_device_event_details=[ede.EndDeviceEventDetail(name="EVId", value="EV-1001")],
+        end_device_event_type=ede.EndDeviceEvent.EndDeviceEventType(ref=codes.EV_UNPLUGGED),
+        usage_point=ede.UsagePoint(m_rid="UP-1001"))])
+    assert result(evos.router.handle(event_message("EndDeviceEvents", left, "u1")))[0] == "OK"
+    with evos.sessions() as db:
+        assert db.scalar(select(m.ChargingSession.state)) == "cancelled"
+    assert session_id not in evos.planner.plan
+    evos.start_session(session_id)  # the start job fires anyway: nothing happens
+    with evos.sessions() as db:
+        assert not db.scalars(select(m.OutboxMessage).where(m.OutboxMessage.message_id.like("%:start"))).all()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from evgrid.errors import UnknownReference, WriteRejected
+from evgrid.errors import InvalidParameter, UnknownReference, WriteRejected
 from evgrid.portal.model import Allotted, Confirmed, EvView, Site, SwitchOrder
 from evgrid.portal.site import Phase, SitePortal
 
@@ -226,3 +226,14 @@ def test_a_finished_ev_still_plugged_in_is_not_requested_again_until_it_leaves(p
     portal.ev_changed(UNPLUGGED)
     portal.ev_changed(plugged())  # back the next evening
     assert uplink.kinds().count("request") == 2
+
+
+def test_an_ev_that_leaves_before_its_start_is_reported_and_a_late_start_is_refused(parts) -> None:
+    portal, station, _, uplink, _ = parts
+    portal.ev_changed(plugged())
+    session = confirm_and_allot(portal)
+    portal.ev_changed(UNPLUGGED)
+    assert uplink.kinds()[-1] == "unplugged"  # the operation system cancels the session
+    with pytest.raises(InvalidParameter):
+        portal.switch(SwitchOrder("S-1", True, session, None))
+    assert not station.closed
