@@ -17,6 +17,7 @@ from evgrid.errors import (
     AccountClosed,
     AlreadyCharging,
     InvalidParameter,
+    SchedulingConflict,
     SecurityRejected,
     StationBusy,
     UnknownReference,
@@ -113,6 +114,10 @@ def request_charging(cmd: ChargingRequest, uow: UnitOfWork, now: datetime,
 
     # 2.2 / 3.2: the scheduler's slot; 2.2.1 / 3.2.1: the start time to the portal.
     allotment = uow.planner.place(session)
+    if allotment.start_utc is None:
+        # Every slot before departure is taken up to the transformer's (or feeder's) limit.
+        raise SchedulingConflict(f"transformer {session.transformer_id} has no capacity left for "
+                                 f"{session.session_id} before its departure {cmd.departure_utc.isoformat()}")
     session = _move(uow, session, S.SCHEDULED, now, message_id, "2.2" if home else "3.2",
                     planned_start_utc=allotment.start_utc, planned_end_utc=allotment.end_utc,
                     planned_wh=allotment.planned_wh)

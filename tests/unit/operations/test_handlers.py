@@ -236,3 +236,18 @@ def test_register_going_backwards_is_refused(uow: FakeUnitOfWork) -> None:
     with pytest.raises(InvalidParameter, match="below start register"):
         run(uow, handlers.complete, completion(session_id, end_wh=999_999))
     assert uow.committed.sessions[session_id].state is S.CHARGING
+
+
+def test_a_request_no_slot_can_serve_is_refused_6_1_and_stores_nothing(uow: FakeUnitOfWork,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from evgrid.errors import SchedulingConflict
+    from evgrid.operations.ports import Allotment
+    from tests.unit.operations.fakes import FakePlanner
+
+    # The transformer is full until departure: the planner gives no slot any power.
+    monkeypatch.setattr(FakePlanner, "place",
+                        lambda self, session: Allotment(session.session_id, session.transformer_id, (), 15, 0))
+    with pytest.raises(SchedulingConflict) as refused:
+        run(uow, handlers.request_charging, request())
+    assert refused.value.code == "6.1"
+    assert not uow.committed.transitions
