@@ -265,6 +265,7 @@ class PortalHost:
             self.store.close()
 
     def _connection(self, event: ConnectionEvent) -> None:
+        log.warning("gateway IED %s:%d: connection %s", self.ied.host, self.ied.port, event.value)
         if event is ConnectionEvent.LOST:
             for portal in self.portals.values():
                 portal.connection_lost()

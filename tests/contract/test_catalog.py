@@ -95,3 +95,10 @@ def test_every_row_names_a_test_that_exists(request: pytest.FixtureRequest) -> N
         if name:
             function = name.partition("[")[0]
             assert f"def {function}(" in (root / path).read_text(), f"step {row.step}: no {function}"
+
+
+def test_every_step_has_an_end_to_end_test_named_after_it(request: pytest.FixtureRequest) -> None:
+    # tests/e2e/test_night.py proves each step in a real night; its tests are named test_<step>_...
+    source = (Path(request.config.rootpath) / "tests" / "e2e" / "test_night.py").read_text()
+    missing = [row.step for row in catalog.STEPS if f"def test_{row.step.replace('.', '_')}_" not in source]
+    assert not missing, f"steps without an end-to-end test: {missing}"

@@ -83,6 +83,29 @@ def _energy(values: list[Value] | tuple[Value, ...]) -> EnergyReading:
     )
 
 
+class _Merged:
+    """The data set's values as of the latest report: members it did not include keep theirs.
+
+    After a (re)subscription a data-change report can arrive before the general
+    interrogation: it carries only what changed, and the binding's values for the other
+    members start out empty. Such a report must not read as "no EV". Until each
+    ``required`` member has been seen, reports are held back.
+    """
+
+    def __init__(self, size: int, *, required: tuple[int, ...]) -> None:
+        self.values: list[Value] = [None] * size
+        self._seen = [False] * size
+        self._required = required
+
+    def apply(self, report: Report) -> bool:
+        """Take the members ``report`` includes; True when the state is complete enough to use."""
+        for index, value in enumerate(report.values[: len(self.values)]):
+            if report.changed(index) or (not self._seen[index] and value is not None):
+                self.values[index] = value
+                self._seen[index] = True
+        return all(self._seen[index] for index in self._required)
+
+
 class StationDevice:
     """An EV charging station logical device (e.g. ``EVSESTA`` or ``EVSESTA0007``)."""
 
@@ -136,16 +159,21 @@ class StationDevice:
         return float(watts) / 1000.0
 
     def on_ev_state(self, callback: Callable[[EvState], None]) -> None:
-        """Plug-in / EV identity reports (RCB urcbEV)."""
+        """Plug-in / EV identity reports (RCB urcbEV), each a complete state."""
+        merged = _Merged(len(refs.EV_STATE_MEMBERS), required=(0, 2))
         self.client.subscribe(
-            f"{self.ld}/{refs.RCB_EV_STATE}", lambda report: callback(_ev_state(report.values))
+            f"{self.ld}/{refs.RCB_EV_STATE}",
+            lambda report: merged.apply(report) and callback(_ev_state(merged.values)),  # type: ignore[func-returns-value]
         )
 
     def on_switch(self, callback: Callable[[SwitchState], None]) -> None:
         """Contactor and charging-complete reports (RCB urcbSw)."""
+        merged = _Merged(3, required=(0, 2))
 
         def handle(report: Report) -> None:
-            pos, _switch, conn = report.values
+            if not merged.apply(report):
+                return
+            pos, _switch, conn = merged.values
             current = ConnState(int(conn or 1))  # type: ignore[call-overload]
             completed = refs.charging_complete(self._last_conn, current) and pos == Dbpos.OFF
             self._last_conn = current
