@@ -112,7 +112,8 @@ def outbox_worker(system: OperationSystem, deliverers: Mapping[str, Deliverer]) 
     routes: dict[str, Deliverer] = {events.SCHEDULER: scheduler_deliverer(system.unit_of_work,
                                                                            codec=system.router.codec)}
     routes.update(deliverers)
-    worker = OutboxWorker(SqlOutboxStore(system.sessions), routes)  # type: ignore[arg-type]
+    # Portals, billing and the scheduler are independent destinations: served 8 at a time.
+    worker = OutboxWorker(SqlOutboxStore(system.sessions), routes, concurrency=8)  # type: ignore[arg-type]
 
     def wake(committed: list[object]) -> None:
         if committed:

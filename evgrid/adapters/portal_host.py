@@ -230,7 +230,9 @@ class PortalHost:
         self._evos = evos
         self._credentials = {b.site.station_id: (b.user, b.password) for b in bindings}
         self._by_ld = {b.station_ld: b for b in bindings}
-        self._worker = OutboxWorker(_PortalOutbox(self.store, self), {f"{EVOS}:*": self._deliver}, codec=self.codec)
+        # One destination per site (in order within it); sites are served 8 at a time.
+        self._worker = OutboxWorker(_PortalOutbox(self.store, self), {f"{EVOS}:*": self._deliver}, codec=self.codec,
+                                    concurrency=8)
         uplink = OutboxUplink(self.store, self.codec, self._worker.wake)
         self.portals: dict[str, SitePortal] = {}
         self._stations: dict[str, StationDevice] = {}

@@ -31,6 +31,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -175,8 +176,12 @@ class OutboxWorker:
 
     def __init__(self, store: OutboxStore, deliverers: Mapping[str, Deliverer], *,
                  policy: RetryPolicy | None = None, rng: random.Random | None = None,
-                 codec: Codec | None = None, clock: Callable[[], datetime] | None = None) -> None:
-        """``deliverers`` maps a destination (``billing``) or a prefix (``portal:*``) to its deliverer."""
+                 codec: Codec | None = None, clock: Callable[[], datetime] | None = None,
+                 concurrency: int = 1) -> None:
+        """Deliver through ``deliverers``, serving ``concurrency`` destinations at once.
+
+        ``deliverers`` maps a destination (``billing``) or a prefix (``portal:*``) to its deliverer.
+        """
         self.store = store
         self.policy = policy or RetryPolicy()
         self._deliverers = dict(deliverers)
@@ -185,6 +190,8 @@ class OutboxWorker:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._concurrency = concurrency
+        self._pool: ThreadPoolExecutor | None = None  # while running()
 
     def deliverer(self, destination: str) -> Deliverer | None:
         """The deliverer for ``destination``: an exact entry, else ``<prefix>:*``."""
@@ -194,27 +201,35 @@ class OutboxWorker:
         return found
 
     def deliver_due(self, now: datetime) -> int:
-        """One pass over the pending rows; returns how many were delivered."""
-        blocked: set[str] = set()
-        delivered = 0
+        """One pass over the pending rows; returns how many were delivered.
+
+        Destinations are independent, so with ``concurrency`` > 1 they are served in
+        parallel (one portal host slow to answer does not hold up billing); within a
+        destination messages go strictly in order.
+        """
+        queues: dict[str, list[OutboxItem]] = {}
         for item in self.store.pending(self.policy.batch):
-            if item.destination in blocked:
-                continue
+            queues.setdefault(item.destination, []).append(item)
+        if self._pool is None or len(queues) < 2:
+            return sum(self._deliver_in_order(rows, now) for rows in queues.values())
+        return sum(self._pool.map(lambda rows: self._deliver_in_order(rows, now), queues.values()))
+
+    def _deliver_in_order(self, rows: list[OutboxItem], now: datetime) -> int:
+        delivered = 0
+        for item in rows:
             deliver = self.deliverer(item.destination)
-            if deliver is None or now < item.next_attempt_at <= now + self.policy.horizon:
-                blocked.add(item.destination)  # nothing newer overtakes it
-                continue
+            if deliver is None or item.next_attempt_at > now:
+                break  # nothing newer overtakes it
             if item.attempts >= self.policy.max_attempts:  # claimed that often without an outcome
                 self._give_up(item, "no outcome after the last claimed attempt")
                 continue
             if not self.store.claim(item, now + timedelta(seconds=self.policy.lease_s)):
-                blocked.add(item.destination)  # another worker has it: keep the order
-                continue
+                break  # another worker has it: keep the order
             outcome = self._attempt(item, deliver, now)
             if outcome is _Outcome.DELIVERED:
                 delivered += 1
             elif outcome is _Outcome.RETRY:
-                blocked.add(item.destination)
+                break
         return delivered
 
     def _attempt(self, item: OutboxItem, deliver: Deliverer, now: datetime) -> _Outcome:
@@ -255,6 +270,8 @@ class OutboxWorker:
     def running(self, interval_s: float = 1.0) -> Iterator[OutboxWorker]:
         """Deliver in a background thread every ``interval_s`` (and on :meth:`wake`) until the block ends."""
         self._stop.clear()
+        if self._concurrency > 1:
+            self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="outbox")
         thread = threading.Thread(target=self._loop, args=(interval_s,), name="outbox", daemon=True)
         thread.start()
         try:
@@ -263,6 +280,9 @@ class OutboxWorker:
             self._stop.set()
             self._wake.set()
             thread.join()
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
 
     def _loop(self, interval_s: float) -> None:
         while not self._stop.is_set():
