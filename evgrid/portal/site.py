@@ -143,6 +143,9 @@ class SitePortal:
             elif present is not None:
                 if present.phase is Phase.CHARGING:
                     self._end(present, "departure")
+                elif present.phase is not Phase.FINISHED and self._charged_meanwhile(present):
+                    self._charging(present, present.session_id or f"S-{present.plug.request_mrid}")
+                    self._end(present, "departure")
                 elif present.phase is not Phase.FINISHED:
                     log.warning("site %s: %s left before charging started", self.site.station_id, present.plug.ev_id)
                     present.phase = Phase.FINISHED
@@ -263,15 +266,36 @@ class SitePortal:
         kw = visit.allotted.limit_at(now) if visit.allotted else self.site.station_max_kw
         if visit.allotted and kw == 0:
             kw = visit.allotted.slots[0][2]  # started a little before its first slot
-        # 2.3.1 before closing: nothing flows while the contactor is open, so the delta is exact.
-        register = self._meter.register_wh()
+        if visit.start_register_wh is None:
+            # 2.3.1 before closing: nothing flows while the contactor is open, so the delta is
+            # exact. Kept for a retried start: a close that timed out may still have happened.
+            visit.start_register_wh, visit.started_utc = self._meter.register_wh(), now
         self._station.set_power_limit(kw)
-        self._station.close_contactor()
+        try:
+            self._station.close_contactor()
+        except WriteRejected:
+            if not self._station.contactor_closed():
+                if not self._charged_meanwhile(visit):
+                    raise
+                # An earlier close went through, and the EV has filled up since (Blocked-by-process).
+                self._charging(visit, session_id)
+                self._end(visit, "evFull")
+                return
+            # Position-reached: an earlier close went through after all.
+        self._charging(visit, session_id)
+
+    def _charged_meanwhile(self, visit: Visit) -> bool:
+        """Energy flowed since the start register was read (a close we did not see succeed)."""
+        return visit.start_register_wh is not None and self._meter.register_wh() > visit.start_register_wh
+
+    def _charging(self, visit: Visit, session_id: str) -> None:
         if visit.confirmed is None:
             visit.confirmed = Confirmed(visit.plug.request_mrid, session_id, False, visit.plug.requested_wh,
                                         visit.plug.requested_wh, None, None)
-        visit.phase, visit.started_utc, visit.start_register_wh = Phase.CHARGING, now, register
-        self._uplink.report_register(self.site, session_id, now, register, at_start=True)
+        visit.phase = Phase.CHARGING
+        assert visit.started_utc is not None and visit.start_register_wh is not None
+        self._uplink.report_register(self.site, session_id, visit.started_utc, visit.start_register_wh,
+                                     at_start=True)
 
     def _end(self, visit: Visit, reason: str) -> None:
         """2.3.3 + 2.3.4 (+ 3.3.5): read the register, report completion (and assign usage)."""

@@ -59,7 +59,7 @@ class DemoOptions:
     speed: float = 1200.0
     out: Path = Path("evgrid-demo")
     faults: tuple[Fault, ...] = ()
-    stations_per_gateway: int = 250
+    stations_per_gateway: int = 100
     night_start_utc: datetime = sc.DEFAULT_NIGHT_START
     wall_timeout_s: float | None = None
     progress: Callable[[dict[str, object]], None] | None = None

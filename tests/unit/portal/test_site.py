@@ -237,3 +237,46 @@ def test_an_ev_that_leaves_before_its_start_is_reported_and_a_late_start_is_refu
     with pytest.raises(InvalidParameter):
         portal.switch(SwitchOrder("S-1", True, session, None))
     assert not station.closed
+
+
+def test_a_close_that_timed_out_but_happened_is_found_on_the_retry_and_no_wh_is_lost(parts) -> None:
+    from evgrid.errors import DeviceUnreachable
+
+    portal, station, meter, uplink, _ = parts
+    portal.ev_changed(plugged())
+    session = confirm_and_allot(portal)
+    real_close = station.close_contactor
+
+    def close_then_time_out() -> None:
+        real_close()
+        raise DeviceUnreachable("no answer within 4.0 s")
+
+    station.close_contactor = close_then_time_out
+    with pytest.raises(DeviceUnreachable):
+        portal.switch(SwitchOrder("S-1", True, session, None))  # the utility will retry
+    meter.wh += 800  # charging meanwhile
+    station.close_contactor = lambda: (_ for _ in ()).throw(
+        WriteRejected("Position-reached", ref="EVSESTA0001/CSWI1.Pos", add_cause="Position-reached"))
+    portal.switch(SwitchOrder("S-1", True, session, None))
+    assert portal.visit.phase is Phase.CHARGING
+    assert uplink.sent[-1] == ("register-start", 1_000_000)  # the register read before the first close
+    meter.wh += 200
+    station.closed = False
+    portal.contactor_changed(False)
+    assert uplink.sent[uplink.kinds().index("completion")][1].consumed_wh == 1_000
+
+
+def test_an_ev_that_charged_through_an_unseen_close_and_left_is_completed_not_cancelled(parts) -> None:
+    from evgrid.errors import DeviceUnreachable
+
+    portal, station, meter, uplink, _ = parts
+    portal.ev_changed(plugged())
+    session = confirm_and_allot(portal)
+    station.close_contactor = lambda: (_ for _ in ()).throw(DeviceUnreachable("no answer"))
+    with pytest.raises(DeviceUnreachable):
+        portal.switch(SwitchOrder("S-1", True, session, None))
+    meter.wh += 5_000  # the close went through after all
+    portal.ev_changed(UNPLUGGED)
+    done = uplink.sent[uplink.kinds().index("completion")][1]
+    assert (done.consumed_wh, done.reason) == (5_000, "departure")
+    assert "unplugged" not in uplink.kinds()

@@ -1,0 +1,88 @@
+"""The pure helpers of benchmarks/bench_e2e.py: the compressed night, percentiles, call counting."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    sys.path.insert(0, str(BENCHMARKS))  # the script imports its neighbours as the benchmarks do
+    try:
+        return importlib.import_module("bench_e2e")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.mark.parametrize(("stations", "share", "third_party"), [(40, 0.1, 4), (40, 0.0, 0), (3, 0.1, 2), (1000, 0.1, 100)])
+def test_compressed_scenario_gives_every_station_and_every_ev_one_session(bench, stations, share, third_party):
+    scenario = bench.compressed_scenario(stations, third_party_share=share, seed=7)
+
+    visits = scenario.visits
+    assert sorted(v.station_number for v in visits) == list(range(1, stations + 1))
+    assert sorted(v.ev_id for v in visits) == sorted(h.ev_id for h in scenario.homes)
+    assert sum(v.third_party for v in visits) == third_party
+    assert list(visits) == sorted(visits, key=lambda v: (v.arrival_utc, v.station_number))
+    assert scenario.night_start_utc == bench.NIGHT_START
+    assert scenario.slot_count == bench.HORIZON_SLOTS
+    for visit in visits:
+        assert bench.PLUG_AT <= visit.arrival_utc < bench.PLUG_AT + bench.PLUG_WINDOW
+        assert visit.departure_utc == bench.DEPARTURE
+        low, high = bench.THIRD_PARTY_WH if visit.third_party else bench.HOME_WH
+        assert low <= visit.energy_wh <= high
+        assert visit.energy_wh <= scenario.home(visit.owner_number).ev_battery_kwh * 1000
+        assert visit.room_wh is None
+
+
+def test_compressed_scenario_is_deterministic_for_a_seed(bench):
+    assert bench.compressed_scenario(30, seed=3) == bench.compressed_scenario(30, seed=3)
+    assert bench.compressed_scenario(30, seed=3) != bench.compressed_scenario(30, seed=4)
+
+
+def test_compressed_scenario_needs_two_stations_for_a_third_party_visit(bench):
+    with pytest.raises(ValueError, match="two stations"):
+        bench.compressed_scenario(1, third_party_share=0.1)
+    assert len(bench.compressed_scenario(1, third_party_share=0.0).visits) == 1
+
+
+@pytest.mark.parametrize(("share", "expected"), [(0.5, 5), (0.95, 10), (0.1, 1), (0.0, 1), (1.0, 10)])
+def test_percentile_is_nearest_rank(bench, share, expected):
+    assert bench.percentile([10, 9, 8, 7, 6, 5, 4, 3, 2, 1], share) == expected
+
+
+def test_percentile_of_nothing_is_nan(bench):
+    assert math.isnan(bench.percentile([], 0.5))
+
+
+def test_noun_and_gateway_come_from_the_message_id(bench):
+    message_id = "MeterReadings:S-R-S-00251-20260115T200033:start"
+    assert bench.noun_of(message_id) == "MeterReadings"
+    assert bench.gateway_of(message_id, 250) == 2
+    assert bench.gateway_of("EndDeviceEvents:R-S-00250-20260115T200033:plug", 250) == 1
+    with pytest.raises(ValueError, match="no station"):
+        bench.gateway_of("BillingInformation:B-1", 250)
+
+
+def test_completion_reason(bench):
+    body = b"<ev:ChargingCompletion><ev:consumedEnergy>1020</ev:consumedEnergy><ev:reason>evFull</ev:reason>"
+    assert bench.completion_reason(body) == "evFull"
+    assert bench.completion_reason(b"<ev:ChargingCompletion/>") == "?"
+
+
+def test_mms_calls_split_the_ied_handler_counts(bench):
+    # 10 sessions started, 3 stopped by the EV (no open order), 25 limit operates:
+    # operates = 10 closes + 7 opens + 25 limits; checks = operates + 17 selects.
+    calls = bench.mms_calls(control_handler=42, perform_check=59, starts=10, full_events=3)
+
+    assert calls == {bench.CONTROL_OBJECTS: 20, bench.REGISTER_READ: 20, bench.CLOSE: 10, bench.LIMIT: 25,
+                     bench.OPEN: 7, bench.POSITION_READ: 3}
+    assert Counter(calls).total() == 85
