@@ -2,7 +2,7 @@
 
 One run, two measurements of the same work:
 
-  pipeline   ``evgrid demo``'s processes (gateway IEDs of up to 250 stations, the reference
+  pipeline   ``evgrid demo``'s processes (gateway IEDs of the demo's size, the reference
              billing service, the EV Operation System on SQLite, one portal host per
              gateway) on one accelerated clock, every station's EV plugging in within five
              simulated minutes. Timed from the first plug-in to the last session
@@ -35,7 +35,7 @@ once must fit in the two simulated hours before 22:00, and a third-party session
 order inside its allotment: a session that misses its allotment is never stopped (it stays
 charging at 0 kW) and the run ends INCOMPLETE.
 
-    python benchmarks/bench_e2e.py [--stations 1000] [--speed 120] [--stations-per-gateway 250]
+    python benchmarks/bench_e2e.py [--stations 1000] [--speed 120] [--stations-per-gateway N]
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ HOME_WH = (1000, 3000)
 # Third-party sessions are allotted at once, from their plug-in: 10-20 kWh (an hour or more at
 # 7.4-11 kW) keeps the start order of one served late by the request burst inside its allotment.
 THIRD_PARTY_WH = (10000, 20000)
-STATIONS_PER_GATEWAY = 250  # the demo's default
+STATIONS_PER_GATEWAY = DemoOptions().stations_per_gateway  # the demo's
 STALL_S = 120.0  # no session changed state for this long: give up
 USER, PASSWORD = "bench", "bench-password"
 ACKNOWLEDGED = "acknowledged"

@@ -175,12 +175,9 @@ class _PortalOutbox(SqliteOutbox):
 
 
 class _Events:
-    """The events thread: reports and connection changes in, slot boundaries out."""
+    """The events thread: reports and connection changes, in the order they came."""
 
-    def __init__(self, host: PortalHost, clock: Clock, slot_origin: datetime) -> None:
-        self._host = host
-        self._clock = clock
-        self._origin = slot_origin
+    def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="portal-events", daemon=True)
 
@@ -194,27 +191,49 @@ class _Events:
         self._queue.put(None)
         self._thread.join(timeout=10)
 
-    def _next_boundary_wall_s(self) -> float:
+    def _run(self) -> None:
+        while (work := self._queue.get()) is not None:
+            _guarded(work)
+
+
+class _SlotBoundaries:
+    """A thread that wakes at every 15-minute slot boundary (and each second) to write the allotted power.
+
+    Apart from the events thread, so that a burst of reports never delays a boundary.
+    """
+
+    def __init__(self, apply: Callable[[], None], clock: Clock, origin: datetime) -> None:
+        self._apply = apply
+        self._clock = clock
+        self._origin = origin
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="portal-slots", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _wall_seconds_to_next(self) -> float:
         now = self._clock.now()
-        elapsed = (now - self._origin) // SLOT + 1
-        boundary = self._origin + elapsed * SLOT
-        to_wall = getattr(self._clock, "wall_seconds", lambda s: s)
+        boundary = self._origin + ((now - self._origin) // SLOT + 1) * SLOT
+        to_wall = getattr(self._clock, "wall_seconds", lambda seconds: seconds)
         return max(to_wall((boundary - now).total_seconds()), 0.0)
 
     def _run(self) -> None:
-        while True:
-            try:
-                work = self._queue.get(timeout=min(self._next_boundary_wall_s() + 0.001, 1.0))
-            except queue.Empty:
-                work = self._host.apply_power_limits
-            if work is None:
-                return
-            try:
-                work()
-            except AdapterError as error:  # a device that failed: logged, the next report retries
-                log.warning("portal event failed: %s %s", error.code, error.reason)
-            except Exception:  # the thread is a boundary: keep serving the other sites
-                log.exception("portal event failed")
+        while not self._stop.wait(min(self._wall_seconds_to_next() + 0.001, 1.0)):
+            _guarded(self._apply)
+
+
+def _guarded(work: Callable[[], None]) -> None:
+    try:
+        work()
+    except AdapterError as error:  # a device that failed: logged, the next report or boundary retries
+        log.warning("portal event failed: %s %s", error.code, error.reason)
+    except Exception:  # the threads are a boundary: keep serving the other sites
+        log.exception("portal event failed")
 
 
 class PortalHost:
@@ -242,8 +261,8 @@ class PortalHost:
             self.portals[binding.site.station_id] = SitePortal(
                 binding.site, _StationAdapter(station), _MeterAdapter(MeterDevice(ied, binding.meter_ld)),
                 uplink, clock)
-        self._events = _Events(self, clock, slot_origin or datetime(2000, 1, 1, tzinfo=UTC))
-        self._applied: dict[str, float] = {}
+        self._events = _Events()
+        self._slots = _SlotBoundaries(self.apply_power_limits, clock, slot_origin or datetime(2000, 1, 1, tzinfo=UTC))
         self.router = Router(self._routes(), codec=self.codec, source=SOURCE)
 
     # --- running ---------------------------------------------------------------------
@@ -251,6 +270,7 @@ class PortalHost:
     def running(self, outbox_interval_s: float = 0.5) -> Iterator[PortalHost]:
         """Connect to the gateway, subscribe every site's reports, deliver and serve until the block ends."""
         self._events.start()
+        self._slots.start()
         try:
             self.ied.on_connection(lambda event: self._events.post(lambda: self._connection(event)))
             self.ied.connect()
@@ -262,6 +282,7 @@ class PortalHost:
             with self._worker.running(outbox_interval_s):
                 yield self
         finally:
+            self._slots.stop()
             self._events.stop()
             self.ied.close()
             self.store.close()
@@ -284,12 +305,12 @@ class PortalHost:
         changes = []
         for station_id, portal in self.portals.items():
             due = portal.power_limit_due(now)
-            if due is not None and self._applied.get(station_id) != due:
-                changes.append((due - self._applied.get(station_id, 0.0), station_id, due))
+            if due is not None:
+                current = portal.visit.limit_kw if portal.visit and portal.visit.limit_kw is not None else 0.0
+                changes.append((due - current, station_id, due))
         for _, station_id, kw in sorted(changes):
             try:
                 self.portals[station_id].apply_power_limit(kw)
-                self._applied[station_id] = kw
             except AdapterError as error:
                 log.warning("site %s: power limit %.3f kW not applied: %s", station_id, kw, error.reason)
 

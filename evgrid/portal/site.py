@@ -103,6 +103,7 @@ class Visit:
     start_register_wh: int | None = None
     interrupted: bool = False  # the IED connection dropped while charging
     left: bool = False  # the EV has been unplugged
+    limit_kw: float | None = None  # the power limit last written to the station
     completed: Completed | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -199,6 +200,7 @@ class SitePortal:
             kw = visit.allotted.limit_at(now) if visit.allotted else self.site.station_max_kw
             try:
                 self._station.set_power_limit(kw)
+                visit.limit_kw = kw
                 self._station.close_contactor()
                 visit.notes.append(f"resumed after an IED restart at {now.isoformat()}")
                 log.info("site %s: %s resumed after an IED restart", self.site.station_id, visit.session_id)
@@ -263,14 +265,14 @@ class SitePortal:
         if visit.phase is Phase.FINISHED:
             raise InvalidParameter(f"session {session_id} at {self.site.station_id} has ended", details=session_id)
         now = self._clock.now()
+        # Before its first slot (an early start) this is 0: the slot boundary raises it.
         kw = visit.allotted.limit_at(now) if visit.allotted else self.site.station_max_kw
-        if visit.allotted and kw == 0:
-            kw = visit.allotted.slots[0][2]  # started a little before its first slot
         if visit.start_register_wh is None:
             # 2.3.1 before closing: nothing flows while the contactor is open, so the delta is
             # exact. Kept for a retried start: a close that timed out may still have happened.
             visit.start_register_wh, visit.started_utc = self._meter.register_wh(), now
         self._station.set_power_limit(kw)
+        visit.limit_kw = kw
         try:
             self._station.close_contactor()
         except WriteRejected:
@@ -332,18 +334,21 @@ class SitePortal:
 
     # --- the allotted power within the slots ------------------------------------------
     def power_limit_due(self, now: datetime) -> float | None:
-        """The power the charging session may draw now, or None when nothing is charging."""
+        """The power the charging session may draw now, when it differs from what the station has."""
         with self._lock:
             visit = self.visit
             if visit is None or visit.phase is not Phase.CHARGING or visit.allotted is None or visit.interrupted:
                 return None
-            return visit.allotted.limit_at(now)
+            due = visit.allotted.limit_at(now)
+            return None if due == visit.limit_kw else due
 
     def apply_power_limit(self, kw: float) -> None:
         """Write the allotted power to the station (called by the host at slot boundaries)."""
         with self._lock:
-            if self.visit is not None and self.visit.phase is Phase.CHARGING and not self.visit.interrupted:
+            visit = self.visit
+            if visit is not None and visit.phase is Phase.CHARGING and not visit.interrupted:
                 self._station.set_power_limit(kw)
+                visit.limit_kw = kw
 
     def _visit_for_request(self, request_mrid: str) -> Visit | None:
         visit = self.visit

@@ -148,13 +148,19 @@ def test_third_party_completion_assigns_the_usage_to_the_owner_3_3_5(parts) -> N
 
 
 def test_the_power_follows_the_allotted_slots_and_is_zero_outside(parts) -> None:
-    portal, _, _, _, clock = parts
+    portal, station, _, _, clock = parts
     portal.ev_changed(plugged())
     session = confirm_and_allot(portal)
     assert portal.power_limit_due(T0 + timedelta(hours=5)) is None  # not charging yet
-    portal.switch(SwitchOrder("S-1", True, session, None))
+    portal.switch(SwitchOrder("S-1", True, session, None))  # early: before its first slot
+    assert station.limits == [0.0]  # nothing drawn before the slot
+    assert portal.power_limit_due(T0 + timedelta(hours=5, minutes=1)) == 7.4
+    portal.apply_power_limit(7.4)
+    assert portal.power_limit_due(T0 + timedelta(hours=5, minutes=2)) is None  # already in force
     assert portal.power_limit_due(T0 + timedelta(hours=5, minutes=20)) == 3.0
+    portal.apply_power_limit(3.0)
     assert portal.power_limit_due(T0 + timedelta(hours=6)) == 0.0
+    assert station.limits == [0.0, 7.4, 3.0]
 
 
 def test_an_ied_restart_does_not_end_the_session_the_charge_resumes(parts) -> None:
