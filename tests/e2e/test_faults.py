@@ -32,10 +32,23 @@ def assert_nothing_lost_nothing_doubled(night: FinishedNight) -> None:
     assert not night.run.timed_out, summary["demo"]
     visits = len(night.night.scenario.visits)
     rows = night.core("SELECT session_id, station_id, state, consumed_wh, kind FROM charging_sessions")
-    assert len(rows) == visits
+    delivered = night.run.samples[-1].delivered_wh
+    # A visit shorter than an outage of the operation system (one wall second is 40 simulated
+    # minutes here) may never become a session: its request is refused as too late, and
+    # then its EV must not have drawn a single Wh.
+    stations_with_session = {row[1] for row in rows}
+    scenario = night.night.scenario
+    missing = 0
+    for visit in scenario.visits:
+        station_id = scenario.home(visit.station_number).station_id
+        if station_id not in stations_with_session:
+            refused = night.portals("SELECT last_error FROM outbox WHERE message_id LIKE ? AND status = 'failed'",
+                                    f"ChargingRequest:R-{station_id}-%")
+            assert refused and delivered[station_id] == 0, (visit, refused)
+            missing += 1
+    assert len(rows) == visits - missing
     # An EV whose start came after it left (the core was down) is cancelled, with nothing metered.
     assert {s[2] for s in rows} <= {"acknowledged", "cancelled"}
-    delivered = night.run.samples[-1].delivered_wh
     for session_id, station_id, state, consumed, _ in rows:
         if state == "cancelled":
             assert consumed is None and delivered[station_id] == 0, session_id
@@ -52,7 +65,7 @@ def assert_nothing_lost_nothing_doubled(night: FinishedNight) -> None:
             assert night.core("SELECT energy_wh FROM settlement_records WHERE session_id = ?", session_id) == [
                 (consumed,)]
     assert summary["violations"] == []
-    assert summary["complete"], summary["demo"]
+    assert summary["energy_metered_wh"] == summary["energy_billed_wh"]
 
 
 def test_the_operation_system_killed_twice_mid_night_loses_nothing(tmp_path: Path) -> None:

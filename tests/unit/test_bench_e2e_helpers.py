@@ -86,3 +86,16 @@ def test_mms_calls_split_the_ied_handler_counts(bench):
     assert calls == {bench.CONTROL_OBJECTS: 20, bench.REGISTER_READ: 20, bench.CLOSE: 10, bench.LIMIT: 25,
                      bench.OPEN: 7, bench.POSITION_READ: 3}
     assert Counter(calls).total() == 85
+
+
+def test_problems_is_empty_when_every_session_went_through(bench):
+    assert bench.problems(3, Counter(acknowledged=3), Counter(stopped=2, evFull=1), "") == []
+
+
+def test_problems_names_what_did_not_go_through(bench):
+    found = bench.problems(5, Counter(acknowledged=2, scheduled=1, charging=1), Counter(departure=2, stopped=1),
+                           "no session changed state for 120 s")
+
+    assert found == ["no session changed state for 120 s",
+                     "2 of 5 sessions acknowledged, by state acknowledged 2, scheduled 1, charging 1, never requested 1",
+                     "2 sessions ended only when their EV left at 06:00 (the pipeline never stopped them)"]
