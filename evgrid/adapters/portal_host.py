@@ -6,17 +6,13 @@ one :class:`~evgrid.adapters.iec61850.client.IedClient` (one connection, one I/O
 thread). Each portal still acts as its own site towards the utility: its messages carry
 the site's customer and location and go out with the site's own credentials.
 
-Threads, and why none can deadlock:
-
-- the IEC 61850 I/O thread only decodes reports and queues them (:class:`_Events`); it
-  never waits for a portal, because portals wait for it (every MMS call is handed to it);
-- the events thread applies reports and connection changes to the portals, and writes
-  the allotted power at each slot boundary (decreases before increases, so that a
-  transformer's sum never rises above the plan while sessions hand over);
-- the SOAP server's threads apply the utility's orders (CustomerPortal service);
-- the outbox thread delivers the portals' messages to the EV Operation System, in order
-  per site, retried until they arrive (store-and-forward in SQLite); the reply to a
-  charging request is read back into the portal.
+Threads, and why none can deadlock: the IEC 61850 I/O thread only decodes reports and
+queues them for the events thread (:mod:`evgrid.adapters.portal_threads`), because
+portals wait for it and it must never wait for a portal; slot boundaries have their own
+thread; the SOAP server's threads apply the utility's orders (CustomerPortal service);
+the outbox threads deliver the portals' messages to the EV Operation System, in order
+per site, retried until they arrive (store-and-forward in SQLite), and read the reply to
+a charging request back into its portal.
 
 The portal's messages are idempotent by MessageID (``ChargingRequest:<request>``,
 ``MeterReadings:<session>:start``, ...), so a retry after a lost reply changes nothing.
@@ -25,18 +21,17 @@ The portal's messages are idempotent by MessageID (``ChargingRequest:<request>``
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from evgrid.adapters.iec61850.client import IedClient
 from evgrid.adapters.iec61850.devices import EvState, MeterDevice, StationDevice
 from evgrid.adapters.iec61850.session import ConnectionEvent
 from evgrid.adapters.inbound import Outcome, Route, Router
+from evgrid.adapters.portal_threads import Events, SlotBoundaries
 from evgrid.adapters.soap.client import ServiceClient
 from evgrid.adapters.soap.outbox import OutboxItem, OutboxWorker
 from evgrid.adapters.sqlstore import MEMORY, SqliteOutbox, SqliteStore, utc_text
@@ -58,7 +53,6 @@ EVOS = "evos"
 SOURCE = "evgrid-portal"
 # Three-phase 230 V: the EV's maximum current (DEEV) as power.
 PHASES, VOLTAGE_V = 3, 230.0
-SLOT = timedelta(minutes=15)
 _EVENTS = {PLUGGED_IN: (codes.EV_PLUGGED_IN, "EV plugged in"),
            CHARGING_COMPLETE: (codes.EV_CHARGING_COMPLETE, "EV opened the contactor: full"),
            UNPLUGGED: (codes.EV_UNPLUGGED, "EV left before charging started")}
@@ -174,68 +168,6 @@ class _PortalOutbox(SqliteOutbox):
             self._host.request_refused(item.destination, item.message_id.split(":", 1)[1], error)
 
 
-class _Events:
-    """The events thread: reports and connection changes, in the order they came."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="portal-events", daemon=True)
-
-    def post(self, work: Callable[[], None]) -> None:
-        self._queue.put(work)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while (work := self._queue.get()) is not None:
-            _guarded(work)
-
-
-class _SlotBoundaries:
-    """A thread that wakes at every 15-minute slot boundary (and each second) to write the allotted power.
-
-    Apart from the events thread, so that a burst of reports never delays a boundary.
-    """
-
-    def __init__(self, apply: Callable[[], None], clock: Clock, origin: datetime) -> None:
-        self._apply = apply
-        self._clock = clock
-        self._origin = origin
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="portal-slots", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _wall_seconds_to_next(self) -> float:
-        now = self._clock.now()
-        boundary = self._origin + ((now - self._origin) // SLOT + 1) * SLOT
-        to_wall = getattr(self._clock, "wall_seconds", lambda seconds: seconds)
-        return max(to_wall((boundary - now).total_seconds()), 0.0)
-
-    def _run(self) -> None:
-        while not self._stop.wait(min(self._wall_seconds_to_next() + 0.001, 1.0)):
-            _guarded(self._apply)
-
-
-def _guarded(work: Callable[[], None]) -> None:
-    try:
-        work()
-    except AdapterError as error:  # a device that failed: logged, the next report or boundary retries
-        log.warning("portal event failed: %s %s", error.code, error.reason)
-    except Exception:  # the threads are a boundary: keep serving the other sites
-        log.exception("portal event failed")
-
-
 class PortalHost:
     """The portals of one gateway IED, their CIM endpoint and their uplink."""
 
@@ -261,8 +193,8 @@ class PortalHost:
             self.portals[binding.site.station_id] = SitePortal(
                 binding.site, _StationAdapter(station), _MeterAdapter(MeterDevice(ied, binding.meter_ld)),
                 uplink, clock)
-        self._events = _Events()
-        self._slots = _SlotBoundaries(self.apply_power_limits, clock, slot_origin or datetime(2000, 1, 1, tzinfo=UTC))
+        self._events = Events()
+        self._slots = SlotBoundaries(self.apply_power_limits, clock, slot_origin or datetime(2000, 1, 1, tzinfo=UTC))
         self.router = Router(self._routes(), codec=self.codec, source=SOURCE)
 
     # --- running ---------------------------------------------------------------------
