@@ -33,7 +33,8 @@ measured time: sessions/s measures the pipeline only where the measured time is 
 it. A higher ``--speed`` shortens the schedule, but the request burst of every station at
 once must fit in the two simulated hours before 22:00, and a third-party session's start
 order inside its allotment: a session that misses its allotment is never stopped (it stays
-charging at 0 kW) and the run ends INCOMPLETE.
+charging at 0 kW). Exit status 1, with the reason, when a session was not acknowledged or
+ended only because its EV left: the figures then do not measure the pipeline.
 
     python benchmarks/bench_e2e.py [--stations 1000] [--speed 120] [--stations-per-gateway N]
 """
@@ -106,7 +107,7 @@ POSITION_READ = "position read (CSWI1.Pos.stVal)"
 
 # --- the compressed night (pure) --------------------------------------------------------
 def compressed_scenario(stations: int, *, third_party_share: float = 0.1, seed: int = 1) -> sc.Scenario:
-    """The demo's homes and transformers, every station with one short visit in the first minutes.
+    """The demo's homes and transformers, every station's EV plugging in at 20:00-20:05.
 
     ``third_party_share`` of the EVs charge at another customer's station: those homes form
     one cycle (the EV of each charges at the next one's station), so every station and

@@ -97,8 +97,9 @@ def test_uc_2_3_start_at_slot_on_the_shared_clock_reaches_the_portal_host(tmp_pa
     seed_store(url, examples)
     stub, other = StubPortal(), StubPortal()
     evos_port = free_port()
-    # Simulated time reaches --start a few seconds from now: the processes are up by then.
-    epoch = time.time() + 4.0
+    # Simulated time reaches --start 12 s from now: the processes are up by then even on a
+    # loaded machine (before it, simulated time is simply earlier: the EV plugs in before 21:00).
+    epoch = time.time() + 12.0
     clock = AcceleratedClock(SPEED, START, epoch=epoch)
     with portal_host(stub) as stub_url, portal_host(other) as other_url:
         portals = tmp_path / "portals.csv"
