@@ -30,7 +30,7 @@ from pathlib import Path
 from evgrid.sim import scenario as sc
 from evgrid.sim.clock import AcceleratedClock
 from evgrid.sim.control import ControlClient, ControlError
-from evgrid.sim.night_setup import Plant, seed_database, session_states, write_portal_files
+from evgrid.sim.night_setup import Plant, pending_deliveries, seed_database, session_states, write_portal_files
 from evgrid.sim.processes import Service, evgrid_command, free_port
 from evgrid.sim.report import LoadSample
 
@@ -207,8 +207,8 @@ class Night:
             done = sum(n for s, n in states.items() if s in DONE_STATES)
             busy = any(thread.is_alive() for thread in self._threads)
             if (now >= last_departure and not pending and not faults and not later and not busy
-                    and done == sum(states.values())):
-                break
+                    and done == sum(states.values()) and pending_deliveries(self.database_url) == 0):
+                break  # every session done and every message delivered (the last bills to their portals)
             if time.monotonic() - started > budget:
                 log.error("the night did not finish within %.0f s: states %s", budget, states)
                 run.timed_out = True

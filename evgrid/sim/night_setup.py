@@ -96,11 +96,23 @@ def write_portal_files(scenario: sc.Scenario, plant: Plant, work: Path, portal_p
 _engines: dict[str, object] = {}
 
 
-def session_states(database_url: str) -> dict[str, int]:
-    """How many sessions are in each state now (a read; the operation system keeps writing)."""
+def pending_deliveries(database_url: str) -> int:
+    """Outbox messages of the operation system not delivered yet (bills on their way to portals ...)."""
+    engine = _engine(database_url)
+    with engine.connect() as connection:  # type: ignore[attr-defined]
+        return int(connection.execute(select(func.count()).select_from(m.OutboxMessage)
+                                      .where(m.OutboxMessage.status == "pending")).scalar_one())
+
+
+def _engine(database_url: str) -> object:
     engine = _engines.get(database_url)
     if engine is None:
         engine = _engines[database_url] = store.make_engine(database_url)
-    with engine.connect() as connection:  # type: ignore[attr-defined]
+    return engine
+
+
+def session_states(database_url: str) -> dict[str, int]:
+    """How many sessions are in each state now (a read; the operation system keeps writing)."""
+    with _engine(database_url).connect() as connection:  # type: ignore[attr-defined]
         rows = connection.execute(select(m.ChargingSession.state, func.count()).group_by(m.ChargingSession.state))
         return dict(Counter({state: int(n) for state, n in rows}))

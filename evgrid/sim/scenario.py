@@ -188,7 +188,10 @@ def _visit(owner: Home, station_number: int, night: datetime, rng: random.Random
     # About a third of the EVs over-estimate what they need: they are full before their
     # slots end and open the contactor themselves (2.3.2); the others are stopped at the end.
     # A quick charge at a friend's house ends when the battery is full (3.3.2).
-    room = int(energy_kwh * 1000 * rng.uniform(0.6, 0.85)) if third_party or rng.random() < 0.35 else None
+    if third_party:
+        room: int | None = int(energy_kwh * 1000 * rng.uniform(0.5, 0.7))
+    else:
+        room = int(energy_kwh * 1000 * rng.uniform(0.6, 0.85)) if rng.random() < 0.35 else None
     return Visit(station_number=station_number, ev_id=owner.ev_id, owner_number=owner.number,
                  arrival_utc=arrival, departure_utc=departure, energy_wh=int(energy_kwh * 1000),
                  ev_limit_w=owner.ev_max_kw * 1000, room_wh=room)

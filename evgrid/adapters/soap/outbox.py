@@ -218,7 +218,9 @@ class OutboxWorker:
         delivered = 0
         for item in rows:
             deliver = self.deliverer(item.destination)
-            if deliver is None or item.next_attempt_at > now:
+            # Not due: a retry or a lease a worker set. A next attempt beyond any backoff or
+            # lease was not set by a worker (a simulated clock's time): due now.
+            if deliver is None or now < item.next_attempt_at <= now + self.policy.horizon:
                 break  # nothing newer overtakes it
             if item.attempts >= self.policy.max_attempts:  # claimed that often without an outcome
                 self._give_up(item, "no outcome after the last claimed attempt")
