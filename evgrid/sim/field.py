@@ -231,6 +231,7 @@ class FieldSimulation:
         elif op == "energy":
             return {
                 "ok": True,
+                "time": self._last_tick.isoformat(),  # the simulated instant the counters are as of
                 "stations": {
                     str(n): {"cumulative_wh": b.station.delivered_wh, "power_w": b.station.power_w}
                     for n, b in self.stations.items()

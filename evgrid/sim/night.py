@@ -245,21 +245,23 @@ class Night:
         return True
 
     def _sample(self, run: NightRun) -> None:
-        assert self.clock is not None
-        delivered: dict[str, float] = {}
+        """One sample per gateway, stamped with the gateway's own simulated time of its counters.
+
+        The IED advances its stations every 0.1 s of wall time (two simulated minutes at
+        1200x): stamping the counters with this process's clock instead would put energy
+        in the wrong slot and show loads that never were.
+        """
         for gateway in self.gateways:
             control = gateway.control
             if control is None or gateway.restarting:
-                return  # an IED is restarting: skip this sample rather than record a gap as zero
+                continue  # an IED is restarting: no sample rather than a gap read as zero
             try:
                 reply = control.request("energy")
             except (ControlError, OSError):
-                return
-            for local, values in reply.get("stations", {}).items():
-                home = self.scenario.home(gateway.first_station + int(local) - 1)
-                delivered[home.station_id] = float(values["cumulative_wh"])
-        # Stamped after the reads (a millisecond): the energy is as of now.
-        run.samples.append(LoadSample(self.clock.now(), delivered))
+                continue
+            delivered = {self.scenario.home(gateway.first_station + int(local) - 1).station_id:
+                         float(values["cumulative_wh"]) for local, values in reply.get("stations", {}).items()}
+            run.samples.append(LoadSample(datetime.fromisoformat(reply["time"]), delivered))
 
     def _inject(self, fault: Fault, run: NightRun) -> list[tuple[datetime, Callable[[], None]]]:
         assert self.core is not None and self.billing is not None and self.clock is not None
