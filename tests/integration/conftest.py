@@ -5,6 +5,7 @@ from pathlib import Path
 from evgrid.adapters.store.database import make_engine, session_factory, upgrade
 from evgrid.adapters.store.registry import import_registry
 from evgrid.adapters.store.tariff import import_tariff
+from tests.integration.test_iec61850 import ied_factory  # noqa: F401  (shared with test_power_limit)
 from tests.unit.store.conftest import engine, examples, sessions, store_url  # noqa: F401
 
 

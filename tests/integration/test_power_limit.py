@@ -8,7 +8,7 @@ EV plugs in through the control channel and the limit is operated with
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,29 +23,14 @@ from tests.integration.test_iec61850 import EVSE_ICD, Ied, Recorder, arrival
 EV_11_KW = 11000.0
 
 
-@pytest.fixture
-def ieds(tmp_path: Path) -> Iterator[Callable[..., Ied]]:
-    """Start station IEDs (like test_iec61850's ied_factory); kill what is left at the end."""
-    started: list[Ied] = []
-
-    def make(*args: str) -> Ied:
-        ied = Ied(tmp_path, *args)
-        started.append(ied)
-        return ied.start()
-
-    yield make
-    for ied in started:
-        if ied.process is not None and ied.process.poll() is None:
-            ied.kill()
-        ied._release()
 
 
 def _watts(watts: float) -> Callable[[tuple[float, float]], bool]:
     return lambda measure: measure[0] == pytest.approx(watts, abs=0.5)
 
 
-def test_uc_2_3_power_follows_the_grid_limit(ieds: Callable[..., Ied], port: int) -> None:
-    ied = ieds("--scl", str(EVSE_ICD), "--port", str(port))
+def test_uc_2_3_power_follows_the_grid_limit(ied_factory: Callable[..., Ied], port: int) -> None:
+    ied = ied_factory("--scl", str(EVSE_ICD), "--port", str(port))
     measures = Recorder()
     with IedClient("127.0.0.1", port) as client, ied.control() as control:
         station = StationDevice(client, refs.station_ld())
@@ -79,8 +64,8 @@ def test_uc_2_3_power_follows_the_grid_limit(ieds: Callable[..., Ied], port: int
     assert ied.stop() == 0
 
 
-def test_limit_reports_carry_the_limit_in_force(ieds: Callable[..., Ied], port: int) -> None:
-    ieds("--scl", str(EVSE_ICD), "--port", str(port))
+def test_limit_reports_carry_the_limit_in_force(ied_factory: Callable[..., Ied], port: int) -> None:
+    ied_factory("--scl", str(EVSE_ICD), "--port", str(port))
     reports = Recorder()
     ld = refs.station_ld()
     with IedClient("127.0.0.1", port) as client:
@@ -92,9 +77,9 @@ def test_limit_reports_carry_the_limit_in_force(ieds: Callable[..., Ied], port: 
 
 @pytest.mark.parametrize("kw", [11.5, -0.1, math.nan, math.inf])
 def test_a_bad_limit_is_refused_and_changes_nothing(
-    ieds: Callable[..., Ied], port: int, kw: float
+    ied_factory: Callable[..., Ied], port: int, kw: float
 ) -> None:
-    ied = ieds("--scl", str(EVSE_ICD), "--port", str(port))
+    ied = ied_factory("--scl", str(EVSE_ICD), "--port", str(port))
     with IedClient("127.0.0.1", port) as client, ied.control() as control:
         station = StationDevice(client, refs.station_ld())
         station.set_power_limit(3.7)
@@ -114,17 +99,17 @@ def test_a_bad_limit_is_refused_and_changes_nothing(
     assert "rejected (Inconsistent-parameters)" in ied.log()
 
 
-def test_limits_of_gateway_stations_are_independent(ieds: Callable[..., Ied], port: int) -> None:
-    ieds("--scl", str(EVSE_ICD), "--port", str(port), "--stations", "2")
+def test_limits_of_gateway_stations_are_independent(ied_factory: Callable[..., Ied], port: int) -> None:
+    ied_factory("--scl", str(EVSE_ICD), "--port", str(port), "--stations", "2")
     with IedClient("127.0.0.1", port) as client:
         first, second = (StationDevice(client, refs.station_ld(n)) for n in (1, 2))
         second.set_power_limit(1.4)
         assert (first.read_power_limit(), second.read_power_limit()) == (pytest.approx(11.0), pytest.approx(1.4))
 
 
-def test_the_limit_survives_an_ied_restart(ieds: Callable[..., Ied], port: int, tmp_path: Path) -> None:
+def test_the_limit_survives_an_ied_restart(ied_factory: Callable[..., Ied], port: int, tmp_path: Path) -> None:
     state = tmp_path / "ied-state.json"
-    ied = ieds("--scl", str(EVSE_ICD), "--port", str(port), "--state", str(state))
+    ied = ied_factory("--scl", str(EVSE_ICD), "--port", str(port), "--state", str(state))
     events, measures = Recorder(), Recorder()
     with IedClient("127.0.0.1", port, retry_interval_s=0.1) as client, ied.control() as control:
         client.on_connection(events)
