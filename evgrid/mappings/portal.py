@@ -32,6 +32,14 @@ def _kw(value: float) -> Decimal:
     return Decimal(str(value)).quantize(KW)
 
 
+def _usage_point(site: Site) -> ev.UsagePoint:
+    """The site's usage point with its premise and meter, as the operation system's registry knows them."""
+    return ev.UsagePoint(
+        m_rid=site.usage_point_id,
+        service_location=ev.ServiceLocation(m_rid=f"SL-{site.premise_number}", premise_number=site.premise_number),
+        meter=ev.Meter(m_rid=site.meter_number))
+
+
 def charging_request_to_cim(site: Site, plug: PlugIn) -> ev.ChargingRequest:
     """1.1.1 -> 1.1.2: the EV's identity and needs, with the portal's customer and location."""
     return ev.ChargingRequest(
@@ -39,11 +47,7 @@ def charging_request_to_cim(site: Site, plug: PlugIn) -> ev.ChargingRequest:
         electric_vehicle=ev.ElectricVehicle(m_rid=plug.ev_id, max_power=_kw(plug.ev_max_power_kw)),
         charging_station=ev.ChargingStation(m_rid=site.station_id, rated_power=_kw(site.station_max_kw)),
         customer=ev.Customer(m_rid=site.customer_id),
-        usage_point=ev.UsagePoint(
-            m_rid=site.usage_point_id,
-            service_location=ev.ServiceLocation(m_rid=f"SL-{site.premise_number}",
-                                                premise_number=site.premise_number),
-            meter=ev.Meter(m_rid=site.meter_number)),
+        usage_point=_usage_point(site),
         requested_energy=plug.requested_wh, departure_time=xml_time(plug.departure_utc),
         max_power=_kw(min(plug.ev_max_power_kw, site.station_max_kw)),
     )
@@ -86,11 +90,7 @@ def usage_assignment_to_cim(site: Site, done: Completed, owner_account_id: str,
     """3.3.5: the host's portal hands a third-party session's energy to the EV owner."""
     return ev.UsageAssignment(
         charging_session=_ref(done.session_id), electric_vehicle=_ref(done.ev_id),
-        host_usage_point=ev.UsagePoint(
-            m_rid=site.usage_point_id,
-            service_location=ev.ServiceLocation(m_rid=f"SL-{site.premise_number}",
-                                                premise_number=site.premise_number),
-            meter=ev.Meter(m_rid=site.meter_number)),
+        host_usage_point=_usage_point(site),
         from_account=ev.CustomerAccount(m_rid=site.account_id, customer=ev.Customer(m_rid=site.customer_id)),
         to_account=ev.CustomerAccount(
             m_rid=owner_account_id,
