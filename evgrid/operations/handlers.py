@@ -113,7 +113,7 @@ def request_charging(cmd: ChargingRequest, uow: UnitOfWork, now: datetime,
                     reachable_wh=reachable)
 
     # 2.2 / 3.2: the scheduler's slot; 2.2.1 / 3.2.1: the start time to the portal.
-    allotment = uow.planner.place(session)
+    allotment = uow.planner.place(session, now)
     if allotment.start_utc is None:
         # Every slot before departure is taken up to the transformer's (or feeder's) limit.
         raise SchedulingConflict(f"transformer {session.transformer_id} has no capacity left for "
@@ -166,8 +166,13 @@ def record_start(cmd: StartReading, uow: UnitOfWork, now: datetime, message_id: 
     session = uow.sessions.get(cmd.session_id)
     _check_meter(session, cmd.meter_number)
     uow.ledger.record_register(cmd.meter_number, cmd.at_utc, cmd.register_wh, session.session_id, message_id)
-    return _move(uow, session, S.CHARGING, now, message_id, "2.3.1" if not session.third_party else "3.3.1",
-                 started_utc=cmd.at_utc, start_register_wh=cmd.register_wh)
+    charging = _move(uow, session, S.CHARGING, now, message_id, "2.3.1" if not session.third_party else "3.3.1",
+                     started_utc=cmd.at_utc, start_register_wh=cmd.register_wh)
+    if charging.planned_end_utc is not None and charging.planned_end_utc <= now:
+        # The start came through after the allotment ended (a delayed order, a retried close):
+        # the stop job already fired while the session was still scheduled, so stop it now.
+        uow.outbox.put(events.SwitchStation(charging, close=False))
+    return charging
 
 
 def record_readings(readings: MeterReadingSet, uow: UnitOfWork, now: datetime,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from evgrid.operations.ports import Allotment
@@ -49,12 +50,16 @@ class NightPlanner:
         """The committed problem."""
         return self._committed.problem
 
-    def place(self, session: Session) -> Allotment:
-        """Steps 2.2 / 3.2: place one session against the current plan."""
+    def place(self, session: Session, now: datetime | None = None) -> Allotment:
+        """Steps 2.2 / 3.2: place one session against the current plan, from ``now`` on.
+
+        A request that arrives late (a portal that retried, a backlog) gets slots from
+        ``now``, never slots already past: those could not be dispatched any more.
+        """
         night = self._staged or self._committed
         request = SessionRequest(
             session_id=session.session_id,
-            arrival_utc=max(session.plugged_in_utc, night.problem.horizon.start_utc),
+            arrival_utc=max(session.plugged_in_utc, night.problem.horizon.start_utc, now or session.plugged_in_utc),
             departure_utc=session.departure_utc,
             energy_wh=session.reachable_wh if session.reachable_wh is not None else session.requested_wh,
             max_power_kw=float(session.max_power_kw),

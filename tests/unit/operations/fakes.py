@@ -146,8 +146,8 @@ class FakePlanner:
         self.state = state
         self.night_start = night_start
 
-    def place(self, session: Session) -> Allotment:
-        start = NOW if session.third_party else self.night_start
+    def place(self, session: Session, now: datetime | None = None) -> Allotment:
+        start = (now or NOW) if session.third_party else max(self.night_start, now or NOW)
         slots, planned, cursor = [], 0, start
         while planned < (session.reachable_wh or 0) and cursor < session.departure_utc:
             wh = min(int(session.max_power_kw * 250), (session.reachable_wh or 0) - planned)

@@ -141,7 +141,7 @@ def test_a_station_serves_one_ev_at_a_time(uow: FakeUnitOfWork) -> None:
 
 
 def test_a_failure_half_way_leaves_nothing(uow: FakeUnitOfWork, monkeypatch: pytest.MonkeyPatch) -> None:
-    def full(self, session):  # noqa: ANN001, ANN202
+    def full(self, session, now=None):  # noqa: ANN001, ANN202
         raise RuntimeError("scheduler down")
 
     monkeypatch.setattr("tests.unit.operations.fakes.FakePlanner.place", full)
@@ -246,7 +246,7 @@ def test_a_request_no_slot_can_serve_is_refused_6_1_and_stores_nothing(uow: Fake
 
     # The transformer is full until departure: the planner gives no slot any power.
     monkeypatch.setattr(FakePlanner, "place",
-                        lambda self, session: Allotment(session.session_id, session.transformer_id, (), 15, 0))
+                        lambda self, session, now=None: Allotment(session.session_id, session.transformer_id, (), 15, 0))
     with pytest.raises(SchedulingConflict) as refused:
         run(uow, handlers.request_charging, request())
     assert refused.value.code == "6.1"
