@@ -107,12 +107,16 @@ class Visit:
     completed: Completed | None = None
     notes: list[str] = field(default_factory=list)
 
+    ordered_session_id: str | None = None  # from a start order that overtook the reply
+
     @property
     def session_id(self) -> str | None:
-        """The utility's session id, once the request was confirmed or allotted."""
+        """The utility's session id, once the request was confirmed, allotted or started."""
         if self.confirmed is not None:
             return self.confirmed.session_id
-        return self.allotted.session_id if self.allotted is not None else None
+        if self.allotted is not None:
+            return self.allotted.session_id
+        return self.ordered_session_id
 
 
 class SitePortal:
@@ -218,6 +222,10 @@ class SitePortal:
             visit.confirmed = confirmation
             if visit.phase is Phase.REQUESTED:
                 visit.phase = Phase.SCHEDULED
+            elif visit.completed is not None:
+                # The start order overtook this reply and the charge is already over: only
+                # now is it known whether the usage goes to a visiting EV's owner (3.3.5).
+                self._assign_usage(visit.completed, confirmation)
 
     def refused(self, request_mrid: str, reason: str) -> None:
         """The utility refused the request (unknown EV, closed account ...): nothing to charge."""
@@ -291,9 +299,10 @@ class SitePortal:
         return visit.start_register_wh is not None and self._meter.register_wh() > visit.start_register_wh
 
     def _charging(self, visit: Visit, session_id: str) -> None:
-        if visit.confirmed is None:
-            visit.confirmed = Confirmed(visit.plug.request_mrid, session_id, False, visit.plug.requested_wh,
-                                        visit.plug.requested_wh, None, None)
+        if visit.session_id is None:
+            # The reply has not arrived yet: whether this is a third-party charge is not known
+            # until it does (see :meth:`confirmed`).
+            visit.ordered_session_id = session_id
         visit.phase = Phase.CHARGING
         assert visit.started_utc is not None and visit.start_register_wh is not None
         self._uplink.report_register(self.site, session_id, visit.started_utc, visit.start_register_wh,
@@ -302,7 +311,8 @@ class SitePortal:
     def _end(self, visit: Visit, reason: str) -> None:
         """2.3.3 + 2.3.4 (+ 3.3.5): read the register, report completion (and assign usage)."""
         visit.phase = Phase.FINISHED
-        if visit.started_utc is None or visit.start_register_wh is None or visit.confirmed is None:
+        session_id = visit.session_id
+        if visit.started_utc is None or visit.start_register_wh is None or session_id is None:
             return
         now = self._clock.now()
         end = self._meter.register_wh()
@@ -311,7 +321,7 @@ class SitePortal:
             log.error("site %s: register went from %d to %d Wh; reported as 0 Wh", self.site.station_id,
                       visit.start_register_wh, end)
             end = visit.start_register_wh
-        done = Completed(visit.confirmed.session_id, visit.plug.ev_id, visit.started_utc, max(now, visit.started_utc),
+        done = Completed(session_id, visit.plug.ev_id, visit.started_utc, max(now, visit.started_utc),
                          visit.start_register_wh, end, reason)
         visit.completed = done
         self.finished.append(done)
@@ -319,13 +329,18 @@ class SitePortal:
             self._uplink.report_event(self.site, CHARGING_COMPLETE, done.ev_id, now, f"{done.session_id}:full")
         self._uplink.report_register(self.site, done.session_id, done.completed_utc, end, at_start=False)
         self._uplink.report_completion(self.site, done)
-        confirmed = visit.confirmed
-        if confirmed.third_party:
-            if confirmed.owner_account_id is None:
-                log.error("site %s: third-party session %s without the owner's account: usage not assigned",
-                          self.site.station_id, done.session_id)
-            else:
-                self._uplink.assign_usage(self.site, done, confirmed.owner_account_id, confirmed.owner_customer_id)
+        if visit.confirmed is not None:
+            self._assign_usage(done, visit.confirmed)
+
+    def _assign_usage(self, done: Completed, confirmed: Confirmed) -> None:
+        """3.3.5: at a third-party site, the session's usage goes to the EV owner's account."""
+        if not confirmed.third_party:
+            return
+        if confirmed.owner_account_id is None:
+            log.error("site %s: third-party session %s without the owner's account: usage not assigned",
+                      self.site.station_id, done.session_id)
+            return
+        self._uplink.assign_usage(self.site, done, confirmed.owner_account_id, confirmed.owner_customer_id)
 
     def billed(self, bill: Bill) -> None:
         """4.1.1: bill information for an EV of this site's customer."""

@@ -167,6 +167,21 @@ def test_uc_2_3_1_register_at_start_makes_the_session_charging(uow: FakeUnitOfWo
     assert uow.committed.registers == [("MTR-A", NOW, 1_000_000, session_id)]
 
 
+def test_a_start_that_comes_through_after_the_allotment_ended_is_stopped_at_once(uow: FakeUnitOfWork) -> None:
+    session = run(uow, handlers.request_charging, request()).session
+    late = session.planned_end_utc + timedelta(minutes=5)
+    with uow:
+        handlers.record_start(handlers.StartReading(session.session_id, "MTR-A", late, 1_000_000), uow, late, "m-2")
+        uow.commit()
+    switches = [e for e in uow.committed.outbox if isinstance(e, events.SwitchStation)]
+    assert [switch.close for switch in switches] == [False]  # the stop job had found it still scheduled
+
+
+def test_a_start_within_the_allotment_queues_no_stop(uow: FakeUnitOfWork) -> None:
+    _charged(uow)
+    assert not [e for e in uow.committed.outbox if isinstance(e, events.SwitchStation)]
+
+
 def test_uc_2_3_4_home_completion_goes_to_billing(uow: FakeUnitOfWork) -> None:
     session_id = _charged(uow)
     session = run(uow, handlers.complete, completion(session_id), "m-3")

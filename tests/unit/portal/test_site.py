@@ -286,3 +286,33 @@ def test_an_ev_that_charged_through_an_unseen_close_and_left_is_completed_not_ca
     done = uplink.sent[uplink.kinds().index("completion")][1]
     assert (done.consumed_wh, done.reason) == (5_000, "departure")
     assert "unplugged" not in uplink.kinds()
+
+
+def test_a_start_order_that_overtakes_the_reply_still_assigns_third_party_usage_3_3_5(parts) -> None:
+    portal, station, meter, uplink, clock = parts
+    portal.ev_changed(plugged())
+    request = portal.visit.plug.request_mrid
+    session = f"S-{request}"
+    # A third-party charge starting at once: the order arrives before the reply does.
+    portal.switch(SwitchOrder("S-1", True, session, f"{session}:start"))
+    meter.wh += 5_000
+    clock.moment = T0 + timedelta(hours=1)
+    portal.switch(SwitchOrder("S-1", False, session, f"{session}:stop"))
+    assert "usage" not in uplink.kinds()  # not known yet whose usage it is
+    portal.confirmed(Confirmed(request, session, True, 20_000, 20_000, "A-OWNER", "C-OWNER"))
+    kinds = uplink.kinds()
+    assert kinds[-2:] == ["completion", "usage"]
+    owner, done = uplink.sent[-1][1]
+    assert (owner, done.session_id, done.consumed_wh) == ("A-OWNER", session, 5_000)
+
+
+def test_a_home_reply_after_the_charge_assigns_nothing(parts) -> None:
+    portal, _, meter, uplink, _ = parts
+    portal.ev_changed(plugged())
+    request = portal.visit.plug.request_mrid
+    session = f"S-{request}"
+    portal.switch(SwitchOrder("S-1", True, session, f"{session}:start"))
+    meter.wh += 1_000
+    portal.switch(SwitchOrder("S-1", False, session, f"{session}:stop"))
+    portal.confirmed(Confirmed(request, session, False, 20_000, 20_000, "A-1", "C-1"))
+    assert uplink.kinds().count("completion") == 1 and "usage" not in uplink.kinds()

@@ -51,6 +51,14 @@ def test_uc_3_2_third_party_starts_at_arrival() -> None:
     assert allotment.slots[0][1] == Decimal("7.200")
 
 
+def test_a_late_request_gets_no_slot_in_the_past() -> None:
+    night = planner()
+    now = START + timedelta(hours=2, minutes=5)  # the request comes long after the plug-in
+    allotment = night.place(session("S-2", ChargingKind.THIRD_PARTY), now)
+    assert allotment.start_utc == START + timedelta(hours=2)  # the slot now is in, not the arrival's
+    assert all(begin >= START + timedelta(hours=2) for begin, _ in allotment.slots)
+
+
 def test_transformer_limit_holds_as_sessions_arrive() -> None:
     night = planner(capacity_kw=35.0)  # 15 kW of headroom over a 20 kW base load
     for index in range(6):
