@@ -263,6 +263,8 @@ def test_gateway_serves_20_stations_with_their_meters(ied_factory: Callable[...,
             meter.on_energy(energy[n])
         for n in energy:
             control.arrive(**arrival(f"EV-{n:04d}", energy_wh=50000, station=n, ev_limit_w=3000.0 + 100 * n))
+        # Half the control handles made together beforehand (as a portal host does), half at first operate.
+        client.prepare_controls([ref for n in range(1, 11) for ref in StationDevice(client, refs.station_ld(n)).control_refs()])
         for n in energy:
             StationDevice(client, refs.station_ld(n)).close_contactor()
         for n, recorder in energy.items():

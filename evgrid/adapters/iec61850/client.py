@@ -171,6 +171,10 @@ class IedClient:
             timeout_s=self.timeout_s * 3,
         )
 
+    def prepare_controls(self, refs: Sequence[str]) -> None:
+        """Create the control handles of ``refs`` in one go (see :meth:`Session.prepare_controls`)."""
+        self._call(lambda: self._session.prepare_controls(list(refs)), timeout_s=self.timeout_s * (10 + len(refs)))
+
     def subscribe(self, rcb: str, callback: ReportCallback) -> None:
         """Receive the reports of RCB ``rcb`` (a free indexed instance is taken when needed).
 

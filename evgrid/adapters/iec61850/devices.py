@@ -114,6 +114,10 @@ class StationDevice:
         self.ld = ld
         self._last_conn: ConnState | None = None
 
+    def control_refs(self) -> list[str]:
+        """The station's controllable objects (contactor, power limit), for :meth:`IedClient.prepare_controls`."""
+        return [refs.CONTACTOR.at(self.ld), refs.POWER_LIMIT.at(self.ld)]
+
     def read_ev(self) -> EvState:
         """Read outlet and EV state now."""
         return _ev_state(self.client.read_many([(r.at(self.ld), r.fc) for r in refs.EV_STATE_MEMBERS]))

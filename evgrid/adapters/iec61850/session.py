@@ -303,6 +303,27 @@ class Session:
             self.drop()
             raise
 
+    def prepare_controls(self, refs: list[str]) -> None:
+        """Create the control handles of ``refs`` now, together, rather than at each first operate.
+
+        Creating a handle is a GIL-keeping blocking call, so it runs with reports paused:
+        one pause for all of them instead of one per object (a gateway has thousands).
+        Handles are re-created at every reconnect.
+        """
+        missing = [ref for ref in refs if self.controls.get(ref) is None]
+        if not missing:
+            return
+        if self.connection is None:
+            self.controls.update(dict.fromkeys(missing))  # created at connect
+            return
+        connection = self.connection
+
+        def create() -> None:
+            for ref in missing:
+                self.controls[ref] = ControlHandle(connection, ref)
+
+        self.quiesced(create)
+
     # --- reports ------------------------------------------------------------------------------
     def subscribe(self, subscription: Subscription) -> None:
         """Take an RCB instance and enable it now when connected; keep it for reconnects."""
