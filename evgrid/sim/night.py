@@ -124,7 +124,9 @@ class Night:
         opts = self.options
         # The clock's epoch is set a little ahead: until then simulated time is before the
         # night and nothing happens, so a slow start loses no arrival.
-        epoch = time.time() + 8.0 + 0.02 * opts.homes
+        # An estimate that grows with the homes (portals subscribe per station); the log says
+        # how much of it was spare, or how late the night began.
+        epoch = time.time() + 8.0 + 0.04 * opts.homes
         self.clock = AcceleratedClock(opts.speed, opts.night_start_utc, epoch=epoch)
         clock_args = ["--speed", str(opts.speed), "--start", opts.night_start_utc.isoformat(), "--epoch", f"{epoch:.3f}"]
         billing_port, core_port = free_port(), free_port()
@@ -164,6 +166,12 @@ class Night:
                 "--database", str(state / f"portal-{g}.db"), *clock_args, "--log-level", "WARNING"),
                 logs / f"portal-{g}.log")
             gateway.portal.start()
+        spare = epoch - time.time()
+        if spare < 0:
+            log.warning("the processes took %.1f s longer to start than the clock's lead: the first "
+                        "arrivals of the night come late", -spare)
+        else:
+            log.info("every process is up %.1f s before the night begins", spare)
 
     def stop(self) -> None:
         """Stop every process (portals first, so that nothing is cut mid-message)."""
