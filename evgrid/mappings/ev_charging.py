@@ -38,7 +38,8 @@ def xml_time(moment: datetime) -> XmlDateTime:
     return XmlDateTime.from_datetime(moment.astimezone(UTC))
 
 
-def _ref(mrid: str) -> ev.Reference:
+def reference(mrid: str) -> ev.Reference:
+    """A CIM reference to another object by its mRID."""
     return ev.Reference(m_rid=mrid)
 
 
@@ -46,8 +47,9 @@ def _account(account_id: str, customer_id: str | None = None) -> ev.CustomerAcco
     return ev.CustomerAccount(m_rid=account_id, customer=ev.Customer(m_rid=customer_id) if customer_id else None)
 
 
-def _kw(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.001"))
+def kilowatts(value: Decimal | float) -> Decimal:
+    """A power in kW as the profile carries it: three decimals (watts)."""
+    return Decimal(str(value)).quantize(Decimal("0.001"))
 
 
 # ------------------------------------------------------------------ inbound
@@ -127,18 +129,18 @@ def confirmation_to_cim(confirmation: Confirmation) -> ev.ChargingConfirmation:
     """2.1.1 / 3.1.3: the payload of the reply to a ChargingRequest."""
     session = confirmation.session
     return ev.ChargingConfirmation(
-        charging_request=_ref(session.request_mrid), charging_session=_ref(session.session_id),
+        charging_request=reference(session.request_mrid), charging_session=reference(session.session_id),
         kind=KINDS[session.kind], requested_energy=session.requested_wh,
-        reachable_energy=session.reachable_wh or 0, effective_power=_kw(confirmation.effective_power_kw),
+        reachable_energy=session.reachable_wh or 0, effective_power=kilowatts(confirmation.effective_power_kw),
         departure_time=xml_time(session.departure_utc),
-        tariff=_ref(session.tariff_id) if session.tariff_id else None,
+        tariff=reference(session.tariff_id) if session.tariff_id else None,
     )
 
 
 def charging_type_to_cim(session: Session) -> ev.ChargingType:
     """1.2 / 3.1: home or third party, with the accounts of the EV owner and of the host."""
     return ev.ChargingType(
-        charging_session=_ref(session.session_id), kind=KINDS[session.kind], electric_vehicle=_ref(session.ev_id),
+        charging_session=reference(session.session_id), kind=KINDS[session.kind], electric_vehicle=reference(session.ev_id),
         owner_account=_account(session.owner_account_id), host_account=_account(session.host_account_id),
     )
 
@@ -146,12 +148,12 @@ def charging_type_to_cim(session: Session) -> ev.ChargingType:
 def allotment_to_cim(session: Session, allotment: Allotment) -> ev.TimeSlotAllotment:
     """2.2 / 2.2.1 / 3.2 / 3.2.1."""
     length = timedelta(minutes=allotment.slot_minutes)
-    slots = [ev.Slot(start=xml_time(start), end=xml_time(start + length), power=_kw(kw))
+    slots = [ev.Slot(start=xml_time(start), end=xml_time(start + length), power=kilowatts(kw))
              for start, kw in allotment.slots if kw > 0]
     if not slots:
         raise MappingError(f"session {session.session_id} has no slot with power", mrid=session.session_id)
     return ev.TimeSlotAllotment(
-        charging_session=_ref(session.session_id), charging_station=_ref(session.station_id),
+        charging_session=reference(session.session_id), charging_station=reference(session.station_id),
         power_transformer=ev.PowerTransformer(m_rid=allotment.transformer_id), kind=KINDS[session.kind],
         scheduled_interval=ev.DateTimeInterval(start=slots[0].start, end=slots[-1].end),
         planned_energy=allotment.planned_wh, slot=slots,
@@ -162,7 +164,7 @@ def third_party_to_cim(event: events.ThirdPartyRecorded) -> ev.ThirdPartyChargin
     """3.1.1."""
     session = event.session
     return ev.ThirdPartyCharging(
-        charging_session=_ref(session.session_id), electric_vehicle=_ref(session.ev_id),
+        charging_session=reference(session.session_id), electric_vehicle=reference(session.ev_id),
         owner_account=_account(session.owner_account_id, event.owner_customer_id),
         host_account=_account(session.host_account_id, event.host_customer_id),
         host_usage_point=ev.UsagePoint(
@@ -193,8 +195,8 @@ def consumption_to_cim(event: events.ConsumptionForBilling) -> ev.ChargingConsum
     start = session.started_utc or session.plugged_in_utc
     end = session.completed_utc or start
     return ev.ChargingConsumption(
-        charging_session=_ref(session.session_id), kind=KINDS[session.kind],
-        electric_vehicle=_ref(session.ev_id), charged_account=_account(session.owner_account_id),
+        charging_session=reference(session.session_id), kind=KINDS[session.kind],
+        electric_vehicle=reference(session.ev_id), charged_account=_account(session.owner_account_id),
         host_account=_account(session.host_account_id) if session.third_party else None,
         interval=ev.DateTimeInterval(start=xml_time(start), end=xml_time(end)),
         consumed_energy=session.consumed_wh or 0, tariff=_tariff_to_cim(event),
@@ -204,7 +206,7 @@ def consumption_to_cim(event: events.ConsumptionForBilling) -> ev.ChargingConsum
 def bill_to_cim(bill: events.BillInformation) -> ev.BillingInformation:
     """4.1.1."""
     return ev.BillingInformation(
-        m_rid=bill.bill_id, charging_session=_ref(bill.session_id),
+        m_rid=bill.bill_id, charging_session=reference(bill.session_id),
         customer_account=_account(bill.account_id), issued_date_time=xml_time(bill.issued_utc),
         currency=bill.currency,
         charge=[ev.Charge(kind=line.label, energy=line.energy_wh, unit_price=line.price_per_kwh,
@@ -216,8 +218,8 @@ def bill_to_cim(bill: events.BillInformation) -> ev.BillingInformation:
 def acknowledgment_to_cim(event: events.SessionAcknowledged) -> ev.ChargingAcknowledgment:
     """4.1.2."""
     return ev.ChargingAcknowledgment(
-        charging_session=_ref(event.session_id), status=ev.AcknowledgmentStatus.BILLED,
-        billing_information=_ref(event.bill_id), customer_account=_ref(event.account_id),
+        charging_session=reference(event.session_id), status=ev.AcknowledgmentStatus.BILLED,
+        billing_information=reference(event.bill_id), customer_account=reference(event.account_id),
     )
 
 

@@ -10,7 +10,6 @@ frozen values of :mod:`evgrid.portal.model`. The portal itself never touches CIM
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from evgrid.cim.generated import end_device_controls as edc
 from evgrid.cim.generated import end_device_events as ede
@@ -18,18 +17,8 @@ from evgrid.cim.generated import ev_charging as ev
 from evgrid.cim.generated import meter_readings as mr
 from evgrid.errors import MappingError
 from evgrid.mappings import codes
-from evgrid.mappings.ev_charging import bill_from_cim, utc, xml_time
+from evgrid.mappings.ev_charging import bill_from_cim, kilowatts, reference, utc, xml_time
 from evgrid.portal.model import Allotted, Bill, Completed, Confirmed, PlugIn, Site, SwitchOrder
-
-KW = Decimal("0.001")
-
-
-def _ref(mrid: str) -> ev.Reference:
-    return ev.Reference(m_rid=mrid)
-
-
-def _kw(value: float) -> Decimal:
-    return Decimal(str(value)).quantize(KW)
 
 
 def _usage_point(site: Site) -> ev.UsagePoint:
@@ -44,12 +33,12 @@ def charging_request_to_cim(site: Site, plug: PlugIn) -> ev.ChargingRequest:
     """1.1.1 -> 1.1.2: the EV's identity and needs, with the portal's customer and location."""
     return ev.ChargingRequest(
         m_rid=plug.request_mrid, created_date_time=xml_time(plug.plugged_in_utc),
-        electric_vehicle=ev.ElectricVehicle(m_rid=plug.ev_id, max_power=_kw(plug.ev_max_power_kw)),
-        charging_station=ev.ChargingStation(m_rid=site.station_id, rated_power=_kw(site.station_max_kw)),
+        electric_vehicle=ev.ElectricVehicle(m_rid=plug.ev_id, max_power=kilowatts(plug.ev_max_power_kw)),
+        charging_station=ev.ChargingStation(m_rid=site.station_id, rated_power=kilowatts(site.station_max_kw)),
         customer=ev.Customer(m_rid=site.customer_id),
         usage_point=_usage_point(site),
         requested_energy=plug.requested_wh, departure_time=xml_time(plug.departure_utc),
-        max_power=_kw(min(plug.ev_max_power_kw, site.station_max_kw)),
+        max_power=kilowatts(min(plug.ev_max_power_kw, site.station_max_kw)),
     )
 
 
@@ -77,8 +66,8 @@ def device_event_to_cim(site: Site, code: str, ev_id: str, at_utc: datetime, mri
 def completion_to_cim(site: Site, done: Completed) -> ev.ChargingCompletion:
     """2.3.4 / 3.3.4: start and end registers of the session and why it ended."""
     return ev.ChargingCompletion(
-        charging_session=_ref(done.session_id), charging_station=_ref(site.station_id),
-        electric_vehicle=_ref(done.ev_id), meter=ev.Meter(m_rid=site.meter_number),
+        charging_session=reference(done.session_id), charging_station=reference(site.station_id),
+        electric_vehicle=reference(done.ev_id), meter=ev.Meter(m_rid=site.meter_number),
         actual_interval=ev.DateTimeInterval(start=xml_time(done.started_utc), end=xml_time(done.completed_utc)),
         start_register=done.start_register_wh, end_register=done.end_register_wh,
         consumed_energy=done.consumed_wh, reason=ev.CompletionReason(done.reason),
@@ -89,7 +78,7 @@ def usage_assignment_to_cim(site: Site, done: Completed, owner_account_id: str,
                             owner_customer_id: str | None) -> ev.UsageAssignment:
     """3.3.5: the host's portal hands a third-party session's energy to the EV owner."""
     return ev.UsageAssignment(
-        charging_session=_ref(done.session_id), electric_vehicle=_ref(done.ev_id),
+        charging_session=reference(done.session_id), electric_vehicle=reference(done.ev_id),
         host_usage_point=_usage_point(site),
         from_account=ev.CustomerAccount(m_rid=site.account_id, customer=ev.Customer(m_rid=site.customer_id)),
         to_account=ev.CustomerAccount(
