@@ -66,6 +66,7 @@ import pyiec61850.pyiec61850 as iec
 from bench_iec61850 import _raw_connection  # benchmarks/bench_iec61850.py, beside this script
 
 from evgrid.adapters.soap.wire import envelope
+from evgrid.adapters.store.night_records import session_states
 from evgrid.mappings import iec61850_refs as refs
 from evgrid.mappings import services
 from evgrid.sim import scenario as sc
@@ -73,7 +74,7 @@ from evgrid.sim.arrivals import Arrival
 from evgrid.sim.clock import AcceleratedClock
 from evgrid.sim.ied import packaged_scl
 from evgrid.sim.night import DemoOptions, Night
-from evgrid.sim.night_setup import Plant, session_states
+from evgrid.sim.night_setup import Plant
 from evgrid.sim.processes import Service, evgrid_command, free_port
 
 # The clock and the horizon start at 18:00 UTC: the two simulated hours before the

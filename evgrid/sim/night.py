@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from evgrid.adapters.store.night_records import pending_deliveries, session_states
 from evgrid.sim import scenario as sc
 from evgrid.sim.clock import AcceleratedClock
 from evgrid.sim.control import ControlClient, ControlError
-from evgrid.sim.night_setup import Plant, pending_deliveries, seed_database, session_states, write_portal_files
+from evgrid.sim.night_setup import Plant, seed_database, write_portal_files
 from evgrid.sim.processes import Service, evgrid_command, free_port
 from evgrid.sim.report import LoadSample
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import secrets
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select, update
-
 from evgrid.adapters.store import database as store
-from evgrid.adapters.store import models as m
+from evgrid.adapters.store.night_records import set_base_load
 from evgrid.adapters.store.registry import import_registry
 from evgrid.adapters.store.tariff import import_tariff
 from evgrid.mappings import iec61850_refs as refs
@@ -55,8 +52,7 @@ def seed_database(database_url: str, scenario: sc.Scenario, work: Path) -> None:
             import_registry(session, registry)
             import_tariff(session, tariff)
             for transformer in scenario.transformers:
-                session.execute(update(m.Transformer).where(m.Transformer.transformer_id == transformer.transformer_id)
-                                .values(base_load_kw=list(transformer.base_load_kw)))
+                set_base_load(session, transformer.transformer_id, transformer.base_load_kw)
     finally:
         engine.dispose()
 
@@ -91,28 +87,3 @@ def write_portal_files(scenario: sc.Scenario, plant: Plant, work: Path, portal_p
         writer.writeheader()
         writer.writerows(rows)
     return path
-
-
-_engines: dict[str, object] = {}
-
-
-def pending_deliveries(database_url: str) -> int:
-    """Outbox messages of the operation system not delivered yet (bills on their way to portals ...)."""
-    engine = _engine(database_url)
-    with engine.connect() as connection:  # type: ignore[attr-defined]
-        return int(connection.execute(select(func.count()).select_from(m.OutboxMessage)
-                                      .where(m.OutboxMessage.status == "pending")).scalar_one())
-
-
-def _engine(database_url: str) -> object:
-    engine = _engines.get(database_url)
-    if engine is None:
-        engine = _engines[database_url] = store.make_engine(database_url)
-    return engine
-
-
-def session_states(database_url: str) -> dict[str, int]:
-    """How many sessions are in each state now (a read; the operation system keeps writing)."""
-    with _engine(database_url).connect() as connection:  # type: ignore[attr-defined]
-        rows = connection.execute(select(m.ChargingSession.state, func.count()).group_by(m.ChargingSession.state))
-        return dict(Counter({state: int(n) for state, n in rows}))

@@ -28,14 +28,14 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Group
 from rich.table import Table
-from sqlalchemy import and_, func, select
 
-from evgrid.adapters.store import models as m
 from evgrid.adapters.store.database import make_engine, session_factory
+from evgrid.adapters.store.night_records import NightBill, NightSession, NightSettlement, read_night
 from evgrid.bootstrap import SLOT_MINUTES, night_problem
 from evgrid.operations.model import ChargingKind
 from evgrid.operations.rates import CENT
 from evgrid.operations.session import SessionState
+from evgrid.scheduler.model import Problem
 from evgrid.sim import plots
 
 S = SessionState
@@ -108,14 +108,14 @@ def slot_power_kw(series: Sequence[tuple[datetime, float]], edges: Sequence[date
 
 @dataclass(frozen=True, slots=True)
 class _Records:
-    """What the store knows about the night (rows detached from their closed session)."""
+    """What the store knows about the night, with the grid load rebuilt from the samples."""
 
-    sessions: tuple[m.ChargingSession, ...]
-    bills: dict[str, m.Bill]  # session_id -> bill
-    settlements: tuple[m.SettlementRecord, ...]
+    sessions: tuple[NightSession, ...]
+    bills: dict[str, NightBill]  # session_id -> bill
+    settlements: tuple[NightSettlement, ...]
     customers: dict[str, tuple[str, str]]  # account_id -> (customer_id, name)
     zones: dict[str, str]  # tariff_id -> time zone
-    planned: dict[str, list[datetime]]  # session_id -> starts of slots with power
+    planned: dict[str, tuple[datetime, ...]]  # session_id -> starts of slots with power
     outside: int  # sessions in the store that do not overlap the night
     panels: tuple[plots.LoadPanel, ...]
     prices: tuple[float, ...]
@@ -123,55 +123,38 @@ class _Records:
     currency: str  # of the tariff the planner prices slots with (the newest)
 
 
+def _planner_view(database_url: str, start: datetime, slot_count: int, slot_minutes: int) -> Problem:
+    """The night's problem (prices, transformers' base load per planner slot) as the planner saw it."""
+    engine = make_engine(database_url)
+    try:
+        return night_problem(session_factory(engine), start, math.ceil(slot_count * slot_minutes / SLOT_MINUTES))
+    finally:
+        engine.dispose()
+
+
 def _read(database_url: str, samples: Sequence[LoadSample], start: datetime, slot_count: int,
           slot_minutes: int) -> _Records:
     end = start + timedelta(minutes=slot_count * slot_minutes)
     edges = tuple(start + timedelta(minutes=slot_minutes * i) for i in range(slot_count + 1))
-    cs = m.ChargingSession
-    in_night = and_(cs.plugged_in_at < end, cs.departure_at > start)
-    engine = make_engine(database_url)
-    try:
-        factory = session_factory(engine)
-        # Prices and base load per planner slot, as the planner saw them; each report slot
-        # takes the planner slot its start falls in (the same rule night_problem applies).
-        fine = night_problem(factory, start, math.ceil(slot_count * slot_minutes / SLOT_MINUTES))
-        picks = [i * slot_minutes // SLOT_MINUTES for i in range(slot_count)]
-        with factory() as db:
-            sessions = tuple(db.scalars(select(cs).where(in_night).order_by(cs.plugged_in_at, cs.session_id)))
-            bills = {b.session_id: b for b in db.scalars(select(m.Bill).join(cs, cs.session_id == m.Bill.session_id)
-                                                         .where(in_night))}
-            settlements = tuple(db.scalars(select(m.SettlementRecord).join(
-                cs, cs.session_id == m.SettlementRecord.session_id).where(in_night)))
-            planned: dict[str, list[datetime]] = defaultdict(list)
-            for allocation in db.scalars(select(m.SlotAllocation).join(
-                    cs, cs.session_id == m.SlotAllocation.session_id)
-                    .where(in_night, m.SlotAllocation.power_kw > 0).order_by(m.SlotAllocation.slot_start)):
-                planned[allocation.session_id].append(allocation.slot_start)
-            station_transformer = dict(db.execute(
-                select(m.ChargingStation.station_id, m.ServiceLocation.transformer_id)
-                .join(m.ServiceLocation, m.ServiceLocation.premise_number == m.ChargingStation.premise_number)).all())
-            customers = {account: (customer, name) for account, customer, name in db.execute(
-                select(m.CustomerAccount.account_id, m.Customer.customer_id, m.Customer.name)
-                .join(m.Customer, m.Customer.customer_id == m.CustomerAccount.customer_id))}
-            tariffs = db.execute(select(m.Tariff.tariff_id, m.Tariff.timezone, m.Tariff.currency)
-                                 .order_by(m.Tariff.imported_at.desc())).all()
-            outside = db.scalar(select(func.count()).select_from(cs).where(~in_night)) or 0
-    finally:
-        engine.dispose()
+    # Prices and base load per planner slot, as the planner saw them; each report slot
+    # takes the planner slot its start falls in (the same rule night_problem applies).
+    fine = _planner_view(database_url, start, slot_count, slot_minutes)
+    picks = [i * slot_minutes // SLOT_MINUTES for i in range(slot_count)]
+    night = read_night(database_url, start, end)
     ev_kw: dict[str, list[float]] = defaultdict(lambda: [0.0] * slot_count)
     unmapped = []
     for station_id, series in station_series(samples).items():
-        if station_id not in station_transformer:
+        if station_id not in night.station_transformer:
             unmapped.append(station_id)  # sampled but not in the registry: reported, not guessed
             continue
         power = slot_power_kw(series, edges)
-        total = ev_kw[station_transformer[station_id]]
+        total = ev_kw[night.station_transformer[station_id]]
         total[:] = [a + b for a, b in zip(total, power, strict=True)]
     panels = tuple(plots.LoadPanel(t.transformer_id, t.capacity_kw, edges, tuple(ev_kw[t.transformer_id]),
                                    tuple(t.base_load_kw[i] for i in picks)) for t in fine.transformers)
     prices = tuple(float(fine.prices_per_kwh[i]) for i in picks)
-    return _Records(sessions, bills, settlements, customers, {t: zone for t, zone, _ in tariffs}, dict(planned),
-                    outside, panels, prices, tuple(sorted(unmapped)), tariffs[0][2] if tariffs else "")
+    return _Records(night.sessions, night.bills, night.settlements, night.customers, night.zones, night.planned,
+                    night.outside, panels, prices, tuple(sorted(unmapped)), night.currency)
 
 
 # --- summary ------------------------------------------------------------------------------
@@ -183,7 +166,7 @@ def _money(amount: Decimal) -> str:
     return str(cents if cents == amount else amount.normalize())
 
 
-def bill_lines(bill: m.Bill) -> list[tuple[str, int, Decimal, Decimal]]:
+def bill_lines(bill: NightBill) -> list[tuple[str, int, Decimal, Decimal]]:
     """The charge lines ``(label, Wh, price per kWh, amount)`` of a stored bill.
 
     The store keeps them as text, ``label: <Wh> Wh x <price> = <amount>`` joined by
@@ -225,7 +208,7 @@ def night_report(database_url: str, samples: Sequence[LoadSample], *, night_star
     """
     records = _read(database_url, samples, night_start_utc, slot_count, slot_minutes)
     states = Counter(row.state for row in records.sessions)
-    by_account: dict[tuple[str, str], list[m.Bill]] = defaultdict(list)
+    by_account: dict[tuple[str, str], list[NightBill]] = defaultdict(list)
     for bill in records.bills.values():
         by_account[bill.account_id, bill.currency].append(bill)
     by_rate: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
@@ -286,7 +269,7 @@ def _gantt(records: _Records) -> tuple[list[plots.GanttRow], str]:
     shown = records.sessions[:GANTT_ROWS]
     rows = [plots.GanttRow(
         f"{row.ev_id} @ {row.station_id}", row.kind == THIRD_PARTY, row.plugged_in_at, row.departure_at,
-        tuple(records.planned.get(row.session_id, ())), SLOT_MINUTES,
+        records.planned.get(row.session_id, ()), SLOT_MINUTES,
         (row.started_at, row.completed_at) if row.started_at and row.completed_at else None) for row in shown]
     title = "Charging sessions by plug-in"
     if len(records.sessions) > len(shown):
@@ -298,7 +281,7 @@ def _local(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment else "-"
 
 
-def _statement(account_id: str, bills: Sequence[m.Bill], records: _Records) -> str:
+def _statement(account_id: str, bills: Sequence[NightBill], records: _Records) -> str:
     """A human-readable statement of one account's bills for the night."""
     sessions = {row.session_id: row for row in records.sessions}
     customer_id, name = records.customers.get(account_id, ("?", "unknown customer"))
@@ -346,7 +329,7 @@ def write_report(summary: dict, out_dir: Path, *, database_url: str, samples: Se
     written.append(plots.plot_load(records.panels, records.prices, out_dir / "load.png", currency=records.currency))
     rows, title = _gantt(records)
     written.append(plots.plot_sessions(rows, out_dir / "sessions.png", title=title))
-    by_account: dict[str, list[m.Bill]] = defaultdict(list)
+    by_account: dict[str, list[NightBill]] = defaultdict(list)
     for bill in records.bills.values():
         by_account[bill.account_id].append(bill)
     (out_dir / "bills").mkdir(exist_ok=True)

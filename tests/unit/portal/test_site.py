@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from evgrid.errors import InvalidParameter, UnknownReference, WriteRejected
+from evgrid.errors import DeviceUnreachable, InvalidParameter, UnknownReference, WriteRejected
 from evgrid.portal.model import Allotted, Confirmed, EvView, Site, SwitchOrder
 from evgrid.portal.site import Phase, SitePortal
 
@@ -245,10 +245,14 @@ def test_an_ev_that_leaves_before_its_start_is_reported_and_a_late_start_is_refu
     assert not station.closed
 
 
-def test_a_close_that_timed_out_but_happened_is_found_on_the_retry_and_no_wh_is_lost(parts) -> None:
-    from evgrid.errors import DeviceUnreachable
+@pytest.fixture
+def close_timed_out(parts) -> str:
+    """A scheduled visit whose first close timed out at the portal but happened at the station.
 
-    portal, station, meter, uplink, _ = parts
+    The start order fails with DeviceUnreachable (the utility will retry); the contactor
+    is closed. Returns the session id.
+    """
+    portal, station, _, _, _ = parts
     portal.ev_changed(plugged())
     session = confirm_and_allot(portal)
     real_close = station.close_contactor
@@ -259,11 +263,17 @@ def test_a_close_that_timed_out_but_happened_is_found_on_the_retry_and_no_wh_is_
 
     station.close_contactor = close_then_time_out
     with pytest.raises(DeviceUnreachable):
-        portal.switch(SwitchOrder("S-1", True, session, None))  # the utility will retry
+        portal.switch(SwitchOrder("S-1", True, session, None))
+    assert station.closed and portal.visit.phase is Phase.SCHEDULED
+    return session
+
+
+def test_a_close_that_timed_out_but_happened_is_found_on_the_retry_and_no_wh_is_lost(parts, close_timed_out) -> None:
+    portal, station, meter, uplink, _ = parts
     meter.wh += 800  # charging meanwhile
     station.close_contactor = lambda: (_ for _ in ()).throw(
         WriteRejected("Position-reached", ref="EVSESTA0001/CSWI1.Pos", add_cause="Position-reached"))
-    portal.switch(SwitchOrder("S-1", True, session, None))
+    portal.switch(SwitchOrder("S-1", True, close_timed_out, None))
     assert portal.visit.phase is Phase.CHARGING
     assert uplink.sent[-1] == ("register-start", 1_000_000)  # the register read before the first close
     meter.wh += 200
@@ -272,15 +282,8 @@ def test_a_close_that_timed_out_but_happened_is_found_on_the_retry_and_no_wh_is_
     assert uplink.sent[uplink.kinds().index("completion")][1].consumed_wh == 1_000
 
 
-def test_an_ev_that_charged_through_an_unseen_close_and_left_is_completed_not_cancelled(parts) -> None:
-    from evgrid.errors import DeviceUnreachable
-
-    portal, station, meter, uplink, _ = parts
-    portal.ev_changed(plugged())
-    session = confirm_and_allot(portal)
-    station.close_contactor = lambda: (_ for _ in ()).throw(DeviceUnreachable("no answer"))
-    with pytest.raises(DeviceUnreachable):
-        portal.switch(SwitchOrder("S-1", True, session, None))
+def test_an_ev_that_charged_through_an_unseen_close_and_left_is_completed_not_cancelled(parts, close_timed_out) -> None:
+    portal, _, meter, uplink, _ = parts
     meter.wh += 5_000  # the close went through after all
     portal.ev_changed(UNPLUGGED)
     done = uplink.sent[uplink.kinds().index("completion")][1]
