@@ -4,7 +4,8 @@ Codec (parse, guard, validate, read header) -> route on (Verb, Noun) -> check th
 element -> bind it (the route's CIM class, then its mapping) -> handler -> reply. This is
 one of the two places where exceptions become replies: any
 :class:`~evgrid.errors.AdapterError` is answered FAILED with its code; anything else is
-logged with its traceback and answered with a generic FAILED (5.0) that leaks nothing.
+logged with its traceback and answered with a generic FAILED (5.0) that leaks nothing,
+unless the binding asks to retry it itself (``raise_unexpected``, the ESB).
 
 Exactly once: with a unit of work, the handler's changes, the reply and the MessageID
 are committed in one transaction, and a MessageID seen before gets its stored reply
@@ -103,12 +104,17 @@ class Router:
             return route, route.bind(self.codec.bind(inbound.payload, route.cim_class))
         return route, route.bind(inbound.payload)
 
-    def handle(self, data: bytes | str, *, sender: str | None = None) -> bytes:
-        """Answer one message; never raises, never returns anything but a valid reply.
+    def handle(self, data: bytes | str, *, sender: str | None = None, raise_unexpected: bool = False) -> bytes:
+        """Answer one message with a valid reply; by default it never raises.
 
         ``sender`` is the authenticated caller, when a binding knows it (the SOAP user):
         a stored reply is only ever returned to the sender that caused it, so a MessageID
         learnt from elsewhere reveals nothing.
+
+        ``raise_unexpected``: let exceptions that are not :class:`~evgrid.errors.AdapterError`
+        propagate instead of answering them: for bindings that can try the message again
+        later (the ESB leaves it on its queue while the database is down). Trying again is
+        safe: a MessageID whose changes were committed gets its stored reply.
         """
         inbound: Inbound | None = None
         try:
@@ -116,11 +122,21 @@ class Router:
             route, command = self.route(inbound)
             return self._apply(route, command, inbound, sender)
         except AdapterError as error:
-            return self._remember_failure(error, inbound, sender)
+            failure = error
         except Exception:  # the router is the boundary: log it, leak nothing
+            if raise_unexpected:
+                raise
             log.exception("unexpected error while handling a message")
             return self.codec.dump(self._failed(AdapterError("internal error; the message was not processed"),
                                                 inbound))
+        try:
+            return self._remember_failure(failure, inbound, sender)
+        except Exception:  # remembering needs the store, which may be what failed
+            if raise_unexpected:
+                raise
+            # The failure still stands: answer it, unstored (a replay is judged afresh).
+            log.exception("could not store the reply to a failed message")
+            return self.codec.dump(self._failed(failure, inbound))
 
     def _apply(self, route: Route, command: Any, inbound: Inbound, sender: str | None) -> bytes:
         header = inbound.header
