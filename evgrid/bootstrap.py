@@ -7,18 +7,25 @@ nothing reads the environment or opens a connection at import time.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import make_url, select
+from sqlalchemy.orm import Session as DbSession
 
 from evgrid.adapters.inbound import Router
 from evgrid.adapters.routes import ROUTES
 from evgrid.adapters.scheduler_inbound import scheduler_deliverer
 from evgrid.adapters.soap.outbox import Deliverer, OutboxWorker, SqlOutboxStore
+from evgrid.adapters.station_dispatch import SWEEP_SECONDS, WorkerDispatch
+from evgrid.adapters.store import dispatch as store_dispatch
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.database import make_engine, session_factory, upgrade
+from evgrid.adapters.store.leases import DEFAULT_TTL_SECONDS, StationLeases
+from evgrid.adapters.store.plan_log import PlanLog
+from evgrid.adapters.store.plan_log import head as plan_head_of
 from evgrid.adapters.store.uow import SqlRegistry, SqlUnitOfWork
 from evgrid.cim.codec import Codec
 from evgrid.mappings import codes
@@ -28,7 +35,7 @@ from evgrid.operations.model import ChargingKind
 from evgrid.operations.ports import Clock
 from evgrid.operations.rates import windows
 from evgrid.operations.session import SessionState
-from evgrid.scheduler.jobs import Dispatcher
+from evgrid.scheduler.jobs import START, STOP, Dispatcher
 from evgrid.scheduler.model import Feeder, Horizon, Problem, SessionRequest, Transformer
 from evgrid.scheduler.planner import NightPlanner
 
@@ -55,39 +62,45 @@ class OperationSystem:
     engine: object
     unit_of_work: Callable[[], SqlUnitOfWork]
     _listeners: list[Callable[[list[object]], None]] = field(default_factory=list)
+    # Scale-out (``operation_system(worker_id=...)``): this worker's station leases, the
+    # fence of every start and stop it fires.
+    leases: StationLeases | None = None
 
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()  # type: ignore[attr-defined]
 
     def on_commit(self, listener: Callable[[list[object]], None]) -> None:
-        """Call ``listener`` with the events of every committed unit of work (under its lock)."""
+        """Call ``listener`` with the events of every committed unit of work (in its thread, before it ends)."""
         self._listeners.append(listener)
 
     def start_session(self, session_id: str) -> None:
         """A start job fired (step 2.3 / 3.3)."""
-        self._run(handlers.start_due, session_id)
+        self._run(handlers.start_due, session_id, START)
 
     def stop_session(self, session_id: str) -> None:
         """A stop job fired."""
-        self._run(handlers.stop_due, session_id)
+        self._run(handlers.stop_due, session_id, STOP)
 
-    def _run(self, handler: Callable[..., object], session_id: str) -> None:
+    def _run(self, handler: Callable[..., bool], session_id: str, action: str) -> None:
         with self.unit_of_work() as uow:
-            handler(session_id, uow, uow.now)
+            # A scale-out worker acts only for a station it holds, and only once per
+            # session and action, whoever fired first (the fence: see adapters.store.dispatch).
+            if self.leases is not None and not store_dispatch.admit(uow.db, self.leases, session_id, action):
+                return
+            if handler(session_id, uow, uow.now) and self.leases is not None:
+                store_dispatch.record_order(uow.db, session_id, action, self.leases.worker_id)
             uow.commit()
 
-    def pending_dispatch(self) -> list[tuple[str, datetime, datetime | None]]:
-        """(session, start, stop) of every session a dispatcher must have jobs for.
+    def pending_dispatch(self, stations: Collection[str] | None = None) -> list[tuple[str, datetime, datetime | None]]:
+        """(session, start, stop) of every session (at ``stations``) a dispatcher must have jobs for.
 
-        Called when a dispatcher starts: jobs lost between a commit and their scheduling
-        (a crash in between) are added again; stable ids make the others no-ops.
+        Called when a dispatcher starts, or a scale-out worker gains stations: jobs lost
+        between a commit and their scheduling (a crash in between) are added again;
+        stable ids make the others no-ops. ``stop`` is None when it is not after ``start``.
         """
-        with self.sessions() as db:  # type: ignore[operator]
-            rows = db.scalars(select(m.ChargingSession).where(
-                m.ChargingSession.state.in_([SessionState.SCHEDULED.value, SessionState.CHARGING.value])))
-            return [(r.session_id, r.planned_start or r.plugged_in_at, r.planned_end or r.departure_at)
-                    for r in rows]
+        return [(p.session_id, p.start_utc, p.stop_utc)
+                for p in store_dispatch.pending(self.sessions, stations)]  # type: ignore[arg-type]
 
 
 def schedule_jobs(dispatcher: Dispatcher) -> Callable[[list[object]], None]:
@@ -150,48 +163,81 @@ def _base_load(hourly_kw: list[float] | None, horizon: Horizon) -> tuple[float, 
 
 def planned_sessions(sessions: object, horizon: Horizon) -> list[tuple[SessionRequest, list[float]]]:
     """Every scheduled or charging session with the power per slot it was allotted (from the store)."""
+    with sessions() as db:  # type: ignore[operator]
+        return _planned(db, horizon)
+
+
+def _planned(db: DbSession, horizon: Horizon) -> list[tuple[SessionRequest, list[float]]]:
     def aware(moment: datetime) -> datetime:
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     index = {horizon.slot_start_utc(slot): slot for slot in range(horizon.slot_count)}
+    active = m.ChargingSession.state.in_([SessionState.SCHEDULED.value, SessionState.CHARGING.value])
+    # Two queries whatever the number of sessions: a worker joining mid-night restores fast.
+    power: dict[str, list[float]] = {}
+    for session_id, slot_start, kw in db.execute(
+            select(m.SlotAllocation.session_id, m.SlotAllocation.slot_start, m.SlotAllocation.power_kw)
+            .join(m.ChargingSession, m.ChargingSession.session_id == m.SlotAllocation.session_id).where(active)):
+        slot = index.get(aware(slot_start))
+        if slot is not None:
+            power.setdefault(session_id, [0.0] * horizon.slot_count)[slot] = float(kw)
     planned = []
-    with sessions() as db:  # type: ignore[operator]
-        rows = db.execute(
+    for session, transformer_id in db.execute(
             select(m.ChargingSession, m.ServiceLocation.transformer_id)
             .join(m.ServiceLocation, m.ServiceLocation.premise_number == m.ChargingSession.premise_number)
-            .where(m.ChargingSession.state.in_([SessionState.SCHEDULED.value, SessionState.CHARGING.value])))
-        for session, transformer_id in rows:
-            power = [0.0] * horizon.slot_count
-            for allocation in db.scalars(select(m.SlotAllocation).where(
-                    m.SlotAllocation.session_id == session.session_id)):
-                slot = index.get(aware(allocation.slot_start))
-                if slot is not None:
-                    power[slot] = float(allocation.power_kw)
-            request = SessionRequest(
-                session_id=session.session_id,
-                arrival_utc=max(aware(session.plugged_in_at), horizon.start_utc),
-                departure_utc=aware(session.departure_at), energy_wh=session.planned_wh or 0,
-                max_power_kw=float(session.max_power_kw), transformer_id=transformer_id,
-                third_party=session.kind != ChargingKind.HOME.value)
-            planned.append((request, power))
+            .where(active).order_by(m.ChargingSession.created_at, m.ChargingSession.session_id)):
+        request = SessionRequest(
+            session_id=session.session_id,
+            arrival_utc=max(aware(session.plugged_in_at), horizon.start_utc),
+            departure_utc=aware(session.departure_at), energy_wh=session.planned_wh or 0,
+            max_power_kw=float(session.max_power_kw), transformer_id=transformer_id,
+            third_party=session.kind != ChargingKind.HOME.value)
+        planned.append((request, power.get(session.session_id, [0.0] * horizon.slot_count)))
     return planned
+
+
+def shared_database(database_url: str) -> bool:
+    """Whether several workers can share the database at ``database_url`` (PostgreSQL, not SQLite).
+
+    ``serve`` runs as a scale-out worker there (``operation_system(..., worker_id=...)``
+    with :func:`worker_dispatch`), also when it is the only one.
+    """
+    return make_url(database_url).get_backend_name() == "postgresql"
 
 
 def operation_system(database_url: str, *, night_start_utc: datetime, slot_count: int,
                      clock: Clock | None = None, codec: Codec | None = None, source: str = "evgrid-evos",
-                     after_commit: Callable[[list[object]], None] | None = None) -> OperationSystem:
-    """Build the operation system on the database at ``database_url`` (migrated first)."""
+                     after_commit: Callable[[list[object]], None] | None = None, worker_id: str | None = None,
+                     lease_ttl_seconds: float = DEFAULT_TTL_SECONDS) -> OperationSystem:
+    """Build the operation system on the database at ``database_url`` (migrated first).
+
+    With ``worker_id`` it is one of several scale-out workers on that database: planner
+    changes go through the shared plan log (:mod:`evgrid.adapters.store.plan_log`), its
+    fired starts and stops through the station leases (``system.leases``, lease time
+    ``lease_ttl_seconds``) and the dispatch fence; run it with :func:`worker_dispatch`.
+    Without, one process owns everything, as in the embedded default.
+    """
     engine = make_engine(database_url)
     upgrade(engine)
     sessions = session_factory(engine)
     planner = NightPlanner(night_problem(sessions, night_start_utc, slot_count))
     # After a restart the night goes on: the sessions already given slots keep them, and
-    # new ones are placed around them (an empty plan would overload the transformers).
-    planner.restore(planned_sessions(sessions, planner.problem.horizon))
+    # new ones are placed around them (an empty plan would overload the transformers). A
+    # worker reads the plan log's head with the allocations, planner changes held off
+    # meanwhile, and so goes on from exactly the plan it restored.
+    with sessions.begin() as db:
+        seen = plan_head_of(db, hold_writers=True) if worker_id else 0
+        planner.restore(_planned(db, planner.problem.horizon))
     codec = codec or Codec()
     clock = clock or SystemClock()
-    lock = threading.Lock()
     listeners: list[Callable[[list[object]], None]] = [after_commit] if after_commit else []
+    scale_out = worker_id is not None
+    # One process on SQLite (or without workers): whole units of work one at a time. Workers
+    # on PostgreSQL: concurrent, the plan lock taken by the units of work that need it.
+    concurrent = scale_out and engine.dialect.name == "postgresql"
+    lock = None if concurrent else threading.Lock()
+    plan_log = PlanLog(planner, worker_id, seen) if worker_id is not None else None
+    leases = StationLeases(sessions, worker_id, lease_ttl_seconds) if worker_id is not None else None
 
     def notify(committed: list[object]) -> None:
         for listener in listeners:
@@ -199,7 +245,27 @@ def operation_system(database_url: str, *, night_start_utc: datetime, slot_count
 
     def unit_of_work() -> SqlUnitOfWork:
         return SqlUnitOfWork(sessions, planner, codec, clock, register_type=codes.REGISTER_WH, lock=lock,
-                             source=source, after_commit=notify)
+                             source=source, after_commit=notify, plan_log=plan_log, lock_rows=concurrent)
 
     router = Router(ROUTES, codec=codec, source=source, unit_of_work=unit_of_work)
-    return OperationSystem(router, planner, sessions, engine, unit_of_work, listeners)
+    return OperationSystem(router, planner, sessions, engine, unit_of_work, listeners, leases=leases)
+
+
+@contextmanager
+def worker_dispatch(system: OperationSystem, dispatcher: Dispatcher, leases: StationLeases | None = None, *,
+                    sweep_seconds: float = SWEEP_SECONDS) -> Iterator[WorkerDispatch]:
+    """Run a scale-out worker's dispatch (see :class:`WorkerDispatch`) inside ``dispatcher``.
+
+    ``system`` comes from ``operation_system(..., worker_id=...)``; ``leases`` defaults to
+    its own. ``dispatcher`` keeps its jobs in memory (``Dispatcher(None, ...)``), bound to
+    ``system`` and entered by the caller first. On exit the leases are given up.
+    """
+    leases = leases or system.leases
+    if leases is None:
+        raise ValueError("worker_dispatch needs operation_system(..., worker_id=...)")
+    worker = WorkerDispatch(system, dispatcher, leases, sweep_seconds)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()

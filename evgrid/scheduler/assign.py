@@ -25,13 +25,13 @@ transformers are placed at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from evgrid.scheduler.check import plan_cost
 from evgrid.scheduler.greedy import Work, choose, fill_in_order
-from evgrid.scheduler.model import Problem, SessionRequest, lateness_per_kwh
+from evgrid.scheduler.model import POWER_EPS_KW, Problem, SessionRequest, lateness_per_kwh
 from evgrid.scheduler.plan import Plan, build_plan, plan_from_arrays
 from evgrid.scheduler.repair import repair
 from evgrid.scheduler.tables import Floats, Grid, Ints, SessionTable
@@ -120,18 +120,7 @@ def place_session(plan: Plan, problem: Problem, new_session: SessionRequest) -> 
     Raises:
         ValueError: ``new_session`` is already planned, or its transformer unknown.
     """
-    if new_session.session_id in plan:
-        raise ValueError(f"session {new_session.session_id} is already planned")
-    grid = plan.grid
-    if grid is None or not grid.serves(problem):
-        # A plan made for other arrays (read back, or built from dataclasses): index it
-        # for this problem once; O(sessions), and every later placement is cheap again.
-        plan = build_plan(problem, {p.session_id: p.power_kw for p in plan.sessions})
-        grid = plan.grid
-        assert grid is not None
-    k = grid.index.get(new_session.transformer_id)
-    if k is None:
-        raise ValueError(f"session {new_session.session_id}: unknown transformer")
+    plan, grid, k = _indexed(plan, problem, new_session)
     ev = plan.ev_load_of(np.array([k]))
     avail = np.maximum(0.0, grid.room_kw[k] - ev)
     feeder = int(grid.feeder_of[k])
@@ -148,6 +137,44 @@ def place_session(plan: Plan, problem: Problem, new_session: SessionRequest) -> 
     )[0]  # fmt: skip
     delivered_wh = int(min(table.energy_wh[0], np.rint((power * table.frac[0]).sum() * grid.slot_hours * 1000)))
     return plan.with_row(new_session.session_id, power, delivered_wh, new_session.energy_wh, k)
+
+
+def adopt_session(plan: Plan, problem: Problem, session: SessionRequest, power_kw: Sequence[float]) -> Plan:
+    """Add a session placed elsewhere (another worker's planner), with the power it was given.
+
+    Nothing is chosen: the power is taken as given (cleaned like :func:`build_plan`
+    does), in O(slots) like :func:`place_session`. The caller keeps the limits: the
+    placement it adopts was made against the same plan.
+
+    Raises:
+        ValueError: ``session`` is already planned, or its transformer unknown.
+    """
+    plan, grid, k = _indexed(plan, problem, session)
+    table = SessionTable.of(problem.horizon, (session,), grid)
+    power = np.zeros(problem.horizon.slot_count)
+    given = np.asarray(power_kw, dtype=float)[: len(power)]
+    power[: len(given)] = given
+    power[~(power > POWER_EPS_KW) | (table.frac[0] <= 0.0)] = 0.0
+    np.minimum(power, table.max_kw[0], out=power)
+    delivered_wh = int(min(table.energy_wh[0], np.rint((power * table.frac[0]).sum() * grid.slot_hours * 1000)))
+    return plan.with_row(session.session_id, power, delivered_wh, session.energy_wh, k)
+
+
+def _indexed(plan: Plan, problem: Problem, session: SessionRequest) -> tuple[Plan, Grid, int]:
+    """``plan`` on ``problem``'s arrays, and the grid row of ``session``'s transformer."""
+    if session.session_id in plan:
+        raise ValueError(f"session {session.session_id} is already planned")
+    grid = plan.grid
+    if grid is None or not grid.serves(problem):
+        # A plan made for other arrays (read back, or built from dataclasses): index it
+        # for this problem once; O(sessions), and every later placement is cheap again.
+        plan = build_plan(problem, {p.session_id: p.power_kw for p in plan.sessions})
+        grid = plan.grid
+        assert grid is not None
+    k = grid.index.get(session.transformer_id)
+    if k is None:
+        raise ValueError(f"session {session.session_id}: unknown transformer")
+    return plan, grid, k
 
 
 def _plan(problem: Problem, rounds: int, order: _Order) -> Plan:

@@ -1,21 +1,28 @@
-"""Dispatch at the assigned time: APScheduler 3 with its SQLAlchemy job store.
+"""Dispatch at the assigned time: APScheduler 3, jobs in the database or in memory.
 
-The only module that imports apscheduler. Jobs live in the same database as the
-sessions, so a start planned before a crash is still there after it.
+The only module that imports apscheduler. By default jobs live in the same database as
+the sessions (SQLAlchemy job store), so a start planned before a crash is still there
+after it.
 
-- Stable ids: ``start:{session_id}:{start:%Y%m%dT%H%MZ}`` and ``stop:...``, added with
-  ``replace_existing=True``: re-planning a session replaces its jobs, never doubles them.
+- Stable ids: ``start:{session_id}`` and ``stop:{session_id}``, added with
+  ``replace_existing=True``: re-planning a session replaces its jobs, never doubles
+  them, and cancelling removes them by id, in O(1) whatever the number of jobs.
 - Jobs are pickled by reference (``"evgrid.scheduler.jobs:fire"``) with plain string
   arguments; :func:`fire` hands them to the target this process registered.
 - Misfire policy: a job missed while no scheduler ran (evgrid was down) still fires
   when the scheduler starts again, however late (``misfire_grace_time=None``), and only
   once (``coalesce=True``). The receiver decides what a late start means: the session
   may already be complete or its EV gone, and then the start is a no-op.
-- One scheduler process per job store (APScheduler 3 does not coordinate several).
+- One scheduler process per database job store (APScheduler 3 does not coordinate
+  several). Scale-out workers therefore each keep their jobs in memory
+  (``Dispatcher(None, ...)``): the sessions table is the truth they rebuild them from,
+  and a fence in the store makes every start and stop go out once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -23,6 +30,8 @@ from datetime import datetime
 from typing import Protocol
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.jobstores.base import BaseJobStore, JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -32,6 +41,8 @@ START = "start"
 STOP = "stop"
 JOB_TABLE = "apscheduler_jobs"
 FIRE = "evgrid.scheduler.jobs:fire"
+# The target of jobs in the database store: one such dispatcher per process.
+PERSISTENT = "persistent"
 
 
 class DispatchTarget(Protocol):
@@ -42,14 +53,17 @@ class DispatchTarget(Protocol):
     def stop_session(self, session_id: str) -> None: ...
 
 
-_target: DispatchTarget | None = None
+# Targets by key: jobs in the database carry no key (PERSISTENT); in-memory dispatchers
+# (one per scale-out worker, several in one test process) each register their own.
+_targets: dict[str, DispatchTarget] = {}
 _target_lock = threading.Lock()
+_keys = itertools.count(1)
 
 
-def fire(action: str, session_id: str) -> None:
+def fire(action: str, session_id: str, key: str = PERSISTENT) -> None:
     """The job function APScheduler calls (by reference, so it survives a restart)."""
     with _target_lock:
-        target = _target
+        target = _targets.get(key)
     if target is None:
         raise RuntimeError("no dispatch target is registered in this process")
     if action == START:
@@ -60,27 +74,33 @@ def fire(action: str, session_id: str) -> None:
         raise ValueError(f"unknown dispatch action {action!r}")
 
 
-def job_id(action: str, session_id: str, at_utc: datetime) -> str:
-    """The stable id of a start or stop job."""
-    return f"{action}:{session_id}:{at_utc:%Y%m%dT%H%MZ}"
+def job_id(action: str, session_id: str) -> str:
+    """The stable id of a session's start or stop job."""
+    return f"{action}:{session_id}"
 
 
 class Dispatcher:
     """Schedules start and stop jobs for sessions; a context manager around APScheduler.
 
     Args:
-        database_url: the SQLAlchemy URL of the job store (evgrid's own database).
+        database_url: the SQLAlchemy URL of the job store (evgrid's own database); None
+            keeps the jobs in memory (a scale-out worker: see the module docstring).
         target: what fired jobs call in this process.
         to_wall: maps a (simulated) UTC instant to the wall-clock instant APScheduler
             waits for; identity in production, the accelerated clock in the demo.
     """
 
-    def __init__(self, database_url: str, target: DispatchTarget | None = None,
+    def __init__(self, database_url: str | None, target: DispatchTarget | None = None,
                  to_wall: Callable[[datetime], datetime] = lambda moment: moment) -> None:
         self.to_wall = to_wall
         self._target = target
+        store: BaseJobStore
+        if database_url is None:
+            store, self._key = MemoryJobStore(), f"memory-{next(_keys)}"
+        else:
+            store, self._key = SQLAlchemyJobStore(url=database_url, tablename=JOB_TABLE), PERSISTENT
         self._scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=database_url, tablename=JOB_TABLE)},
+            jobstores={"default": store},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
             timezone="UTC",
         )
@@ -91,42 +111,53 @@ class Dispatcher:
         self._target = target
 
     def __enter__(self) -> Dispatcher:
-        global _target
         if self._target is None:
             raise RuntimeError("bind a dispatch target before starting the dispatcher")
         with _target_lock:
-            _target = self._target
+            _targets[self._key] = self._target
         self._scheduler.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        global _target
+        # APScheduler 3 race: shutdown() marks the scheduler stopped before it waits for a
+        # processing pass in progress, and that pass, removing a date job it just ran,
+        # then finds no job store and raises in the scheduler thread. Pausing first and
+        # waiting for the pass (get_job takes the same lock) lets it finish normally.
+        self._scheduler.pause()
+        self._scheduler.get_job(job_id(START, ""))
         self._scheduler.shutdown(wait=True)
         with _target_lock:
-            _target = None
+            _targets.pop(self._key, None)
 
     def schedule(self, session_id: str, start_utc: datetime, stop_utc: datetime | None) -> None:
         """Plan the start (and stop) of a session; replaces its previous jobs."""
-        self.cancel(session_id)
         self._add(START, session_id, start_utc)
         if stop_utc is not None:
             self._add(STOP, session_id, stop_utc)
+        else:
+            self._remove(job_id(STOP, session_id))
 
     def cancel(self, session_id: str) -> None:
-        """Remove every pending job of a session."""
-        for job in self._scheduler.get_jobs():
-            if job.args[1] == session_id:
-                job.remove()
+        """Remove the pending jobs of a session (by their ids: O(1))."""
+        for action in (START, STOP):
+            self._remove(job_id(action, session_id))
 
     def pending(self) -> list[str]:
         """Ids of the jobs not yet fired."""
         return sorted(job.id for job in self._scheduler.get_jobs())
 
     def _add(self, action: str, session_id: str, at_utc: datetime) -> None:
+        # Jobs in the database keep the two arguments older evgrid versions stored.
+        args = [action, session_id] if self._key == PERSISTENT else [action, session_id, self._key]
         self._scheduler.add_job(
-            FIRE, trigger="date", run_date=self.to_wall(at_utc), args=[action, session_id],
-            id=job_id(action, session_id, at_utc), replace_existing=True,
+            FIRE, trigger="date", run_date=self.to_wall(at_utc), args=args,
+            id=job_id(action, session_id), replace_existing=True,
         )
+
+    def _remove(self, job: str) -> None:
+        # Fired already, or never scheduled: nothing to remove, and that is fine.
+        with contextlib.suppress(JobLookupError):
+            self._scheduler.remove_job(job)
 
     @staticmethod
     def _on_error(event: JobExecutionEvent) -> None:

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from evgrid.operations.ports import Allotment
 from evgrid.operations.session import Session
-from evgrid.scheduler.assign import place_session, reoptimise
+from evgrid.scheduler.assign import adopt_session, place_session, reoptimise
 from evgrid.scheduler.model import Problem, SessionRequest
 from evgrid.scheduler.plan import Plan, build_plan, empty_plan
 
@@ -79,18 +79,40 @@ class NightPlanner:
         with self._lock:
             if len(self._committed.plan) or self._committed.problem.sessions:
                 raise ValueError("restore into an empty night only")
-            problem = self._committed.problem
-            for request, _ in planned:
-                problem = problem.with_session(request)
+            # One Problem for all (not one per with_session, which checks every id each time).
+            problem = replace(self._committed.problem, sessions=tuple(request for request, _ in planned))
             plan = build_plan(problem, {request.session_id: power for request, power in planned})
             self._committed, self._staged = _Night(problem, plan), None
+
+    def adopt(self, request: SessionRequest, power_kw: Sequence[float]) -> None:
+        """Take in a session another worker placed, with its power (staged, like :meth:`place`).
+
+        For scale-out: each worker keeps its own planner and adopts the placements the
+        others logged, in order, before it places one itself. O(slots). A session it
+        already has (its own placement, or one restored) is left as it is.
+        """
+        night = self._staged or self._committed
+        if request.session_id in night.plan:
+            return
+        plan = adopt_session(night.plan, night.problem, request, power_kw)
+        self._staged = _Night(night.problem.with_session(request), plan)
+
+    def placed(self, session_id: str) -> tuple[SessionRequest, tuple[float, ...]]:
+        """The request a session was placed with and its power per slot (staged or committed)."""
+        night = self._staged or self._committed
+        # Newest last: a placement just made is found at once.
+        request = next(s for s in reversed(night.problem.sessions) if s.session_id == session_id)
+        return request, night.plan.session(session_id).power_kw
 
     def release(self, session_id: str) -> None:
         """A session ended: its slots from now on are free for others.
 
-        O(sessions of the night), unlike placement: it copies the plan's rows.
+        O(sessions of the night), unlike placement: it copies the plan's rows. A session
+        the plan does not have (released already, or never placed) changes nothing.
         """
         night = self._staged or self._committed
+        if session_id not in night.plan and all(s.session_id != session_id for s in night.problem.sessions):
+            return
         sessions = tuple(s for s in night.problem.sessions if s.session_id != session_id)
         problem = replace(night.problem, sessions=sessions)
         plan = night.plan.without(session_id) if session_id in night.plan else night.plan

@@ -63,10 +63,12 @@ def test_replanning_replaces_jobs_and_cancel_removes_them(tmp_path: Path) -> Non
     with Dispatcher(f"sqlite:///{tmp_path / 'jobs.db'}", Recorder()) as dispatcher:
         dispatcher.schedule("S-1", start, start + timedelta(hours=2))
         dispatcher.schedule("S-1", start, start + timedelta(hours=2))
+        assert dispatcher.pending() == [job_id("start", "S-1"), job_id("stop", "S-1")]
         later = start + timedelta(minutes=15)
-        dispatcher.schedule("S-1", later, None)
-        assert dispatcher.pending() == [job_id("start", "S-1", later)]
+        dispatcher.schedule("S-1", later, None)  # re-planned without a stop: the old stop goes
+        assert dispatcher.pending() == [job_id("start", "S-1")]
         dispatcher.cancel("S-1")
+        dispatcher.cancel("S-1")  # nothing left to cancel: no error
         assert dispatcher.pending() == []
 
 

@@ -390,11 +390,6 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class StationLease(Base):
-    """Which ``serve`` worker dispatches a station, until when (scale-out)."""
-
-    __tablename__ = "station_leases"
-
-    station_id: Mapped[str] = mapped_column(ForeignKey("charging_stations.station_id"), primary_key=True)
-    worker_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
-    expires_at: Mapped[datetime]
+# The scale-out tables (workers, station leases, dispatch orders, the plan log) live in their
+# own module; imported here so that this metadata, and so Alembic, holds them too.
+from evgrid.adapters.store import models_workers  # noqa: E402, F401

@@ -5,6 +5,12 @@ bills, outbox messages, the inbound MessageID and its reply) is one database
 transaction; the in-memory night plan is staged alongside it and kept only when the
 transaction commits. Units of work are serialised by the planner's lock: the plan is
 one shared resource and a night's requests are few per second.
+
+Scale-out workers on PostgreSQL (``plan_log`` given, no ``lock``) run units of work
+concurrently instead: the planner is reached through :class:`.plan_log.SharedPlan`,
+which takes the cross-worker plan lock on first use only, and sessions a handler will
+change are read ``FOR UPDATE`` (``lock_rows``), so two transactions never both change
+one from the same read.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time
 from types import TracebackType
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
 from evgrid.adapters.store import models as m
+from evgrid.adapters.store.plan_log import PlanLog, SharedPlan
 from evgrid.cim.codec import Codec
 from evgrid.errors import InvalidParameter, UnknownReference
 from evgrid.mappings.outbound import render
@@ -111,37 +118,63 @@ _COPIED = ("requested_wh", "reachable_wh", "max_power_kw", "tariff_id", "planned
 
 
 class SqlSessions:
-    """Sessions port: every save writes the row and its transition."""
+    """Sessions port: every save writes the row and its transition.
 
-    def __init__(self, db: DbSession) -> None:
+    With ``lock_rows`` the reads a handler changes a session after (``get``,
+    ``active_for_ev``, ``starting_on_meter``) lock the row until the transaction ends.
+    """
+
+    def __init__(self, db: DbSession, lock_rows: bool = False) -> None:
         self.db = db
+        self.lock_rows = lock_rows
 
-    def _row(self, session_id: str) -> m.ChargingSession:
-        row = self.db.get(m.ChargingSession, session_id)
+    def _row(self, session_id: str, *, lock: bool = False) -> m.ChargingSession:
+        if lock and self.lock_rows:
+            row = self.db.get(m.ChargingSession, session_id, with_for_update=True, populate_existing=True)
+        else:
+            row = self.db.get(m.ChargingSession, session_id)
         if row is None:
             raise UnknownReference(f"unknown charging session {session_id}", mrid=session_id)
         return row
 
+    def _first(self, query: Select[tuple[m.ChargingSession]]) -> m.ChargingSession | None:
+        if self.lock_rows:
+            query = query.with_for_update(of=m.ChargingSession).execution_options(populate_existing=True)
+        return self.db.scalars(query.limit(1)).first()
+
     def get(self, session_id: str) -> Session:
-        return self._domain(self._row(session_id))
+        return self._domain(self._row(session_id, lock=True))
 
     def active_for_ev(self, ev_id: str) -> Session | None:
-        row = self.db.scalars(select(m.ChargingSession).where(
-            m.ChargingSession.ev_id == ev_id, m.ChargingSession.state.in_(_ACTIVE)).limit(1)).first()
+        self._hold(select(m.ElectricVehicle.ev_id).where(m.ElectricVehicle.ev_id == ev_id))
+        row = self._first(select(m.ChargingSession).where(
+            m.ChargingSession.ev_id == ev_id, m.ChargingSession.state.in_(_ACTIVE)))
         return self._domain(row) if row else None
 
     def active_at_station(self, station_id: str) -> Session | None:
+        self._hold(select(m.ChargingStation.station_id).where(m.ChargingStation.station_id == station_id))
         row = self.db.scalars(select(m.ChargingSession).where(
             m.ChargingSession.station_id == station_id, m.ChargingSession.state.in_(_ACTIVE)).limit(1)).first()
         return self._domain(row) if row else None
 
+    def _hold(self, query: Select[tuple[str]]) -> None:
+        """Lock an EV's or a station's row till the end of the transaction (with ``lock_rows``).
+
+        "No active session yet" is then still true when the new one commits: two requests
+        for one EV, or one station, reaching two workers at once are taken one after the
+        other (within one process the units of work's lock did that). ``FOR NO KEY UPDATE``:
+        rows that merely refer to it (foreign keys) are not held up.
+        """
+        if self.lock_rows:
+            self.db.execute(query.with_for_update(key_share=True))
+
     def starting_on_meter(self, meter_number: str) -> Session | None:
-        row = self.db.scalars(
+        row = self._first(
             select(m.ChargingSession)
             .join(m.ServiceLocation, m.ServiceLocation.premise_number == m.ChargingSession.premise_number)
             .where(m.ServiceLocation.meter_number == meter_number,
                    m.ChargingSession.state == SessionState.SCHEDULED.value)
-            .order_by(m.ChargingSession.planned_start).limit(1)).first()
+            .order_by(m.ChargingSession.planned_start))
         return self._domain(row) if row else None
 
     def add(self, session: Session, transition: Transition) -> None:
@@ -276,27 +309,38 @@ class SqlUnitOfWork:
     """One transaction over every port (see the module docstring)."""
 
     def __init__(self, factory: sessionmaker[DbSession], planner: NightPlanner, codec: Codec, clock: Clock, *,
-                 register_type: str, lock: threading.Lock, source: str = "evgrid-evos",
+                 register_type: str, lock: threading.Lock | None, source: str = "evgrid-evos",
                  default_tariff: str | None = None,
                  after_commit: Callable[[list[object]], None] | None = None,
-                 wall_clock: Callable[[], datetime] = _wall_now) -> None:
-        """``clock`` is the core's (maybe simulated) time; ``wall_clock`` times the outbox rows."""
-        self._factory, self.planner, self._codec, self._clock = factory, planner, codec, clock
+                 wall_clock: Callable[[], datetime] = _wall_now, plan_log: PlanLog | None = None,
+                 lock_rows: bool = False) -> None:
+        """``clock`` is the core's (maybe simulated) time; ``wall_clock`` times the outbox rows.
+
+        ``lock`` serialises whole units of work (one process, SQLite); None for scale-out
+        workers on PostgreSQL, which give ``plan_log`` and ``lock_rows`` instead (see the
+        module docstring).
+        """
+        self._factory, self._night, self._codec, self._clock = factory, planner, codec, clock
+        self.planner: NightPlanner | SharedPlan = planner
         self._wall_clock = wall_clock
         self._register_type, self._source, self._tariff = register_type, source, default_tariff
         self._after_commit = after_commit
         self._lock = lock  # shared by every unit of work over this planner
+        self._plan_log, self._lock_rows = plan_log, lock_rows
 
     def __enter__(self) -> SqlUnitOfWork:
-        self._lock.acquire()
+        if self._lock is not None:
+            self._lock.acquire()
         try:
             self.now = self._clock.now()
             self.db = self._factory()
         except BaseException:
-            self._lock.release()
+            if self._lock is not None:
+                self._lock.release()
             raise
+        self.planner = self._plan_log.bind(self.db) if self._plan_log is not None else self._night
         self.registry = SqlRegistry(self.db, self._tariff)
-        self.sessions = SqlSessions(self.db)
+        self.sessions = SqlSessions(self.db, self._lock_rows)
         self.ledger = SqlLedger(self.db, self._register_type)
         self.outbox = SqlOutbox(self.db, self.registry, self._codec, self._source, self._wall_clock())
         self.inbound = SqlInboundJournal(self.db)
@@ -312,8 +356,11 @@ class SqlUnitOfWork:
                  tb: TracebackType | None) -> None:
         try:
             self.db.rollback()  # a no-op after commit
-            self.planner.discard()
             self.db.close()
         finally:
-            self._lock.release()
+            try:
+                self.planner.discard()  # a shared plan also lets the worker's other threads at it
+            finally:
+                if self._lock is not None:
+                    self._lock.release()
 

@@ -95,3 +95,40 @@ def test_night_must_start_empty() -> None:
     request = SessionRequest("S", START, START + timedelta(hours=1), 1000, 7.2, "TX-1")
     with pytest.raises(ValueError):
         NightPlanner(replace(full, sessions=(request,)))
+
+
+def test_adopting_another_planners_placements_gives_the_same_plan() -> None:
+    # Scale-out: worker A places, worker B adopts what A logged (request and power).
+    a, b = planner(capacity_kw=35.0), planner(capacity_kw=35.0)
+    for index in range(5):
+        a.place(session(f"S-{index}", wh=30_000))
+        a.commit()
+        request, power = a.placed(f"S-{index}")
+        b.adopt(request, power)
+        b.commit()
+    assert b.plan == a.plan
+    # B's own next placement sees A's sessions: what A would have given it, within the limit.
+    assert b.place(session("S-9", wh=30_000)) == a.place(session("S-9", wh=30_000))
+    b.commit()
+    assert violations(b.problem, b.plan) == []
+
+
+def test_adopt_keeps_a_session_it_already_has_and_release_ignores_an_unknown_one() -> None:
+    night = planner()
+    night.place(session("S-1"))
+    night.commit()
+    before = night.plan
+    request, power = night.placed("S-1")
+    night.adopt(request, [0.0] * len(power))  # its own placement, read back from the log
+    night.release("S-unknown")
+    night.commit()
+    assert night.plan == before
+
+
+def test_adopted_placements_are_staged_like_placements() -> None:
+    a, b = planner(), planner()
+    a.place(session("S-1"))
+    a.commit()
+    b.adopt(*a.placed("S-1"))
+    b.discard()  # the transaction that read the log rolled back: it reads it again later
+    assert "S-1" not in b.plan

@@ -50,3 +50,24 @@ def engine(store_url: str) -> Iterator[Engine]:
 def sessions(engine: Engine) -> sessionmaker[Session]:
     """The store's session factory on ``engine``."""
     return session_factory(engine)
+
+
+REGISTRY_HEADER = ("customer_id,customer_name,account_id,account_status,premise_number,usage_point_id,meter_number,"
+                   "transformer_id,transformer_capacity_kw,feeder_id,feeder_capacity_kw,station_id,station_max_kw,"
+                   "ev_id,ev_battery_kwh,ev_max_kw")
+
+
+def write_registry(path: Path, count: int, *, transformer_kw: float = 50.0, station_kw: float = 11.0,
+                   battery_kwh: int = 60) -> Path:
+    """A registry CSV of ``count`` premises on one transformer, each with a station and an EV.
+
+    Premise ``i`` is P-i, with customer C-i, account A-i, usage point UP-i, meter M-i,
+    station S-i and EV EV-i (numbered from 1, four digits).
+    """
+    lines = [REGISTRY_HEADER]
+    for i in range(1, count + 1):
+        n = f"{i:04d}"
+        lines.append(f"C-{n},Customer {n},A-{n},open,P-{n},UP-{n},M-{n},T-1,{transformer_kw},F-1,10000,"
+                     f"S-{n},{station_kw},EV-{n},{battery_kwh},{station_kw}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
