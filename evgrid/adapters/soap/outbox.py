@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from evgrid.adapters.soap.client import ServiceClient, check_reply
@@ -125,6 +125,12 @@ class SqlOutboxStore:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+
+    def count_pending(self) -> int:
+        """Messages not delivered yet (a count: a health probe must not load message bodies)."""
+        with self._sessions() as db:
+            return int(db.scalar(select(func.count()).select_from(m.OutboxMessage)
+                                 .where(m.OutboxMessage.status == "pending")) or 0)
 
     def pending(self, limit: int) -> list[OutboxItem]:
         with self._sessions() as db:

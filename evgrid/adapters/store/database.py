@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evgrid.adapters.store.errors import StoreError
@@ -32,6 +33,9 @@ SCRIPT_LOCATION = "evgrid.adapters.store:migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Any constant shared by every evgrid worker: serialises concurrent `upgrade` calls.
 _MIGRATION_LOCK_KEY = 0x65766772  # "evgr"
+# SQLite reports a missing table and a locked file alike as OperationalError: only these
+# messages mean "try again later" (a busy writer, a file or disk that is not there now).
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -182,3 +186,52 @@ def translate_errors() -> Iterator[None]:
         message = str(original if original is not None else exc).strip()
         first = message.splitlines()[0] if message else type(exc).__name__
         raise StoreError(f"database error: {first}") from exc
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached or used right now.
+
+    True for lost or refused connections and operational failures (SQLAlchemy
+    ``OperationalError``, ``InterfaceError``, ``DisconnectionError``; psycopg's
+    ``OperationalError``, which includes serialization failures and deadlocks), and for
+    SQLite's busy, locked or unopenable files, also when wrapped (``raise ... from``,
+    :class:`StoreError`). Such a message may succeed later; anything else will not.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _unavailable_here(current):
+            return True
+        # As tracebacks do: the explicit cause, else the implicit context unless suppressed.
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return False
+
+
+def _unavailable_here(error: BaseException) -> bool:
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, InterfaceError | DisconnectionError):
+        return True
+    if isinstance(error, OperationalError):
+        original = error.orig
+        return not isinstance(original, sqlite3.OperationalError) or _sqlite_unavailable(original)
+    if isinstance(error, sqlite3.OperationalError):
+        return _sqlite_unavailable(error)
+    # psycopg is optional: when it was never imported, none of its errors can exist.
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(error, psycopg.OperationalError)
+
+
+def _sqlite_unavailable(error: sqlite3.OperationalError) -> bool:
+    message = str(error).lower()
+    return any(part in message for part in _SQLITE_UNAVAILABLE)
+
+
+def ping(engine: Engine) -> None:
+    """One ``SELECT 1`` on a pooled connection: raises :class:`StoreError` when the database does not answer.
+
+    For health checks: it proves a connection can be had and used, and changes nothing.
+    """
+    with translate_errors(), engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
