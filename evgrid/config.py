@@ -58,6 +58,7 @@ from evgrid.settings import (
     ClockSettings,
     ConfigError,
     DatabaseSettings,
+    GatewaySettings,
     HealthSettings,
     LogSettings,
     NightSettings,
@@ -115,6 +116,7 @@ class _Reader:
             billing=self._billing(self.table(data, "billing")) if "billing" in data else None,
             portals=self._portals(self.table(data, "portals")) if "portals" in data else None,
             users=self._users(data.get("users", [])),
+            gateways=self._gateways(data.get("gateways", []), soap, "portals" in data),
             amqp=self._amqp(self.table(data, "amqp")),
             worker=WorkerSettings(self.environ.get(ENV_WORKER_ID) or worker.text("id") or host_and_pid(),
                                   worker.number("lease_seconds") or 15.0),
@@ -182,6 +184,36 @@ class _Reader:
             if user and kind and password is not None:
                 users.append(UserSettings(user, password, kind, customer, usage_point))
         return tuple(users)
+
+    def _gateways(self, entries: object, soap: SoapSettings, portals: bool) -> tuple[GatewaySettings, ...]:
+        if not isinstance(entries, list):
+            self.problem("gateways", "must be an array of tables ([[gateways]])")
+            return ()
+        if entries and not portals:
+            self.problem("gateways", "need [portals]: the login the portal hosts check on the utility's orders")
+        if entries and soap.client_ca is not None:
+            self.problem("gateways", "the portal hosts present no client certificate: leave soap.client_ca out "
+                                     "or run `evgrid portal serve` apart")
+        gateways: list[GatewaySettings] = []
+        ports: dict[int, str] = {}
+        for index, entry in enumerate(entries, start=1):
+            table = _Table(self, f"gateways[{index}]", entry, SECTIONS["gateways"])
+            ied = table.text("ied", required=True)
+            if ied is not None and not re.fullmatch(r"[^:\s]+:\d{1,5}", ied):
+                table.problem("ied", f"must be HOST:PORT, got {ied!r}")
+            sites, port = table.path("sites", required=True), table.integer("port", 0, 1, 65535)
+            if "port" not in table:
+                table.problem("port", "required (the portal_url of these sites in the portals file)")
+            elif port in ports:
+                table.problem("port", f"{port} is also {ports[port]}'s")
+            ports[port] = table.where
+            evos_ca = table.path("evos_ca")
+            if evos_ca is None and soap.tls and soap.tls_dir is None:
+                table.problem("evos_ca", "required: the CA the portal hosts trust for this worker's HTTPS")
+            if ied is not None and sites is not None:
+                gateways.append(GatewaySettings(ied, sites, port, table.text("host") or "127.0.0.1",
+                                                table.path("database", must_exist=False), evos_ca))
+        return tuple(gateways)
 
     def _amqp(self, amqp: _Table) -> AmqpSettings | None:
         url = self.environ.get(ENV_AMQP_URL) or amqp.text("url")

@@ -106,6 +106,18 @@ class UserSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """``[[gateways]]``: a gateway IED whose sites' portals this worker runs (``evgrid portal serve``)."""
+
+    ied: str  # HOST:PORT of the IED's MMS server
+    sites: Path  # the SITES.json of ``evgrid portal serve``
+    port: int  # its CustomerPortal service: the portal_url of these sites in the portals file
+    host: str = "127.0.0.1"
+    database: Path | None = None  # the portal host's outbox and bills (SQLite); None: memory
+    evos_ca: Path | None = None  # CA of this worker's TLS; default: [soap] tls_dir's own CA
+
+
+@dataclass(frozen=True, slots=True)
 class AmqpSettings:
     """``[amqp]``: the ESB binding (RabbitMQ)."""
 
@@ -155,6 +167,7 @@ class Settings:
     billing: BillingSettings | None = None
     portals: PortalsSettings | None = None
     users: tuple[UserSettings, ...] = ()
+    gateways: tuple[GatewaySettings, ...] = ()
     amqp: AmqpSettings | None = None
     health: HealthSettings | None = None
     log: LogSettings = LogSettings()
@@ -168,6 +181,7 @@ def _keys(cls: type, *extra: str) -> tuple[str, ...]:
 SECTIONS = {"database": _keys(DatabaseSettings), "soap": _keys(SoapSettings, "tls"), "night": _keys(NightSettings),
              "clock": _keys(ClockSettings), "billing": _keys(BillingSettings, "password_env"),
              "portals": _keys(PortalsSettings, "password_env"), "users": _keys(UserSettings, "password_env"),
+             "gateways": _keys(GatewaySettings),
              "amqp": _keys(AmqpSettings), "worker": _keys(WorkerSettings), "health": _keys(HealthSettings),
              "log": _keys(LogSettings)}
 

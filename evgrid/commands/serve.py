@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evgrid.commands.clock_options import add_clock_options
+from evgrid.commands.serve_check import check, problems_text
 from evgrid.config import load_settings
 from evgrid.settings import (
     AmqpSettings,
@@ -50,11 +51,11 @@ from evgrid.settings import (
     UserSettings,
     WorkerSettings,
     default_worker_id,
-    display_url,
 )
 
 if TYPE_CHECKING:
     from evgrid.adapters.amqp import EsbBinding
+    from evgrid.adapters.portal_hosts import PortalHosts
     from evgrid.adapters.soap.portals import PortalSite
     from evgrid.adapters.soap.security import Credentials
     from evgrid.adapters.soap.tls import TlsFiles
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = _from_file(args) if args.config else settings_from_args(args)
     except ConfigError as error:
-        sys.stderr.write(_problems(error))
+        sys.stderr.write(problems_text(error))
         return 2
     if args.check_config:
         return check(settings, args.config)
@@ -165,19 +166,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         portals=PortalsSettings(args.portals, *args.portal_credentials, args.portal_ca) if args.portals else None,
         users=tuple(users), worker=WorkerSettings(default_worker_id()),
         log=LogSettings(args.log_level or "INFO", args.log_format or "text"))
-
-
-def check(settings: Settings, source: Path | None) -> int:
-    """``--check-config``: read the portals file too, then print the summary (0) or the problems (2)."""
-    from evgrid.adapters.soap.portals import PortalsFileError, load_portals
-
-    try:
-        sites = load_portals(settings.portals.file) if settings.portals else []
-    except PortalsFileError as error:
-        sys.stderr.write(_problems(ConfigError([f"portals.file: {error}"], source=str(source or "command line"))))
-        return 2
-    sys.stdout.write(summary(settings, source, len(sites)))
-    return 0
 
 
 def serve(settings: Settings) -> int:
@@ -251,6 +239,12 @@ def serve(settings: Settings) -> int:
                 except AdapterError as error:  # the broker refused us or cannot be reached
                     log.error("cannot start: %s", error.reason)
                     return 2
+            on_ready = _ready
+            if settings.gateways:
+                hosts = _portal_hosts(settings)
+                stack.callback(hosts.stop)  # first to stop: the portals' outboxes keep what is unsent
+                checks["gateways"] = hosts.status
+                on_ready = lambda url: (_ready(url), hosts.start(_local(url)))  # noqa: E731
             soap = make_app([evos_endpoint(system)], credentials, source="evgrid-evos")
             if settings.health is None:
                 app: Callable[..., Iterable[bytes]] = HealthApp(checks, worker=settings.worker.id,
@@ -262,7 +256,7 @@ def serve(settings: Settings) -> int:
                     settings.health.port))
                 log.info("health at %s/health", health_url, extra={"health": f"{health_url}/health"})
             serve_forever(app, settings.soap.host, settings.soap.port, tls, max_bytes=soap.max_bytes,
-                          trusted_proxy=settings.soap.trusted_proxy, on_ready=_ready)
+                          trusted_proxy=settings.soap.trusted_proxy, on_ready=on_ready)
             deferred = _defer_signals()
             log.info("stopping: SOAP server closed; stopping %sthe dispatcher and the outbox worker",
                      "the ESB binding, " if settings.amqp else "")
@@ -331,65 +325,29 @@ def _defer_signals() -> dict[int, object]:
     return {signum: signal.signal(signum, already_stopping) for signum in (signal.SIGTERM, signal.SIGINT)}
 
 
+def _portal_hosts(settings: Settings) -> PortalHosts:
+    """The portal hosts of the configured gateways, to start once this worker serves."""
+    from evgrid.adapters.portal_hosts import PortalHosts, portal_host_command
+    from evgrid.adapters.soap.tls import create_demo_pki
+
+    assert settings.portals is not None  # the configuration requires it with gateways
+    ca = create_demo_pki(settings.soap.tls_dir).ca_file if settings.soap.tls_dir else None
+    clock = settings.clock
+    clock_args = [] if clock is None else [
+        arg for option, value in (("--speed", clock.speed), ("--start", clock.start), ("--epoch", clock.epoch))
+        if value is not None for arg in (option, value.isoformat() if isinstance(value, datetime) else str(value))]
+    return PortalHosts(settings.gateways, lambda gateway, url: portal_host_command(
+        gateway, evos_url=url, credentials=_login(settings.portals), evos_ca=ca,  # type: ignore[arg-type]
+        clock_args=clock_args, log_level=settings.log.level))
+
+
+def _local(url: str) -> str:
+    # A worker listening on every address is reached by its own children on loopback.
+    return url.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
+
+
 def _ready(url: str) -> None:
     # One line a supervisor (or a test) can wait for.
     sys.stdout.write(f"ready service=EVOperationSystem url={url}/EVOperationSystem\n")
     sys.stdout.flush()
     log.info("serving EVOperationSystem at %s", url, extra={"url": f"{url}/EVOperationSystem"})
-
-
-def _problems(error: ConfigError) -> str:
-    if error.source == "command line":
-        return "".join(f"evgrid serve: {problem}\n" for problem in error.problems)
-    lines = [f"evgrid serve: {error.source}: {len(error.problems)} problem(s)"]
-    return "\n".join([*lines, *(f"  {problem}" for problem in error.problems)]) + "\n"
-
-
-def summary(settings: Settings, source: Path | None, portal_sites: int) -> str:
-    """The one-screen ``--check-config`` summary: no password, no connection made."""
-    soap = settings.soap
-    scheme = "https" if soap.tls else "http"
-    base = f"{scheme}://{soap.host}:{soap.port}"
-    if soap.tls_dir is not None:
-        tls = f"demo certificates in {soap.tls_dir}"
-    elif soap.cert is not None:
-        tls = f"certificate {soap.cert}"
-    else:
-        tls = "off, plain HTTP" + (f" behind the TLS proxy at {soap.trusted_proxy}" if soap.trusted_proxy else "")
-    if soap.client_ca is not None:
-        tls += f"; client certificates signed by {soap.client_ca}"
-    clock = settings.clock
-    rows = [
-        ("database", display_url(settings.database.url)),
-        ("soap", f"{base}/EVOperationSystem (TLS: {tls})"),
-        ("health", f"GET {base}/health (the SOAP server)" if settings.health is None
-         else f"GET http://{settings.health.host}:{settings.health.port}/health (a separate server)"),
-        ("night", f"{settings.night.slots} slots of 15 min from {_night_start(settings)}"),
-        ("clock", "real time" if clock is None else
-         f"accelerated x{clock.speed or 1}, start {clock.start or 'now'}, epoch {clock.epoch or 'now'}"),
-        ("users", ", ".join(f"{user.user} ({user.kind})" for user in settings.users) or "none"),
-        ("billing", _peer(settings.billing, settings.billing and display_url(settings.billing.url))),
-        ("portals", _peer(settings.portals, settings.portals and
-                          f"{settings.portals.file}: {portal_sites} site{'' if portal_sites == 1 else 's'},")),
-        ("amqp", "off (no url)" if settings.amqp is None else
-         f"{display_url(settings.amqp.url)} prefix {settings.amqp.prefix}, max_tries {settings.amqp.max_tries}, "
-         f"prefetch {settings.amqp.prefetch}"),
-        ("worker", f"{settings.worker.id}, station leases of {settings.worker.lease_seconds:g} s"),
-        ("log", f"{settings.log.level}, {'JSON lines' if settings.log.format == 'json' else 'text'} on stderr"),
-    ]
-    head = f"evgrid serve: {source or 'the command line'}: valid\n"
-    return head + "".join(f"  {name:<9} {text}\n" for name, text in rows)
-
-
-def _peer(peer: BillingSettings | PortalsSettings | None, where: str | None) -> str:
-    if peer is None:
-        return "off"
-    return f"{where} as {peer.user}, CA {peer.ca or 'the system store'}"
-
-
-def _night_start(settings: Settings) -> str:
-    if settings.night.start is not None:
-        return settings.night.start.isoformat()
-    if settings.clock is not None and settings.clock.start is not None:
-        return f"{settings.clock.start.isoformat()} (the clock's start)"
-    return "16:00 UTC on the day it starts"

@@ -33,9 +33,10 @@ def example_folder(folder: Path) -> Path:
     config = folder / "evgrid.toml"
     shutil.copy(EXAMPLE, config)
     (folder / "tls").mkdir()
-    for name in ("server.pem", "server.key", "billing-ca.pem"):
+    for name in ("server.pem", "server.key", "billing-ca.pem", "evgrid-ca.pem"):
         (folder / "tls" / name).write_text("PEM\n", encoding="utf-8")
     (folder / "portals.csv").write_text(PORTALS_CSV, encoding="utf-8")
+    (folder / "sites-gw1.json").write_text('{"sites": []}', encoding="utf-8")
     return config
 
 
@@ -67,6 +68,8 @@ def test_the_example_file_reads_as_documented(tmp_path: Path) -> None:
     assert settings.billing is not None and settings.billing.password == "pw-billing-out"
     assert settings.billing.ca == tmp_path / "tls" / "billing-ca.pem"
     assert settings.portals is not None and settings.portals.file == tmp_path / "portals.csv"
+    assert [(g.ied, g.port, g.evos_ca) for g in settings.gateways] == [
+        ("10.20.0.7:102", 8601, tmp_path / "tls" / "evgrid-ca.pem")]
     assert settings.users == (UserSettings("billing", "pw-billing-in", "billing"),
                               UserSettings("ops", "pw-ops", "utility"))
     assert settings.amqp == AmqpSettings("amqps://evgrid@mq.example.net:5671/evgrid", "evgrid", 5, 8)
@@ -278,3 +281,51 @@ def test_options_beside_config_are_refused(tmp_path: Path, capsys: pytest.Captur
     assert main(["serve", "--config", str(config), "--port", "9000", "--tls-dir", "pki"]) == 2
     assert capsys.readouterr().err == ("evgrid serve: --port, --tls-dir: set in the file with --config, "
                                        "not on the command line\n")
+
+
+def test_gateways_are_read_and_checked(tmp_path: Path) -> None:
+    (tmp_path / "sites-1.json").write_text('{"sites": []}', encoding="utf-8")
+    (tmp_path / "portals.csv").write_text(PORTALS_CSV, encoding="utf-8")
+    good = """
+[database]
+url = "sqlite:///evgrid.db"
+[soap]
+tls = false
+[portals]
+file = "portals.csv"
+user = "evos"
+password = "pw"
+[[gateways]]
+ied = "10.20.0.7:102"
+sites = "sites-1.json"
+port = 8601
+database = "portal-1.db"
+"""
+    (gateway,) = load_settings(write(tmp_path, good), environ={}).gateways
+    assert (gateway.ied, gateway.sites, gateway.port, gateway.database) == (
+        "10.20.0.7:102", tmp_path / "sites-1.json", 8601, tmp_path / "portal-1.db")
+
+    bad = """
+[database]
+url = "sqlite:///evgrid.db"
+[soap]
+cert = "tls.pem"
+key = "tls.key"
+[[gateways]]
+ied = "10.20.0.7"
+sites = "sites-1.json"
+port = 8601
+[[gateways]]
+ied = "10.20.0.8:102"
+sites = "missing.json"
+port = 8601
+"""
+    (tmp_path / "tls.pem").write_text("x", encoding="utf-8")
+    (tmp_path / "tls.key").write_text("x", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(write(tmp_path, bad), environ={})
+    problems = "\n".join(refused.value.problems)
+    assert "gateways: need [portals]" in problems
+    assert "gateways[1].ied: must be HOST:PORT" in problems
+    assert "gateways[1].evos_ca: required" in problems
+    assert "gateways[2].sites:" in problems and "gateways[2].port: 8601 is also gateways[1]'s" in problems
