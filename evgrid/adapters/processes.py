@@ -11,6 +11,7 @@ demo runs its whole plant with them; ``evgrid serve`` its gateways' portal hosts
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -31,6 +32,25 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def first_line(process: subprocess.Popen[bytes], timeout_s: float) -> str:
+    """The first line ``process`` writes to its piped (binary) stdout within ``timeout_s``; "" if none.
+
+    No reader thread and no read past the deadline: a child that never prints (it hangs,
+    or died early) must not hang its caller. Waiting for a ``ready`` line starts here.
+    """
+    assert process.stdout is not None
+    deadline, buffered = time.monotonic() + timeout_s, b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while b"\n" not in buffered and time.monotonic() < deadline:
+            if selector.select(deadline - time.monotonic()):
+                chunk = process.stdout.read1(4096)  # type: ignore[attr-defined]
+                if not chunk:
+                    break
+                buffered += chunk
+    return buffered.decode(errors="replace").partition("\n")[0]
 
 
 def evgrid_command(*arguments: str) -> list[str]:

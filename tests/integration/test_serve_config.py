@@ -8,7 +8,6 @@ import io
 import json
 import logging
 import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from sqlalchemy import func, select
 from evgrid import __version__
 from evgrid.adapters.health import HealthApp
 from evgrid.adapters.logs import configure_logging
+from evgrid.adapters.processes import first_line
 from evgrid.adapters.soap.client import ServiceClient
 from evgrid.adapters.soap.server import serve_in_thread
 from evgrid.adapters.soap.tls import client_context
@@ -71,17 +71,7 @@ def start_serve(config: Path, stderr: Path, env: dict[str, str],
     with stderr.open("wb") as sink:
         process = subprocess.Popen([sys.executable, "-m", "evgrid", "serve", "--config", str(config)],
                                    stdout=subprocess.PIPE, stderr=sink, env=env)
-    assert process.stdout is not None
-    deadline, buffered = time.monotonic() + timeout_s, b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while b"\n" not in buffered and time.monotonic() < deadline:
-            if selector.select(deadline - time.monotonic()):
-                chunk = process.stdout.read1(4096)  # type: ignore[attr-defined]
-                if not chunk:
-                    break
-                buffered += chunk
-    line = buffered.decode().partition("\n")[0]
+    line = first_line(process, timeout_s)
     if not line.startswith("ready "):
         process.kill()
         process.communicate(timeout=10)

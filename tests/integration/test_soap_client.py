@@ -8,7 +8,6 @@ its 61968-100 code.
 
 from __future__ import annotations
 
-import selectors
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import httpx
 import pytest
 from lxml import etree
 
+from evgrid.adapters.processes import first_line
 from evgrid.adapters.soap.client import ServiceClient, wsdl_client
 from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
 from evgrid.adapters.soap.server import endpoint_for, make_app, serve_in_thread
@@ -191,18 +191,7 @@ def start_sim(*args: str, timeout_s: float = 30.0, command: str = "sim") -> tupl
     process = subprocess.Popen([sys.executable, "-m", "evgrid", command, *args, "--log-level", "WARNING"],
                                stdout=subprocess.PIPE, stderr=stderr)
     process.stderr_file = stderr  # type: ignore[attr-defined]
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout_s
-    buffered = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while b"\n" not in buffered and time.monotonic() < deadline:
-            if selector.select(deadline - time.monotonic()):
-                chunk = process.stdout.read1(4096)  # type: ignore[attr-defined]
-                if not chunk:
-                    break
-                buffered += chunk
-    line = buffered.decode().splitlines()[0] if buffered else ""
+    line = first_line(process, timeout_s)
     if not line.startswith("ready "):
         process.kill()
         process.communicate(timeout=10)
