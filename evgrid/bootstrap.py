@@ -22,7 +22,7 @@ from evgrid.adapters.soap.outbox import Deliverer, OutboxWorker, SqlOutboxStore
 from evgrid.adapters.station_dispatch import SWEEP_SECONDS, WorkerDispatch
 from evgrid.adapters.store import dispatch as store_dispatch
 from evgrid.adapters.store import models as m
-from evgrid.adapters.store.database import make_engine, session_factory, upgrade
+from evgrid.adapters.store.database import make_engine, session_factory, unavailable, upgrade
 from evgrid.adapters.store.leases import DEFAULT_TTL_SECONDS, StationLeases
 from evgrid.adapters.store.plan_log import PlanLog
 from evgrid.adapters.store.plan_log import head as plan_head_of
@@ -247,7 +247,7 @@ def operation_system(database_url: str, *, night_start_utc: datetime, slot_count
         return SqlUnitOfWork(sessions, planner, codec, clock, register_type=codes.REGISTER_WH, lock=lock,
                              source=source, after_commit=notify, plan_log=plan_log, lock_rows=concurrent)
 
-    router = Router(ROUTES, codec=codec, source=source, unit_of_work=unit_of_work)
+    router = Router(ROUTES, codec=codec, source=source, unit_of_work=unit_of_work, unavailable=unavailable)
     return OperationSystem(router, planner, sessions, engine, unit_of_work, listeners, leases=leases)
 
 

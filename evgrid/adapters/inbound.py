@@ -24,10 +24,21 @@ from lxml import etree
 
 from evgrid.cim import envelope as env
 from evgrid.cim.codec import Codec, Header, Inbound, MessageKind
-from evgrid.errors import AdapterError, MissingElement, SecurityRejected, UnsupportedOperation
+from evgrid.errors import AdapterError, InvalidParameter, MissingElement, SecurityRejected, UnsupportedOperation
 from evgrid.operations.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+# The store keeps identifiers in 64 characters (a session's id is "S-" and its request's
+# mRID) and MessageIDs in 128. The schemas allow any length, so longer ones are refused
+# here as bad input (2.6) instead of failing in the database as an internal error.
+MRID_MAX = 62
+MESSAGE_ID_MAX = 128
+UNAVAILABLE = "the database is unavailable; nothing was changed: send it again later"
+
+
+def _never(error: BaseException) -> bool:
+    return False
 
 RouteKey = tuple[env.Verb, str]
 
@@ -77,7 +88,10 @@ class Router:
     """Routes 61968-100 requests and events to handlers; every call returns reply bytes."""
 
     def __init__(self, routes: Mapping[RouteKey, Route], *, codec: Codec | None = None,
-                 source: str = "evgrid", unit_of_work: Callable[[], UnitOfWork] | None = None) -> None:
+                 source: str = "evgrid", unit_of_work: Callable[[], UnitOfWork] | None = None,
+                 unavailable: Callable[[BaseException], bool] = _never) -> None:
+        """``unavailable`` tells a store outage from a bug: an outage is answered as one (5.0, try again)."""
+        self.unavailable = unavailable
         self.routes = dict(routes)
         self.codec = codec or Codec()
         self.source = source
@@ -91,6 +105,9 @@ class Router:
         route = self.routes.get((header.verb, header.noun))
         if route is None:
             raise UnsupportedOperation(f"no operation '{header.verb.value} {header.noun}' here")
+        if header.message_id and len(header.message_id) > MESSAGE_ID_MAX:
+            raise InvalidParameter(f"MessageID is {len(header.message_id)} characters long; at most "
+                                   f"{MESSAGE_ID_MAX} are kept")
         if route.payload is None:
             return route, None
         if inbound.payload is None:
@@ -100,6 +117,10 @@ class Router:
             raise UnsupportedOperation(
                 f"payload {found.localname} ({found.namespace}) does not match noun {header.noun}"
             )
+        for mrid in inbound.payload.iter("{*}mRID"):
+            if mrid.text and len(mrid.text.strip()) > MRID_MAX:
+                raise InvalidParameter(f"mRID {mrid.text.strip()[:20]}... is {len(mrid.text.strip())} characters "
+                                       f"long; at most {MRID_MAX} are kept", details=mrid.text.strip()[:MRID_MAX])
         if route.cim_class is not None:
             return route, route.bind(self.codec.bind(inbound.payload, route.cim_class))
         return route, route.bind(inbound.payload)
@@ -123,9 +144,12 @@ class Router:
             return self._apply(route, command, inbound, sender)
         except AdapterError as error:
             failure = error
-        except Exception:  # the router is the boundary: log it, leak nothing
+        except Exception as error:  # the router is the boundary: log it, leak nothing
             if raise_unexpected:
                 raise
+            if self.unavailable(error):  # an outage, not a bug: one line, and a reply that says so
+                log.warning("message not processed, the database is unavailable: %s", type(error).__name__)
+                return self.codec.dump(self._failed(AdapterError(UNAVAILABLE), inbound))
             log.exception("unexpected error while handling a message")
             return self.codec.dump(self._failed(AdapterError("internal error; the message was not processed"),
                                                 inbound))
@@ -171,8 +195,8 @@ class Router:
         """A FAILED reply; with a MessageID it is kept too, so a replay gets the same answer."""
         reply = self.codec.dump(self._failed(error, inbound))
         header = inbound.header if inbound else None
-        if header is None or not header.message_id:
-            return reply
+        if header is None or not header.message_id or len(header.message_id) > MESSAGE_ID_MAX:
+            return reply  # nothing to remember it by (or an id too long to keep)
         with self.unit_of_work() as uow:
             if uow.inbound is None:
                 return reply

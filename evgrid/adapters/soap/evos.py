@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from evgrid.adapters.inbound import UNAVAILABLE
 from evgrid.adapters.soap.security import NotAuthorized, Principal, PrincipalKind
 from evgrid.adapters.soap.server import SoapEndpoint, endpoint_for
+from evgrid.adapters.store.errors import StoreError
 from evgrid.bootstrap import OperationSystem
 from evgrid.cim.codec import Inbound
 from evgrid.cim.envelope import Verb
+from evgrid.errors import AdapterError
 from evgrid.mappings.services import EV_OPERATION_SYSTEM
 from evgrid.operations.handlers import Completion, UsageAssignment
 from evgrid.operations.model import ChargingRequest, MeterReadingSet
@@ -59,15 +62,20 @@ class EvosAuthorization:
         if principal.kind is not PrincipalKind.PORTAL:
             return
         _route, command = self.system.router.route(inbound)
-        if isinstance(command, ChargingRequest):
-            if (command.customer_id, command.usage_point_id) != (principal.customer_id, principal.usage_point_id):
-                raise NotAuthorized(
-                    f"portal {principal.user!r} is bound to customer {principal.customer_id} at "
-                    f"{principal.usage_point_id}, not customer {command.customer_id} at {command.usage_point_id}")
-        elif isinstance(command, Completion | UsageAssignment):
-            self._own_session(principal, command.session_id, operation)
-        elif isinstance(command, MeterReadingSet):
-            self._own_meter(principal, command, operation)
+        site = (principal.customer_id, principal.usage_point_id)
+        if isinstance(command, ChargingRequest) and (command.customer_id, command.usage_point_id) != site:
+            raise NotAuthorized(
+                f"portal {principal.user!r} is bound to customer {principal.customer_id} at "
+                f"{principal.usage_point_id}, not customer {command.customer_id} at {command.usage_point_id}")
+        try:
+            if isinstance(command, Completion | UsageAssignment):
+                self._own_session(principal, command.session_id, operation)
+            elif isinstance(command, MeterReadingSet):
+                self._own_meter(principal, command, operation)
+        except Exception as error:
+            if not isinstance(error, AdapterError) and self.system.router.unavailable(error):
+                raise StoreError(UNAVAILABLE) from None  # answered FAILED 5.0, as the router answers an outage
+            raise
 
     def _own_meter(self, principal: Principal, readings: MeterReadingSet, operation: str) -> None:
         with self.system.unit_of_work() as uow:

@@ -224,6 +224,10 @@ class SoapApp:
             except AdapterError as error:
                 raise _Refused(200, error, header.noun if header else None,
                                header.message_id if header else None) from None
+            except Exception:  # a failing check (its store is down): a FAILED reply, as the router would
+                log.exception("authorization check of %s failed", endpoint.service)
+                raise _Refused(200, AdapterError("internal error; the message was not processed"),
+                               header.noun if header else None, header.message_id if header else None) from None
         return _Answer(200, wire.envelope(endpoint.handle(body, principal)))
 
     def _body(self, environ: dict[str, Any]) -> bytes:

@@ -136,3 +136,25 @@ def test_size_and_depth_limits_are_configurable() -> None:
     with pytest.raises(Exception, match="deeper than 3"):
         Codec(max_depth=3).parse(data)
     Codec(max_bytes=len(data), max_depth=8).parse(data)
+
+
+def test_a_store_outage_is_answered_as_one_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    class Outage(Exception):
+        pass
+
+    def down(command: object, header: Header, uow: object) -> Outcome:
+        raise Outage("could not connect to db.example.net:5432")
+
+    routes = {(env.Verb.CREATE, "ChargingRequest"): Route(
+        payload=ns.qname(ns.EV_CHARGING, "ChargingRequest"), bind=lambda e: e, handle=down)}
+    answer = Router(routes, unavailable=lambda error: isinstance(error, Outage)).handle(_valid_request())
+    assert b"<msg:code>5.0</msg:code>" in answer and b"the database is unavailable" in answer
+    assert b"db.example.net" not in answer
+    assert "Traceback" not in caplog.text and "database is unavailable" in caplog.text
+
+
+def test_a_message_id_longer_than_the_store_keeps_is_refused_as_bad_input(router: Router) -> None:
+    data = _valid_request().replace(b"MSG-1.1.2", b"M" * 129)
+    answer = router.codec.decode(router.handle(data))
+    assert answer.result == "FAILED"
+    assert answer.root.findtext(f"{{{MSG}}}Reply/{{{MSG}}}Error/{{{MSG}}}code") == "2.6"
