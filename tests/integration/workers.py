@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
 import signal
 import socket
 import subprocess
@@ -30,6 +29,7 @@ from lxml import etree
 from pika.exceptions import AMQPError, NackError
 
 from evgrid.adapters.amqp_topology import Topology
+from evgrid.adapters.processes import first_line
 from evgrid.adapters.soap import wire
 from evgrid.adapters.soap.evos import MAY_SEND
 from evgrid.cim import namespaces as ns
@@ -116,16 +116,7 @@ class Worker:
         """Until the ``ready`` line (start-up on two busy cores takes seconds)."""
         process = self.process
         assert process is not None and process.stdout is not None
-        deadline, buffered = time.monotonic() + timeout_s, b""
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            while b"\n" not in buffered and time.monotonic() < deadline:
-                if selector.select(deadline - time.monotonic()):
-                    chunk = process.stdout.read1(4096)  # type: ignore[attr-defined]
-                    if not chunk:
-                        break
-                    buffered += chunk
-        line = buffered.decode().partition("\n")[0]
+        line = first_line(process, timeout_s)
         if not line.startswith("ready "):
             self.kill()
             raise AssertionError(f"worker {self.name} did not start: {line!r}\n{self.logs[-1].read_text()[-3000:]}")
