@@ -1,9 +1,10 @@
-"""The pure helpers of benchmarks/bench_e2e.py: the compressed night, percentiles, call counting."""
+"""The pure helpers of benchmarks/bench_e2e.py and e2e_raw.py: the compressed night, percentiles, call counting, CPU."""
 
 from __future__ import annotations
 
 import importlib
 import math
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -14,13 +15,22 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
+def _benchmark(name: str) -> ModuleType:
     sys.path.insert(0, str(BENCHMARKS))  # the script imports its neighbours as the benchmarks do
     try:
-        return importlib.import_module("bench_e2e")
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    return _benchmark("bench_e2e")
+
+
+@pytest.fixture(scope="module")
+def raw() -> ModuleType:
+    return _benchmark("e2e_raw")
 
 
 @pytest.mark.parametrize(("stations", "share", "third_party"), [(40, 0.1, 4), (40, 0.0, 0), (3, 0.1, 2), (1000, 0.1, 100)])
@@ -63,28 +73,28 @@ def test_percentile_of_nothing_is_nan(bench):
     assert math.isnan(bench.percentile([], 0.5))
 
 
-def test_noun_and_gateway_come_from_the_message_id(bench):
-    message_id = "MeterReadings:S-R-S-00251-20260115T200033:start"
-    assert bench.noun_of(message_id) == "MeterReadings"
-    assert bench.gateway_of(message_id, 250) == 2
-    assert bench.gateway_of("EndDeviceEvents:R-S-00250-20260115T200033:plug", 250) == 1
+def test_noun_and_gateway_come_from_the_message_id(raw):
+    message_id = "MeterReadings:S-R-S-00251-20260115T220033:start"
+    assert raw.noun_of(message_id) == "MeterReadings"
+    assert raw.gateway_of(message_id, 250) == 2
+    assert raw.gateway_of("EndDeviceEvents:R-S-00250-20260115T220033:plug", 250) == 1
     with pytest.raises(ValueError, match="no station"):
-        bench.gateway_of("BillingInformation:B-1", 250)
+        raw.gateway_of("BillingInformation:B-1", 250)
 
 
-def test_completion_reason(bench):
+def test_completion_reason(raw):
     body = b"<ev:ChargingCompletion><ev:consumedEnergy>1020</ev:consumedEnergy><ev:reason>evFull</ev:reason>"
-    assert bench.completion_reason(body) == "evFull"
-    assert bench.completion_reason(b"<ev:ChargingCompletion/>") == "?"
+    assert raw.completion_reason(body) == "evFull"
+    assert raw.completion_reason(b"<ev:ChargingCompletion/>") == "?"
 
 
-def test_mms_calls_split_the_ied_handler_counts(bench):
+def test_mms_calls_split_the_ied_handler_counts(raw):
     # 10 sessions started, 3 stopped by the EV (no open order), 25 limit operates:
     # operates = 10 closes + 7 opens + 25 limits; checks = operates + 17 selects.
-    calls = bench.mms_calls(control_handler=42, perform_check=59, starts=10, full_events=3)
+    calls = raw.mms_calls(control_handler=42, perform_check=59, starts=10, full_events=3)
 
-    assert calls == {bench.CONTROL_OBJECTS: 20, bench.REGISTER_READ: 20, bench.CLOSE: 10, bench.LIMIT: 25,
-                     bench.OPEN: 7, bench.POSITION_READ: 3}
+    assert calls == {raw.CONTROL_OBJECTS: 20, raw.REGISTER_READ: 20, raw.CLOSE: 10, raw.LIMIT: 25,
+                     raw.OPEN: 7, raw.POSITION_READ: 3}
     assert Counter(calls).total() == 85
 
 
@@ -94,8 +104,39 @@ def test_problems_is_empty_when_every_session_went_through(bench):
 
 def test_problems_names_what_did_not_go_through(bench):
     found = bench.problems(5, Counter(acknowledged=2, scheduled=1, charging=1), Counter(departure=2, stopped=1),
-                           "no session changed state for 120 s")
+                           "no session changed state for 120 s", ["core", "portal-3"])
 
     assert found == ["no session changed state for 120 s",
                      "2 of 5 sessions acknowledged, by state acknowledged 2, scheduled 1, charging 1, never requested 1",
-                     "2 sessions ended only when their EV left at 06:00 (the pipeline never stopped them)"]
+                     "2 sessions ended only when their EV left at 06:00 (the pipeline never stopped them)",
+                     "exited during the run: core, portal-3"]
+
+
+# pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime ...
+STAT = "4242 ({name}) S 1 4242 4242 0 -1 4194304 2000 0 0 0 {utime} {stime} 900 800 20 0 5 0 100 200000000 3000"
+
+
+@pytest.mark.parametrize("name", ["python", "python -m evgrid", "a) b (c", ") S 1 2 3 4 5 6 7 8 9 10 11"])
+def test_cpu_seconds_adds_user_and_system_time_whatever_the_command_name(bench, name):
+    # The command name may hold spaces and parentheses; the children's times (900, 800) are not counted.
+    assert bench.cpu_seconds(STAT.format(name=name, utime=250, stime=50), 100) == 3.0
+
+
+def test_cpu_seconds_of_this_process_match_os_times(bench):
+    stat = Path("/proc/self/stat")
+    if not stat.exists():
+        pytest.skip("no /proc")
+    before = os.times()
+    used = bench.cpu_seconds(stat.read_text(encoding="ascii"), os.sysconf("SC_CLK_TCK"))
+    after = os.times()
+
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    assert before.user + before.system - 2 * tick <= used <= after.user + after.system + 2 * tick
+
+
+def test_cpu_by_role_sums_the_processes_and_marks_a_gone_one(bench):
+    gone = 2**22 + 1  # above the kernel's pid_max limit: never a process
+    used = bench.cpu_by_role({"this": [os.getpid(), os.getpid()], "gone": [gone]})
+
+    assert used["this"] > 0
+    assert math.isnan(used["gone"])
