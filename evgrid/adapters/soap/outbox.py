@@ -30,6 +30,7 @@ import enum
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -194,6 +195,7 @@ class OutboxWorker:
         self._rng = rng or random.Random()
         self._codec = codec or Codec()
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._round_started = time.monotonic()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._concurrency = concurrency
@@ -213,6 +215,7 @@ class OutboxWorker:
         parallel (one portal host slow to answer does not hold up billing); within a
         destination messages go strictly in order.
         """
+        self._round_started = time.monotonic()
         queues: dict[str, list[OutboxItem]] = {}
         for item in self.store.pending(self.policy.batch):
             queues.setdefault(item.destination, []).append(item)
@@ -259,7 +262,9 @@ class OutboxWorker:
         if attempts >= self.policy.max_attempts:
             self._give_up(item, f"after {attempts} attempts: {text}")
             return _Outcome.GAVE_UP
-        at = now + self.policy.delay(attempts, self._rng)
+        # From the failure, not from the round's start: a timeout (10 s) queued behind others
+        # would otherwise leave a next attempt already past, and no backoff at all.
+        at = now + timedelta(seconds=time.monotonic() - self._round_started) + self.policy.delay(attempts, self._rng)
         log.warning("outbox %s to %s: attempt %d failed (%s); next at %s", item.message_id,
                     item.destination, attempts, text, at.isoformat())
         self.store.retry(item, text, at)

@@ -58,3 +58,23 @@ def test_a_slow_destination_does_not_hold_up_the_others_and_each_keeps_its_order
     assert order[:3] == ["fast", "fast", "fast"]  # all of "fast" while the first "slow" was still going
     assert [m for m in store.done if m.startswith("slow")] == ["slow-0", "slow-2"]
     assert [m for m in store.done if m.startswith("fast")] == ["fast-1", "fast-3", "fast-4"]
+
+
+def test_the_backoff_counts_from_the_failure_not_from_the_start_of_the_round() -> None:
+    from evgrid.errors import UpstreamFault
+
+    retried: list[datetime] = []
+
+    class Failing(Store):
+        def retry(self, item: OutboxItem, error: str, at: datetime) -> None:
+            retried.append(at)
+
+    def slow_failure(destination: str, body: bytes) -> bytes:
+        time.sleep(0.5)  # a timeout, say
+        raise UpstreamFault("no answer", code="4.2")
+
+    item = OutboxItem(1, "m-1", "billing", b"", 0, NOW - timedelta(seconds=1))
+    worker = OutboxWorker(Failing([item]), {"billing": slow_failure})  # type: ignore[arg-type]
+    worker.deliver_due(NOW)
+    (at,) = retried
+    assert at >= NOW + timedelta(seconds=0.5)  # the half second the attempt took, then the backoff
