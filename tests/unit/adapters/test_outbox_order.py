@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from evgrid.adapters.soap.outbox import OutboxItem, OutboxWorker
+from evgrid.adapters.soap.outbox import OutboxItem, OutboxWorker, RetryPolicy
 from evgrid.cim import envelope as env
 from evgrid.cim.codec import Codec
 
@@ -74,7 +74,8 @@ def test_the_backoff_counts_from_the_failure_not_from_the_start_of_the_round() -
         raise UpstreamFault("no answer", code="4.2")
 
     item = OutboxItem(1, "m-1", "billing", b"", 0, NOW - timedelta(seconds=1))
-    worker = OutboxWorker(Failing([item]), {"billing": slow_failure})  # type: ignore[arg-type]
+    policy = RetryPolicy(base_s=0.01)  # a backoff of at most 10 ms: the attempt's half second shows
+    worker = OutboxWorker(Failing([item]), {"billing": slow_failure}, policy=policy)  # type: ignore[arg-type]
     worker.deliver_due(NOW)
     (at,) = retried
     assert at >= NOW + timedelta(seconds=0.5)  # the half second the attempt took, then the backoff
