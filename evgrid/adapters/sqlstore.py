@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from evgrid.adapters.soap.outbox import OutboxItem
+from evgrid.adapters.soap.outbox import Due, OutboxItem
 
 MEMORY = ":memory:"
 
@@ -147,11 +147,17 @@ class SqliteOutbox:
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
 
-    def pending(self, limit: int) -> list[OutboxItem]:
-        rows = self._store.query("SELECT id, message_id, destination, body, attempts, next_attempt_at FROM outbox "
-                                 "WHERE status = 'pending' ORDER BY id LIMIT ?", limit)
+    def pending(self, limit: int, *, due: Due) -> list[OutboxItem]:
+        # Rows of the destinations whose oldest row is due (see OutboxStore.pending); a
+        # portal host has one destination per site, so matching them here is cheap.
+        rows = self._store.query(
+            "SELECT o.id, o.message_id, o.destination, o.body, o.attempts, o.next_attempt_at FROM outbox o "
+            "JOIN (SELECT destination, MIN(id) AS head_id FROM outbox WHERE status = 'pending' GROUP BY destination) h "
+            "ON h.destination = o.destination JOIN outbox head ON head.id = h.head_id "
+            "WHERE o.status = 'pending' AND (head.next_attempt_at <= ? OR head.next_attempt_at > ?) ORDER BY o.id",
+            utc_text(due.now), utc_text(due.now + due.horizon))
         return [OutboxItem(r["id"], r["message_id"], r["destination"], bytes(r["body"]), r["attempts"],
-                           from_utc_text(r["next_attempt_at"])) for r in rows]
+                           from_utc_text(r["next_attempt_at"])) for r in rows if due.matches(r["destination"])][:limit]
 
     def claim(self, item: OutboxItem, until: datetime) -> bool:
         return self._store.write("UPDATE outbox SET attempts = ?, next_attempt_at = ? WHERE id = ? "

@@ -26,6 +26,7 @@ from evgrid.adapters.soap.client import ServiceClient
 from evgrid.adapters.soap.evos import evos_endpoint
 from evgrid.adapters.soap.outbox import (
     SOAP_DESTINATIONS,
+    Due,
     OutboxWorker,
     RetryPolicy,
     SqlOutboxStore,
@@ -245,7 +246,7 @@ def test_billing_down_for_a_while_then_every_message_is_delivered_exactly_once(s
     second, client = worker(batch=3)
     assert second.deliver_due(T0 + timedelta(minutes=10)) == 3
     # The fourth is claimed and sent, then its worker dies before recording the reply.
-    fourth = second.store.pending(1)[0]
+    fourth = second.store.pending(1, due=Due(("billing",), T0 + timedelta(minutes=10), timedelta(minutes=5)))[0]
     assert second.store.claim(fourth, T0 + timedelta(minutes=10, seconds=30))
     lost_reply = client.send(fourth.body)
     client.close()
@@ -283,7 +284,8 @@ def test_a_claimed_message_whose_worker_died_is_retried_after_the_lease(store: S
     policy = RetryPolicy(lease_s=60.0)
     with billing_client_for(tmp_path / "billing.db", None) as (billing, url), billing_client(url) as to_billing:
         dead = OutboxWorker(SqlOutboxStore(store.sessions), {"billing": soap_deliverer(to_billing)}, policy=policy)
-        assert dead.store.claim(dead.store.pending(1)[0], T0 + timedelta(seconds=60))  # then it dies
+        first = dead.store.pending(1, due=Due(("billing",), T0, timedelta(minutes=5)))[0]
+        assert dead.store.claim(first, T0 + timedelta(seconds=60))  # then it dies
 
         engine = make_engine(store.url)
         restarted = OutboxWorker(SqlOutboxStore(session_factory(engine)), {"billing": soap_deliverer(to_billing)},
@@ -345,3 +347,30 @@ def test_meter_readings_go_to_the_mdm_and_unknown_destinations_wait(store: Store
     assert mdm.count() == 2
     assert [(r.destination, r.status, r.attempts) for r in store.rows()][1] == ("portal:P-9", "pending", 0)
     mdm.close()
+
+
+def test_undeliverable_and_waiting_destinations_do_not_starve_the_others(store_url: str) -> None:
+    engine = make_engine(store_url)
+    upgrade(engine)
+    store = Store(store_url, session_factory(engine))
+    for n in range(250):  # more than a batch, to portals this worker has no deliverer for
+        queue(store, f"portal:P_{n:04d}", consumption_message(f"S-P{n}"))
+    queue(store, "mdm", consumption_message("S-WAIT"), T0 + timedelta(seconds=30))  # waiting out a backoff
+    queue(store, "mdm", consumption_message("S-BEHIND"))  # due, but behind it: keeps its place
+    queue(store, "billing", consumption_message("S-BILL"))
+    sent: list[tuple[str, str]] = []
+
+    def deliver(destination: str, body: bytes) -> bytes:
+        header = codec.decode(body).header
+        sent.append((destination, header.message_id))
+        return codec.dump(env.reply_ok(header.noun, source="test", correlation_id=header.message_id))
+
+    worker = OutboxWorker(SqlOutboxStore(store.sessions), {"billing": deliver, "mdm": deliver},
+                          policy=RetryPolicy(batch=200))
+    try:
+        assert worker.deliver_due(T0) == 1
+        assert sent == [("billing", "ChargingConsumption:S-BILL")]
+        assert worker.deliver_due(T0 + timedelta(seconds=31)) == 2  # the backoff over: in order
+        assert sent[1:] == [("mdm", "ChargingConsumption:S-WAIT"), ("mdm", "ChargingConsumption:S-BEHIND")]
+    finally:
+        engine.dispose()

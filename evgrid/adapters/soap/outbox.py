@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import false, func, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from evgrid.adapters.soap.client import ServiceClient, check_reply
 from evgrid.adapters.store import models as m
@@ -65,6 +65,24 @@ Deliverer = Callable[[str, bytes], bytes]
 
 
 @dataclass(frozen=True, slots=True)
+class Due:
+    """Which destinations a pass of the worker takes: those it can deliver whose oldest row is due."""
+
+    destinations: tuple[str, ...]  # names, or "prefix:*"
+    now: datetime
+    horizon: timedelta  # a next attempt further ahead than this was set by no worker: due now
+
+    def matches(self, destination: str) -> bool:
+        """Whether a worker with these deliverers can deliver to ``destination``."""
+        return any(destination == name or (name.endswith(":*") and destination.startswith(name[:-1]))
+                   for name in self.destinations)
+
+    def head_due(self, next_attempt_at: datetime) -> bool:
+        """Whether a destination whose oldest row waits until ``next_attempt_at`` is due."""
+        return next_attempt_at <= self.now or next_attempt_at > self.now + self.horizon
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxItem:
     """One pending outbox row, as read before its delivery."""
 
@@ -79,8 +97,14 @@ class OutboxItem:
 class OutboxStore(Protocol):
     """Where pending messages live; each method is one transaction."""
 
-    def pending(self, limit: int) -> list[OutboxItem]:
-        """Pending rows, oldest first (by insertion)."""
+    def pending(self, limit: int, *, due: Due) -> list[OutboxItem]:
+        """Pending rows, oldest first (by insertion), of the destinations ``due`` selects.
+
+        A destination is selected when it matches one of ``due.destinations`` (a name, or
+        ``prefix:*``) and its oldest pending row is due: rows nobody can deliver, or
+        waiting out a backoff, must not fill the batch and starve the others (billing
+        behind hundreds of unreachable portals).
+        """
         ...
 
     def claim(self, item: OutboxItem, until: datetime) -> bool:
@@ -133,10 +157,18 @@ class SqlOutboxStore:
             return int(db.scalar(select(func.count()).select_from(m.OutboxMessage)
                                  .where(m.OutboxMessage.status == "pending")) or 0)
 
-    def pending(self, limit: int) -> list[OutboxItem]:
+    def pending(self, limit: int, *, due: Due) -> list[OutboxItem]:
+        o, head_row = m.OutboxMessage, aliased(m.OutboxMessage)
+        heads = (select(o.destination, func.min(o.id).label("head_id")).where(o.status == "pending")
+                 .group_by(o.destination).subquery())
+        matches = [o.destination.like(name[:-1].replace("_", r"\_") + "%", escape="\\") if name.endswith(":*")
+                   else o.destination == name for name in due.destinations]
         with self._sessions() as db:
-            rows = db.scalars(select(m.OutboxMessage).where(m.OutboxMessage.status == "pending")
-                              .order_by(m.OutboxMessage.id).limit(limit))
+            rows = db.scalars(
+                select(o).join(heads, heads.c.destination == o.destination).join(head_row, head_row.id == heads.c.head_id)
+                .where(o.status == "pending", or_(false(), *matches),
+                       or_(head_row.next_attempt_at <= due.now, head_row.next_attempt_at > due.now + due.horizon))
+                .order_by(o.id).limit(limit))
             return [OutboxItem(r.id, r.message_id, r.destination, bytes(r.body), r.attempts, r.next_attempt_at)
                     for r in rows]
 
@@ -217,7 +249,8 @@ class OutboxWorker:
         """
         self._round_started = time.monotonic()
         queues: dict[str, list[OutboxItem]] = {}
-        for item in self.store.pending(self.policy.batch):
+        due = Due(tuple(self._deliverers), now, self.policy.horizon)
+        for item in self.store.pending(self.policy.batch, due=due):
             queues.setdefault(item.destination, []).append(item)
         if self._pool is None or len(queues) < 2:
             return sum(self._deliver_in_order(rows, now) for rows in queues.values())

@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from evgrid.adapters.soap.outbox import OutboxItem, OutboxWorker, RetryPolicy
+from evgrid.adapters.soap.outbox import Due, OutboxItem, OutboxWorker, RetryPolicy
 from evgrid.cim import envelope as env
 from evgrid.cim.codec import Codec
 
@@ -20,7 +20,7 @@ class Store:
         self.done: list[str] = []
         self.lock = threading.Lock()
 
-    def pending(self, limit: int) -> list[OutboxItem]:
+    def pending(self, limit: int, *, due: Due) -> list[OutboxItem]:
         with self.lock:
             return [i for i in self.items if i.message_id not in self.done][:limit]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evgrid.adapters.soap.outbox import OutboxItem, OutboxWorker, RetryPolicy
+from evgrid.adapters.soap.outbox import Due, OutboxItem, OutboxWorker, RetryPolicy
 from evgrid.adapters.soap.portals import (
     PortalDelivery,
     PortalsFileError,
@@ -84,7 +84,7 @@ class MemoryOutbox:
         self.errors: dict[int, str] = {}
         self.status: dict[int, str] = {item.id: "pending" for item in items}
 
-    def pending(self, limit: int) -> list[OutboxItem]:
+    def pending(self, limit: int, *, due: Due) -> list[OutboxItem]:
         return [item for key, item in sorted(self.items.items()) if self.status[key] == "pending"][:limit]
 
     def claim(self, item: OutboxItem, until: datetime) -> bool:
