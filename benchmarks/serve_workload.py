@@ -11,7 +11,6 @@ import json
 import logging
 import multiprocessing
 import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from typing import TypeVar
 import httpx
 from lxml import etree
 
+from evgrid.adapters.processes import first_line
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
@@ -168,17 +168,7 @@ def start_worker(name: str, config: Path, environ: dict[str, str], folder: Path)
     with log.open("ab") as sink:
         process = subprocess.Popen([sys.executable, "-m", "evgrid", "serve", "--config", str(config)],
                                    stdout=subprocess.PIPE, stderr=sink, env=environ | {"EVGRID_WORKER_ID": name})
-    assert process.stdout is not None
-    deadline, buffered = time.monotonic() + START_TIMEOUT_S, b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while b"\n" not in buffered and time.monotonic() < deadline:
-            if selector.select(deadline - time.monotonic()):
-                chunk = process.stdout.read1(4096)  # type: ignore[attr-defined]
-                if not chunk:
-                    break
-                buffered += chunk
-    line = buffered.decode().partition("\n")[0]
+    line = first_line(process, START_TIMEOUT_S)
     if not line.startswith("ready "):
         process.kill()
         process.communicate(timeout=10)
