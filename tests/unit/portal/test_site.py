@@ -291,16 +291,22 @@ def test_an_ev_that_charged_through_an_unseen_close_and_left_is_completed_not_ca
     assert "unplugged" not in uplink.kinds()
 
 
-def test_a_start_order_that_overtakes_the_reply_still_assigns_third_party_usage_3_3_5(parts) -> None:
-    portal, station, meter, uplink, clock = parts
+def charged_before_the_reply(parts, wh: int) -> tuple[str, str]:  # noqa: ANN001
+    """A charge started and stopped by orders that overtook the request's reply; its request and session."""
+    portal, _, meter, _, clock = parts
     portal.ev_changed(plugged())
     request = portal.visit.plug.request_mrid
     session = f"S-{request}"
-    # A third-party charge starting at once: the order arrives before the reply does.
     portal.switch(SwitchOrder("S-1", True, session, f"{session}:start"))
-    meter.wh += 5_000
+    meter.wh += wh
     clock.moment = T0 + timedelta(hours=1)
     portal.switch(SwitchOrder("S-1", False, session, f"{session}:stop"))
+    return request, session
+
+
+def test_a_start_order_that_overtakes_the_reply_still_assigns_third_party_usage_3_3_5(parts) -> None:
+    portal, _, _, uplink, _ = parts
+    request, session = charged_before_the_reply(parts, 5_000)  # a third-party charge starting at once
     assert "usage" not in uplink.kinds()  # not known yet whose usage it is
     portal.confirmed(Confirmed(request, session, True, 20_000, 20_000, "A-OWNER", "C-OWNER"))
     kinds = uplink.kinds()
@@ -310,12 +316,7 @@ def test_a_start_order_that_overtakes_the_reply_still_assigns_third_party_usage_
 
 
 def test_a_home_reply_after_the_charge_assigns_nothing(parts) -> None:
-    portal, _, meter, uplink, _ = parts
-    portal.ev_changed(plugged())
-    request = portal.visit.plug.request_mrid
-    session = f"S-{request}"
-    portal.switch(SwitchOrder("S-1", True, session, f"{session}:start"))
-    meter.wh += 1_000
-    portal.switch(SwitchOrder("S-1", False, session, f"{session}:stop"))
+    portal, _, _, uplink, _ = parts
+    request, session = charged_before_the_reply(parts, 1_000)
     portal.confirmed(Confirmed(request, session, False, 20_000, 20_000, "A-1", "C-1"))
     assert uplink.kinds().count("completion") == 1 and "usage" not in uplink.kinds()
