@@ -93,9 +93,7 @@ from serve_workload import (  # benchmarks/serve_workload.py, beside this script
 
 from evgrid.adapters.amqp import AmqpRequester, Topology
 from evgrid.adapters.soap.evos import MAY_SEND
-from evgrid.adapters.store.database import make_engine, session_factory, upgrade
-from evgrid.adapters.store.registry import import_registry
-from evgrid.adapters.store.tariff import import_tariff
+from evgrid.adapters.store.registry import seed as store_seed
 from evgrid.adapters.store.testing import scratch_schema
 from evgrid.cim.codec import Codec
 from evgrid.errors import UpstreamFault
@@ -298,14 +296,7 @@ def soap_batch(clients: list[httpx.Client], envelopes: list[bytes], action: str)
 def seed(url: str, folder: Path, stations: int) -> None:
     """Migrate the scratch schema; import ``stations`` premises and the example tariff."""
     (folder / "registry.csv").write_text(registry_csv(stations), encoding="utf-8")
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-        with session_factory(engine).begin() as db:
-            import_registry(db, folder / "registry.csv")
-            import_tariff(db, EXAMPLES / "tariff.toml")
-    finally:
-        engine.dispose()
+    store_seed(url, folder / "registry.csv", EXAMPLES / "tariff.toml")
 
 
 def report(run: Run, seconds: float) -> None:

@@ -8,10 +8,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from evgrid.adapters.store import database as store
 from evgrid.adapters.store.night_records import set_base_load
-from evgrid.adapters.store.registry import import_registry
-from evgrid.adapters.store.tariff import import_tariff
+from evgrid.adapters.store.registry import seed
 from evgrid.mappings import iec61850_refs as refs
 from evgrid.sim import scenario as sc
 from evgrid.sim.ied import packaged_scl
@@ -45,16 +43,12 @@ def seed_database(database_url: str, scenario: sc.Scenario, work: Path) -> None:
     """Migrate, import the registry and the tariff, and set each transformer's base load."""
     registry = sc.write_registry(scenario, work / "registry.csv")
     tariff = sc.write_tariff(work / "tariff.toml")
-    engine = store.make_engine(database_url)
-    try:
-        store.upgrade(engine)
-        with store.session_factory(engine).begin() as session:
-            import_registry(session, registry)
-            import_tariff(session, tariff)
-            for transformer in scenario.transformers:
-                set_base_load(session, transformer.transformer_id, transformer.base_load_kw)
-    finally:
-        engine.dispose()
+
+    def base_loads(session: object) -> None:
+        for transformer in scenario.transformers:
+            set_base_load(session, transformer.transformer_id, transformer.base_load_kw)  # type: ignore[arg-type]
+
+    seed(database_url, registry, tariff, then=base_loads)
 
 
 def write_portal_files(scenario: sc.Scenario, plant: Plant, work: Path, portal_ports: list[int]) -> Path:

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -58,8 +58,10 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from evgrid.adapters.store import staging
+from evgrid.adapters.store.database import make_engine, session_factory, upgrade
 from evgrid.adapters.store.errors import ImportRejected
 from evgrid.adapters.store.models import ID_LENGTH
+from evgrid.adapters.store.tariff import import_tariff
 
 COLUMNS: tuple[str, ...] = (
     "customer_id", "customer_name", "account_id", "account_status",
@@ -303,3 +305,23 @@ def _checked_decimal(text: str, limit: Decimal, places: int | None) -> Decimal |
     if places is not None and isinstance(exponent, int) and exponent < -places:
         return f"has more than {places} decimals"
     return value
+
+
+def seed(database_url: str, registry_csv: Path, tariff_toml: Path,
+         then: Callable[[Session], None] | None = None) -> None:
+    """Migrate the database at ``database_url``, then import a registry and a tariff in one transaction.
+
+    ``then`` does more in that transaction (the demo sets each transformer's base load).
+    What ``evgrid db upgrade``, ``registry import`` and ``tariff import`` do, for the demo,
+    the benchmarks and the tests.
+    """
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        with session_factory(engine).begin() as db:
+            import_registry(db, registry_csv)
+            import_tariff(db, tariff_toml)
+            if then is not None:
+                then(db)
+    finally:
+        engine.dispose()
