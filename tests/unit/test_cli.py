@@ -69,3 +69,16 @@ def test_validate_reports_each_bad_file_and_fails(tmp_path: Path, capsys: pytest
 
 def test_parser_builds_without_side_effects() -> None:
     assert build_parser().prog == "evgrid"
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    assert main(["catalog", "--out", str(tmp_path)]) == 0
+    # More lines than a pipe holds (64 KB), so the writer is still writing when the reader goes.
+    files = sorted(str(path) for path in tmp_path.glob("*.xml")) * 60
+    validate = subprocess.Popen([sys.executable, "-m", "evgrid", "validate", *files],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    assert validate.stdout is not None
+    validate.stdout.read(10)  # as `| head -c 10` does: then the reader goes away
+    validate.stdout.close()
+    _, stderr = validate.communicate(timeout=60)
+    assert b"Traceback" not in stderr and validate.returncode == 141
