@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -87,3 +90,15 @@ def database_url() -> str:
 def amqp_url() -> str:
     """The RabbitMQ URL from EVGRID_AMQP_URL; skips (or fails in CI) without it."""
     return _service_url("EVGRID_AMQP_URL", "RabbitMQ")
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """Import ``benchmarks/<name>.py`` for testing its helpers, as the script itself runs."""
+    sys.path.insert(0, str(BENCHMARKS))  # the scripts import their neighbours as the benchmarks do
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))

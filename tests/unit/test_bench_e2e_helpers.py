@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
-import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _benchmark(name: str) -> ModuleType:
-    sys.path.insert(0, str(BENCHMARKS))  # the script imports its neighbours as the benchmarks do
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+from tests.conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return _benchmark("bench_e2e")
+    return load_benchmark("bench_e2e")
 
 
 @pytest.fixture(scope="module")
 def raw() -> ModuleType:
-    return _benchmark("e2e_raw")
+    return load_benchmark("e2e_raw")
 
 
 @pytest.mark.parametrize(("stations", "share", "third_party"), [(40, 0.1, 4), (40, 0.0, 0), (3, 0.1, 2), (1000, 0.1, 100)])

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import os
 import sys
 from argparse import Namespace
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import pytest
@@ -24,23 +22,15 @@ from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
 from evgrid.config import load_settings
 from evgrid.errors import StationBusy
+from tests.conftest import load_benchmark
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 NIGHT = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
 codec = Codec()
 
 
-def load(name: str) -> ModuleType:
-    sys.path.insert(0, str(BENCHMARKS))  # the scripts import their neighbours as the benchmarks do
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-
-
 @pytest.fixture(scope="module")
 def work() -> ModuleType:
-    return load("serve_workload")
+    return load_benchmark("serve_workload")
 
 
 def test_registry_gives_each_premise_a_station_and_ev_and_room_on_its_transformer(work):
@@ -147,7 +137,7 @@ def test_cpu_spent_counts_differences_new_processes_in_full_and_skips_the_exited
 
 def test_the_report_prints_rates_ratios_and_cpu_per_request():
     pytest.importorskip("pika")
-    bench = load("bench_serve")
+    bench = load_benchmark("bench_serve")
     rates, cpu = {}, {}
     for binding, kind in bench.CASES:
         base = {"raw": 1000.0, "ChargingRequest": 40.0, "MeterReadings": 200.0}[kind]
