@@ -45,6 +45,15 @@ def worker(sessions: sessionmaker[Session], name: str, wall: FakeWall) -> Statio
     return StationLeases(sessions, name, ttl_seconds=TTL, clock=wall)
 
 
+def settled_pair(sessions: sessionmaker[Session], wall: FakeWall) -> tuple[StationLeases, StationLeases]:
+    """Workers A and B, each renewed twice: both live, every station handed to its winner."""
+    a, b = worker(sessions, "A", wall), worker(sessions, "B", wall)
+    for _ in range(2):
+        a.renew()
+        b.renew()
+    return a, b
+
+
 def holders(sessions: sessionmaker[Session], now: datetime) -> dict[str, str]:
     """Station -> worker of every unexpired lease, as stored."""
     with sessions() as db:
@@ -87,11 +96,7 @@ def test_a_joining_worker_gets_its_hrw_share_without_a_station_ever_unheld(
 
 def test_a_dead_workers_stations_are_taken_over_within_ttl_plus_the_renew_interval(
         sessions: sessionmaker[Session], stations: frozenset[str], wall: FakeWall) -> None:
-    a, b = worker(sessions, "A", wall), worker(sessions, "B", wall)
-    a.renew()
-    b.renew()
-    a.renew()
-    b.renew()
+    a, b = settled_pair(sessions, wall)
     assert a.held() and b.held()
     died = wall.moment  # B's last renewal: it renews no more
     b_stations = b.held()
@@ -107,11 +112,7 @@ def test_a_dead_workers_stations_are_taken_over_within_ttl_plus_the_renew_interv
 
 def test_release_all_lets_the_others_take_over_at_their_next_renewal(
         sessions: sessionmaker[Session], stations: frozenset[str], wall: FakeWall) -> None:
-    a, b = worker(sessions, "A", wall), worker(sessions, "B", wall)
-    a.renew()
-    b.renew()
-    a.renew()
-    b.renew()
+    a, b = settled_pair(sessions, wall)
     released = b.release_all()
     assert released.lost and not released.held and b.held() == frozenset()
     wall.advance(1)  # well within the lease time: no waiting for an expiry
