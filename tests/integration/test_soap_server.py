@@ -5,6 +5,7 @@ client."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from zeep.wsse.username import UsernameToken
 
 from evgrid.adapters.soap import wire
 from evgrid.adapters.soap.evos import evos_endpoint
+from evgrid.adapters.soap.runner import SoapServer
 from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind, hash_password
 from evgrid.adapters.soap.server import SoapApp, make_app, serve_in_thread
 from evgrid.adapters.soap.tls import DemoPki, client_context, create_demo_pki
@@ -364,3 +366,21 @@ def test_the_server_stops_cleanly_with_a_connection_open(app: SoapApp, pki: Demo
         with pytest.raises(httpx.TransportError):
             client.get(url + SERVICE + "?wsdl")
     assert {t.ident for t in threading.enumerate() if t.is_alive()} <= before
+
+
+def test_the_server_stops_when_its_wake_up_pipe_is_gone(app: SoapApp, caplog: pytest.LogCaptureFixture) -> None:
+    # Seen once in CI: the pipe waitress wakes its loop with had lost its descriptor
+    # (EBADF at stop). The stop must still close every connection and end the thread.
+    before = {t.ident for t in threading.enumerate()}
+    server = SoapServer(app)
+    url = server.start()
+    with httpx.Client() as client:
+        assert client.get(url + SERVICE + "?wsdl").status_code == 200  # kept alive
+        trigger = server._waitress.trigger
+        os.close(trigger.trigger)  # what a foreign close of that descriptor does
+        server.stop()
+        trigger.socket.close()  # the pipe's read side, which the failed close could not reach
+        with pytest.raises(httpx.TransportError):
+            client.get(url + SERVICE + "?wsdl")
+    assert {t.ident for t in threading.enumerate() if t.is_alive()} <= before
+    assert "wake-up pipe failed at stop" in caplog.text
