@@ -13,6 +13,12 @@ after it.
   when the scheduler starts again, however late (``misfire_grace_time=None``), and only
   once (``coalesce=True``). The receiver decides what a late start means: the session
   may already be complete or its EV gone, and then the start is a no-op.
+- Retry: a date job runs once, so a start that fails (the database away for a moment)
+  would leave the EV waiting all night. A failed job is added again after 1, 2, 5, 10,
+  30, then every 60 s (wall time) until its target runs it without an error; a job
+  re-planned meanwhile wins over the retry. Running one twice is harmless: the
+  receiver does nothing for a session already started or stopped, and scale-out
+  workers are fenced.
 - One scheduler process per database job store (APScheduler 3 does not coordinate
   several). Scale-out workers therefore each keep their jobs in memory
   (``Dispatcher(None, ...)``): the sessions table is the truth they rebuild them from,
@@ -25,12 +31,12 @@ import contextlib
 import itertools
 import logging
 import threading
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
-from apscheduler.jobstores.base import BaseJobStore, JobLookupError
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -43,6 +49,8 @@ JOB_TABLE = "apscheduler_jobs"
 FIRE = "evgrid.scheduler.jobs:fire"
 # The target of jobs in the database store: one such dispatcher per process.
 PERSISTENT = "persistent"
+# Seconds before the 1st, 2nd, ... retry of a failed job; the last repeats.
+RETRY_DELAYS_S: tuple[float, ...] = (1, 2, 5, 10, 30, 60)
 
 
 class DispatchTarget(Protocol):
@@ -88,12 +96,17 @@ class Dispatcher:
         target: what fired jobs call in this process.
         to_wall: maps a (simulated) UTC instant to the wall-clock instant APScheduler
             waits for; identity in production, the accelerated clock in the demo.
+        retry_delays: wall seconds before each retry of a failed job (the last repeats).
     """
 
     def __init__(self, database_url: str | None, target: DispatchTarget | None = None,
-                 to_wall: Callable[[datetime], datetime] = lambda moment: moment) -> None:
+                 to_wall: Callable[[datetime], datetime] = lambda moment: moment,
+                 retry_delays: Sequence[float] = RETRY_DELAYS_S) -> None:
         self.to_wall = to_wall
         self._target = target
+        self._retry_delays = tuple(retry_delays)
+        self._failures: dict[str, int] = {}  # job id -> failed runs in a row
+        self._failures_lock = threading.Lock()
         store: BaseJobStore
         if database_url is None:
             store, self._key = MemoryJobStore(), f"memory-{next(_keys)}"
@@ -105,6 +118,7 @@ class Dispatcher:
             timezone="UTC",
         )
         self._scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
+        self._scheduler.add_listener(self._on_success, EVENT_JOB_EXECUTED)
 
     def bind(self, target: DispatchTarget) -> None:
         """Set what fired jobs call, when it is built after the dispatcher."""
@@ -147,19 +161,40 @@ class Dispatcher:
         return sorted(job.id for job in self._scheduler.get_jobs())
 
     def _add(self, action: str, session_id: str, at_utc: datetime) -> None:
-        # Jobs in the database keep the two arguments older evgrid versions stored.
-        args = [action, session_id] if self._key == PERSISTENT else [action, session_id, self._key]
         self._scheduler.add_job(
-            FIRE, trigger="date", run_date=self.to_wall(at_utc), args=args,
+            FIRE, trigger="date", run_date=self.to_wall(at_utc), args=self._args(action, session_id),
             id=job_id(action, session_id), replace_existing=True,
         )
+
+    def _args(self, action: str, session_id: str) -> list[str]:
+        # Jobs in the database keep the two arguments older evgrid versions stored.
+        return [action, session_id] if self._key == PERSISTENT else [action, session_id, self._key]
 
     def _remove(self, job: str) -> None:
         # Fired already, or never scheduled: nothing to remove, and that is fine.
         with contextlib.suppress(JobLookupError):
             self._scheduler.remove_job(job)
 
-    @staticmethod
-    def _on_error(event: JobExecutionEvent) -> None:
+    def _on_error(self, event: JobExecutionEvent) -> None:
+        # In the executor's thread, after the job left the store (a date job runs once).
+        with self._failures_lock:
+            failures = self._failures[event.job_id] = self._failures.get(event.job_id, 0) + 1
+        delay = self._retry_delays[min(failures, len(self._retry_delays)) - 1]
         # APScheduler logs the traceback itself; say which session it was about.
-        log.error("dispatch job %s failed: %s", event.job_id, event.exception)
+        log.error("dispatch job %s failed (%d in a row), retrying in %s s: %s",
+                  event.job_id, failures, delay, event.exception)
+        action, _, session_id = event.job_id.partition(":")
+        try:
+            # Not replacing: a job re-planned since the failure is the newer word.
+            self._scheduler.add_job(FIRE, trigger="date", run_date=datetime.now(UTC) + timedelta(seconds=delay),
+                                    args=self._args(action, session_id), id=event.job_id, replace_existing=False)
+        except ConflictingIdError:
+            pass
+        except Exception as error:  # the job store is away too (a database one)
+            # A database job store keeps nothing we could not add; the next start of the
+            # dispatcher (pending_dispatch) or a lease change schedules the session again.
+            log.error("dispatch job %s could not be retried: %s", event.job_id, error)
+
+    def _on_success(self, event: JobExecutionEvent) -> None:
+        with self._failures_lock:
+            self._failures.pop(event.job_id, None)

@@ -58,3 +58,43 @@ def test_two_memory_dispatchers_in_one_process_each_fire_their_own_target() -> N
         b.schedule("S-B", now, None)
         assert first.fired.wait(10) and second.fired.wait(10)
     assert first.calls == ["start S-A"] and second.calls == ["start S-B"]
+
+
+class FailsAtFirst(Recorder):
+    """A target whose store is away for its first ``failures`` calls."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.attempts = 0
+
+    def start_session(self, session_id: str) -> None:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise ConnectionError("database unavailable")
+        super().start_session(session_id)
+
+
+def test_a_job_that_fails_is_retried_until_it_runs() -> None:
+    target = FailsAtFirst(failures=3)
+    with Dispatcher(None, target, retry_delays=(0.05, 0.1)) as dispatcher:
+        dispatcher.schedule("S-1", datetime.now(UTC), None)
+        assert target.fired.wait(10)
+        time.sleep(0.3)  # a success ends the retries: nothing more fires
+        assert dispatcher.pending() == []
+    assert target.attempts == 4 and target.calls == ["start S-1"]
+
+
+def test_a_job_planned_again_after_a_failure_wins_over_the_retry() -> None:
+    target = FailsAtFirst(failures=1)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    with Dispatcher(None, target, retry_delays=(0.5,)) as dispatcher:
+        dispatcher.schedule("S-1", datetime.now(UTC), None)
+        deadline = time.monotonic() + 10
+        while target.attempts == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)  # the retry is in place
+        dispatcher.schedule("S-1", later, None)  # re-planned: the new time replaces the retry
+        time.sleep(0.8)
+        assert target.attempts == 1 and target.calls == []
+        assert dispatcher.pending() == [job_id("start", "S-1")]
