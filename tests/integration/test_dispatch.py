@@ -1,4 +1,4 @@
-"""Dispatch survives a kill: jobs in the SQLAlchemy job store fire after a restart."""
+"""Dispatch survives faults: a killed dispatcher (jobs in the SQLAlchemy job store), a database away."""
 
 from __future__ import annotations
 
@@ -11,7 +11,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from sqlalchemy import func, make_url, select
+from sqlalchemy.exc import OperationalError
+
+from evgrid.adapters.store import models as m
+from evgrid.adapters.store.testing import scratch_schema
+from evgrid.bootstrap import OperationSystem, operation_system
 from evgrid.scheduler.jobs import Dispatcher, job_id
+from tests.integration.conftest import seed_store
+from tests.integration.test_operation_system import NIGHT, Clock, request_message, result
+from tests.integration.workers import Relay
 
 WORKER = textwrap.dedent("""
     import sys, time
@@ -97,3 +107,41 @@ def test_pending_starts_fire_after_the_dispatcher_is_killed_and_restarted(tmp_pa
         second.wait(timeout=30)
     time.sleep(0.5)  # nothing more may arrive: each job fires once
     assert sorted(out.read_text().splitlines()) == expected
+
+
+@pytest.mark.postgres
+def test_a_start_that_fires_while_the_database_is_away_goes_out_once_it_is_back(
+        database_url: str, examples: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with scratch_schema(database_url) as url:
+        seed_store(url, examples)
+        target = make_url(url)
+        relay = Relay((target.host or "127.0.0.1", target.port or 5432))
+        through = target.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+        system = operation_system(through, night_start_utc=NIGHT, slot_count=64, clock=Clock())
+        # Jobs fire the moment they are scheduled; retries come after 0.2 s.
+        dispatcher = Dispatcher(None, system, to_wall=lambda _: datetime.now(UTC), retry_delays=(0.2,))
+        try:
+            assert result(system.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
+            (session_id, start, _stop) = system.pending_dispatch()[0]
+            with dispatcher:
+                relay.cut()
+                dispatcher.schedule(session_id, start, None)
+                assert _wait_for(lambda: f"dispatch job start:{session_id} failed (2 in a row)" in caplog.text, 30)
+                assert start_orders(system) is None  # still away: nothing to count, nothing sent
+                relay.restore()
+                assert _wait_for(lambda: start_orders(system) == 1, 30)
+                time.sleep(0.5)  # the success ended the retries
+                assert start_orders(system) == 1 and dispatcher.pending() == []
+        finally:
+            system.close()
+            relay.close()
+
+
+def start_orders(system: OperationSystem) -> int | None:
+    """The EndDeviceControls queued for the portal; None while the database cannot say."""
+    try:
+        with system.sessions() as db:  # type: ignore[operator]
+            return db.scalar(select(func.count()).select_from(m.OutboxMessage)
+                             .where(m.OutboxMessage.noun == "EndDeviceControls"))
+    except OperationalError:
+        return None
