@@ -72,10 +72,10 @@ def request_charging(cmd: ChargingRequest, uow: UnitOfWork, now: datetime,
         )
     if cmd.max_power_kw <= 0:
         raise InvalidParameter(f"maximum power {cmd.max_power_kw} kW is not positive")
-    busy = uow.sessions.active_for_ev(ev.ev_id)
+    busy = _unless_expired(uow, uow.sessions.active_for_ev(ev.ev_id), now, message_id)
     if busy is not None:
         raise AlreadyCharging(f"EV {ev.ev_id} already has session {busy.session_id} at {busy.station_id}")
-    occupied = uow.sessions.active_at_station(station.station_id)
+    occupied = _unless_expired(uow, uow.sessions.active_at_station(station.station_id), now, message_id)
     if occupied is not None:
         raise StationBusy(f"station {station.station_id} is serving session {occupied.session_id}")
 
@@ -231,8 +231,7 @@ def record_device_events(device_events: tuple[DeviceEvent, ...], uow: UnitOfWork
         if event.kind is DeviceEventKind.UNPLUGGED and event.ev_id:
             session = uow.sessions.active_for_ev(event.ev_id)
             if session is not None and session.station_id == station.station_id and session.state is not S.CHARGING:
-                _move(uow, session, S.CANCELLED, now, message_id, "EV left before charging started")
-                uow.planner.release(session.session_id)
+                _cancel(uow, session, now, message_id, "EV left before charging started")
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +343,24 @@ def _check_meter(session: Session, meter_number: str) -> None:
         raise InvalidParameter(
             f"meter {meter_number} does not measure session {session.session_id} (meter {session.meter_number})"
         )
+
+
+def _unless_expired(uow: UnitOfWork, session: Session | None, now: datetime, message_id: str | None) -> Session | None:
+    """``session``, unless it never started and its departure has passed: then it is cancelled.
+
+    Its portal never sent the start's outcome or the unplug (a portal down all night):
+    the EV is long gone, and must not be refused at its next plug-in, nor the station.
+    One that started may hold unbilled energy: it stays until its completion comes.
+    """
+    if session is None or session.state is S.CHARGING or session.departure_utc > now:
+        return session
+    _cancel(uow, session, now, message_id, "expired: departed without charging")
+    return None
+
+
+def _cancel(uow: UnitOfWork, session: Session, now: datetime, message_id: str | None, why: str) -> None:
+    _move(uow, session, S.CANCELLED, now, message_id, why)
+    uow.planner.release(session.session_id)
 
 
 def _move(uow: UnitOfWork, session: Session, to: SessionState, now: datetime, message_id: str | None,

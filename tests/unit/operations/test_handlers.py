@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -34,9 +35,9 @@ def request(ev_id: str = "EV-A", **changes: object) -> ChargingRequest:
     return ChargingRequest(**fields)  # type: ignore[arg-type]
 
 
-def run(uow: FakeUnitOfWork, handler, command, message_id: str = "m-1"):  # noqa: ANN001, ANN201
+def run(uow: FakeUnitOfWork, handler, command, message_id: str = "m-1", now=NOW):  # noqa: ANN001, ANN201
     with uow:
-        outcome = handler(command, uow, NOW, message_id)
+        outcome = handler(command, uow, now, message_id)
         uow.commit()
     return outcome
 
@@ -138,6 +139,28 @@ def test_a_station_serves_one_ev_at_a_time(uow: FakeUnitOfWork) -> None:
     with pytest.raises(StationBusy) as raised:
         run(uow, handlers.request_charging, request("EV-B"))
     assert raised.value.code == "6.5"
+
+
+def test_a_session_never_started_expires_after_its_departure_and_blocks_nothing(uow: FakeUnitOfWork) -> None:
+    stale = run(uow, handlers.request_charging, request()).session  # its portal never reported again
+    tomorrow = NOW + timedelta(days=1)
+    again = request(request_mrid="R-tomorrow", plugged_in_utc=tomorrow, departure_utc=tomorrow + timedelta(hours=13))
+    fresh = run(uow, handlers.request_charging, again, "m-2", tomorrow).session
+    assert uow.committed.sessions[stale.session_id].state is S.CANCELLED
+    assert steps(uow, stale.session_id)[-1] == "expired: departed without charging"
+    assert uow.committed.sessions[fresh.session_id].state is S.SCHEDULED
+    # Before its departure it still counts: the same EV is refused.
+    with pytest.raises(AlreadyCharging):
+        run(uow, handlers.request_charging, replace(again, request_mrid="R-3"), "m-3", tomorrow + timedelta(hours=1))
+
+
+def test_a_session_that_started_is_never_expired(uow: FakeUnitOfWork) -> None:
+    session_id = _charged(uow)  # its completion (and the energy in it) has not come yet
+    tomorrow = NOW + timedelta(days=1)
+    again = request(request_mrid="R-tomorrow", plugged_in_utc=tomorrow, departure_utc=tomorrow + timedelta(hours=13))
+    with pytest.raises(AlreadyCharging):
+        run(uow, handlers.request_charging, again, "m-3", tomorrow)
+    assert uow.committed.sessions[session_id].state is S.CHARGING
 
 
 def test_a_failure_half_way_leaves_nothing(uow: FakeUnitOfWork, monkeypatch: pytest.MonkeyPatch) -> None:
