@@ -3,6 +3,7 @@ delivered to a separate `evgrid sim billing`, a clean stop on SIGTERM."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -29,7 +30,9 @@ def test_evgrid_serve_answers_portals_over_https_and_stops_cleanly(tmp_path: Pat
         "--database-url", url, "--port", "0", "--tls-dir", str(tmp_path / "pki"),
         "--portal", f"{PORTAL[0]}:{PORTAL[1]}:C-1001:UP-1001",
         "--billing-url", billing_url.rsplit("/", 1)[0], "--billing-credentials", "evos:pw-evos",
-        "--night-start", NIGHT.isoformat(), command="serve")
+        # The core's clock 40 minutes into the requests' night, in real time: runs on any date.
+        "--night-start", NIGHT.isoformat(), "--speed", "1", "--start", (NIGHT + timedelta(minutes=40)).isoformat(),
+        command="serve")
     try:
         base = service_url.rsplit("/", 1)[0]
         assert base.startswith("https://")

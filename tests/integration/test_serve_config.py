@@ -49,7 +49,9 @@ usage_point = "UP-1001"
 
 def write_config(folder: Path, database: str, text: str) -> Path:
     config = folder / "evgrid.toml"
-    config.write_text(f'[database]\nurl = "{database}"\n[night]\nstart = 2026-11-26T17:00:00Z\n{USERS}{text}',
+    # The core's clock at 17:40 on the requests' night, in real time: the tests run on any date.
+    config.write_text(f'[database]\nurl = "{database}"\n[night]\nstart = 2026-11-26T17:00:00Z\n'
+                      f'[clock]\nspeed = 1\nstart = 2026-11-26T17:40:00Z\n{USERS}{text}',
                       encoding="utf-8")
     return config
 
