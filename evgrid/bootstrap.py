@@ -37,6 +37,7 @@ from evgrid.operations.rates import windows
 from evgrid.operations.session import SessionState
 from evgrid.scheduler.jobs import START, STOP, Dispatcher
 from evgrid.scheduler.model import Feeder, Horizon, Problem, SessionRequest, Transformer
+from evgrid.scheduler.nights import Nights, RollingPlanner
 from evgrid.scheduler.planner import NightPlanner
 
 SLOT_MINUTES = 15
@@ -57,7 +58,7 @@ class OperationSystem:
     """The EV Operation System wired to its store: route messages with ``router.handle``."""
 
     router: Router
-    planner: NightPlanner
+    planner: RollingPlanner
     sessions: object  # sessionmaker, for reports and tests
     engine: object
     unit_of_work: Callable[[], SqlUnitOfWork]
@@ -161,6 +162,13 @@ def _base_load(hourly_kw: list[float] | None, horizon: Horizon) -> tuple[float, 
     return tuple(float(hourly_kw[horizon.slot_start_utc(slot).hour % 24]) for slot in range(horizon.slot_count))
 
 
+def open_night(sessions: object, start_utc: datetime, slot_count: int) -> NightPlanner:
+    """The planner of the night from ``start_utc``, with the sessions already planned into it."""
+    night = NightPlanner(night_problem(sessions, start_utc, slot_count))
+    night.restore(planned_sessions(sessions, night.problem.horizon))
+    return night
+
+
 def planned_sessions(sessions: object, horizon: Horizon) -> list[tuple[SessionRequest, list[float]]]:
     """Every scheduled or charging session with the power per slot it was allotted (from the store)."""
     with sessions() as db:  # type: ignore[operator]
@@ -186,6 +194,8 @@ def _planned(db: DbSession, horizon: Horizon) -> list[tuple[SessionRequest, list
             select(m.ChargingSession, m.ServiceLocation.transformer_id)
             .join(m.ServiceLocation, m.ServiceLocation.premise_number == m.ChargingSession.premise_number)
             .where(active).order_by(m.ChargingSession.created_at, m.ChargingSession.session_id)):
+        if aware(session.departure_at) <= horizon.start_utc and session.session_id not in power:
+            continue  # an earlier night's (its completion never came): nothing of it is in this night
         request = SessionRequest(
             session_id=session.session_id,
             arrival_utc=max(aware(session.plugged_in_at), horizon.start_utc),
@@ -220,16 +230,22 @@ def operation_system(database_url: str, *, night_start_utc: datetime, slot_count
     engine = make_engine(database_url)
     upgrade(engine)
     sessions = session_factory(engine)
-    planner = NightPlanner(night_problem(sessions, night_start_utc, slot_count))
+    codec = codec or Codec()
+    clock = clock or SystemClock()
+    nights = Nights(night_start_utc, timedelta(minutes=SLOT_MINUTES * slot_count))
+    # The night given, or the first after it that has not ended yet (a restart the next day).
+    first = max(night_start_utc, nights.open_at(clock.now()))
+    night = NightPlanner(night_problem(sessions, first, slot_count))
     # After a restart the night goes on: the sessions already given slots keep them, and
     # new ones are placed around them (an empty plan would overload the transformers). A
     # worker reads the plan log's head with the allocations, planner changes held off
     # meanwhile, and so goes on from exactly the plan it restored.
     with sessions.begin() as db:
         seen = plan_head_of(db, hold_writers=True) if worker_id else 0
-        planner.restore(_planned(db, planner.problem.horizon))
-    codec = codec or Codec()
-    clock = clock or SystemClock()
+        night.restore(_planned(db, night.problem.horizon))
+    # Later nights are opened when the current one is over (inside a unit of work that
+    # holds the plan lock, if a worker's: so it restores exactly the plan at that point).
+    planner = RollingPlanner(night, nights, lambda start: open_night(sessions, start, slot_count))
     listeners: list[Callable[[list[object]], None]] = [after_commit] if after_commit else []
     scale_out = worker_id is not None
     # One process on SQLite (or without workers): whole units of work one at a time. Workers

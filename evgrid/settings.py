@@ -59,7 +59,7 @@ class SoapSettings:
 
 @dataclass(frozen=True, slots=True)
 class NightSettings:
-    """``[night]``: the night the planner plans; no start: the clock's, else 16:00 UTC that day."""
+    """``[night]``: the first night the planner plans (later ones a day apart); no start: the clock's, else 16:00 UTC."""
 
     start: datetime | None = None
     slots: int = 64

@@ -30,7 +30,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -186,7 +186,10 @@ def serve(settings: Settings) -> int:
 
     configure_logging(settings.log.level, settings.log.format, settings.worker.id)
     clock = _clock(settings.clock)
-    start = settings.night.start or (clock.start if clock else datetime.combine(datetime.now(UTC).date(), time(16), UTC))
+    # Without a start: 16:00 UTC, from yesterday, so that a restart at 03:00 goes on with
+    # the night in progress (the planner takes the first night after it that has not ended).
+    start = settings.night.start or (clock.start if clock else
+                                     datetime.combine(datetime.now(UTC).date(), time(16), UTC) - timedelta(days=1))
     url = settings.database.url
     # On PostgreSQL every worker is a scale-out worker (also when alone): it dispatches the
     # stations it leases, from jobs it keeps in memory. On SQLite one process does it all,

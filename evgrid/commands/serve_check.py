@@ -48,7 +48,7 @@ def summary(settings: Settings, source: Path | None, portal_sites: int) -> str:
         ("soap", f"{base}/EVOperationSystem (TLS: {tls})"),
         ("health", f"GET {base}/health (the SOAP server)" if settings.health is None
          else f"GET http://{settings.health.host}:{settings.health.port}/health (a separate server)"),
-        ("night", f"{settings.night.slots} slots of 15 min from {_night_start(settings)}"),
+        ("night", f"{settings.night.slots} slots of 15 min from {_night_start(settings)}, then every day"),
         ("clock", "real time" if clock is None else
          f"accelerated x{clock.speed or 1}, start {clock.start or 'now'}, epoch {clock.epoch or 'now'}"),
         ("users", ", ".join(f"{user.user} ({user.kind})" for user in settings.users) or "none"),
@@ -77,4 +77,4 @@ def _night_start(settings: Settings) -> str:
         return settings.night.start.isoformat()
     if settings.clock is not None and settings.clock.start is not None:
         return f"{settings.clock.start.isoformat()} (the clock's start)"
-    return "16:00 UTC on the day it starts"
+    return "16:00 UTC"

@@ -89,11 +89,16 @@ class NightPlanner:
 
         For scale-out: each worker keeps its own planner and adopts the placements the
         others logged, in order, before it places one itself. O(slots). A session it
-        already has (its own placement, or one restored) is left as it is.
+        already has with that power (its own placement) is left as it is; one restored
+        from the store (its power rounded to the watt there) takes the exact logged power,
+        so that every worker ends with the same plan.
         """
         night = self._staged or self._committed
         if request.session_id in night.plan:
-            return
+            if tuple(night.plan.session(request.session_id).power_kw) == tuple(power_kw):
+                return
+            self.release(request.session_id)  # O(sessions), but only once per restored session
+            night = self._staged or self._committed
         plan = adopt_session(night.plan, night.problem, request, power_kw)
         self._staged = _Night(night.problem.with_session(request), plan)
 

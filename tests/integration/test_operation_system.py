@@ -50,13 +50,14 @@ def evos(store_url: str, examples: Path, clock: Clock) -> OperationSystem:
 
 
 def request_message(ev_id: str, station: str, customer: str, usage_point: str, *, wh: int = 20_000,
-                    hours: float = 13, message_id: str | None = None, mrid: str | None = None) -> bytes:
-    base = examples.charging_request(False)
+                    hours: float = 13, message_id: str | None = None, mrid: str | None = None, day: int = 0) -> bytes:
+    """A ChargingRequest plugged in 35 minutes into the night (``day`` nights after NIGHT)."""
+    base, night = examples.charging_request(False), NIGHT + timedelta(days=day)
     payload = replace(
-        base, m_rid=mrid or f"R-{ev_id}", created_date_time=xml_time(NIGHT + timedelta(minutes=35)),
+        base, m_rid=mrid or f"R-{ev_id}", created_date_time=xml_time(night + timedelta(minutes=35)),
         electric_vehicle=ev.ElectricVehicle(m_rid=ev_id), charging_station=ev.ChargingStation(m_rid=station),
         customer=ev.Customer(m_rid=customer), usage_point=ev.UsagePoint(m_rid=usage_point),
-        requested_energy=wh, departure_time=xml_time(NIGHT + timedelta(hours=hours)),
+        requested_energy=wh, departure_time=xml_time(night + timedelta(hours=hours)),
     )
     return codec.dump(env.request(env.Verb.CREATE, "ChargingRequest", payload, source="portal",
                                   message_id=message_id or f"M-{ev_id}"))
@@ -226,23 +227,59 @@ def test_uc_2_3_dispatch_sends_the_start_to_the_portal_once(store_url: str, exam
         system.close()
 
 
+def rounded_powers(system: OperationSystem) -> dict[str, tuple[float, ...]]:
+    """Each planned session's power per slot as stored and sent: to the W."""
+    return {p.session_id: tuple(round(kw, 3) for kw in p.power_kw) for p in system.planner.plan.sessions}
+
+
 def test_a_restarted_operation_system_keeps_the_nights_plan(evos: OperationSystem, store_url: str,
                                                            clock: Clock) -> None:
     # The portals were told these slots: after a restart they stand, and a new request
     # is placed around them, never on top of them.
     assert result(evos.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
-    def powers(system: OperationSystem) -> dict[str, tuple[float, ...]]:  # as stored and sent: to the W
-        return {p.session_id: tuple(round(kw, 3) for kw in p.power_kw) for p in system.planner.plan.sessions}
-
-    before = powers(evos)
+    before = rounded_powers(evos)
     assert any(any(kw > 0 for kw in row) for row in before.values())
     evos.close()
     again = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=clock)
     try:
-        assert powers(again) == before
+        assert rounded_powers(again) == before
         assert result(again.router.handle(request_message("EV-1002", "S-1002", "C-1002", "UP-1002")))[0] == "OK"
-        after = powers(again)
+        after = rounded_powers(again)
         assert len(after) == 2 and all(after[s] == before[s] for s in before)
+    finally:
+        again.close()
+
+
+def test_the_next_night_is_planned_when_this_one_is_over_and_after_a_restart(evos: OperationSystem, store_url: str,
+                                                                             clock: Clock) -> None:
+    assert result(evos.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
+    # The next evening: the same EV again, and another. Its portal never reported last
+    # night's session (never started): it expired, and blocks neither the EV nor the station.
+    tomorrow = NIGHT + timedelta(days=1)
+    clock.moment = tomorrow + timedelta(minutes=40)
+    for ev_id, station, customer, point in (("EV-1001", "S-1001", "C-1001", "UP-1001"),
+                                            ("EV-1002", "S-1002", "C-1002", "UP-1002")):
+        reply = evos.router.handle(request_message(ev_id, station, customer, point, day=1,
+                                                   message_id=f"M2-{ev_id}", mrid=f"R2-{ev_id}"))
+        assert result(reply) == ("OK", None)
+    with evos.sessions() as db:
+        rows = db.execute(select(m.ChargingSession.session_id, m.ChargingSession.state,
+                                 m.ChargingSession.planned_start)).all()
+    assert {row.session_id: row.state for row in rows} == {
+        "S-R-EV-1001": "cancelled", "S-R2-EV-1001": "scheduled", "S-R2-EV-1002": "scheduled"}
+    tonight = {row.session_id for row in rows if row.planned_start.replace(tzinfo=UTC) >= tomorrow}
+    assert tonight == {"S-R2-EV-1001", "S-R2-EV-1002"}
+    assert {p.session_id for p in evos.planner.plan.sessions} == tonight
+    assert evos.planner.problem.horizon.start_utc == tomorrow
+
+    # Restarted during that night (configured with the first one): it plans the night it
+    # is in, with tonight's sessions; last night's stale one has nothing in it.
+    evos.close()
+    again = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=clock)
+    try:
+        assert again.planner.problem.horizon.start_utc == tomorrow
+        assert {p.session_id for p in again.planner.plan.sessions} == tonight
+        assert rounded_powers(again) == rounded_powers(evos)  # as stored: to the W
     finally:
         again.close()
 

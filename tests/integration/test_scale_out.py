@@ -331,3 +331,26 @@ def test_a_worker_joining_mid_night_restores_the_plan_and_follows_the_others(sto
             b.close()
     finally:
         a.close()
+
+
+def test_workers_move_on_to_the_next_night_together(store_backed: str) -> None:
+    clock = Clock()  # one time for both workers
+    a = operation_system(store_backed, night_start_utc=NIGHT, slot_count=64, clock=clock, worker_id="A")
+    b = operation_system(store_backed, night_start_utc=NIGHT, slot_count=64, clock=clock, worker_id="B")
+    try:
+        assert result(a.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
+        tomorrow = NIGHT + timedelta(days=1)
+        clock.moment = tomorrow + timedelta(minutes=40)
+        # A moves on with the next night's first request; B with A's placement in its log.
+        assert result(a.router.handle(request_message("EV-1002", "S-1002", "C-1002", "UP-1002", day=1)))[0] == "OK"
+        assert result(b.router.handle(request_message("EV-1004", "S-1004", "C-1004", "UP-1004", day=1)))[0] == "OK"
+        with a.unit_of_work() as uow:
+            uow.planner.release("S-nobody")  # any planner use catches up with the log
+            uow.commit()
+        for system in (a, b):
+            assert system.planner.problem.horizon.start_utc == tomorrow
+            assert {p.session_id for p in system.planner.plan.sessions} == {"S-R-EV-1002", "S-R-EV-1004"}
+        assert a.planner.plan == b.planner.plan
+    finally:
+        b.close()
+        a.close()

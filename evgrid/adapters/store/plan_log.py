@@ -34,7 +34,7 @@ from evgrid.adapters.store.models_workers import PLACE, PLAN_STATE_ID, RELEASE, 
 from evgrid.operations.ports import Allotment
 from evgrid.operations.session import Session
 from evgrid.scheduler.model import SessionRequest
-from evgrid.scheduler.planner import NightPlanner
+from evgrid.scheduler.nights import RollingPlanner
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class PlanLog:
         seen: the ``seq`` the planner is at.
     """
 
-    def __init__(self, planner: NightPlanner, worker_id: str, seen: int) -> None:
+    def __init__(self, planner: RollingPlanner, worker_id: str, seen: int) -> None:
         self.planner, self.worker_id, self.seen = planner, worker_id, seen
         self.lock = threading.Lock()  # this worker's threads, one at a time on the planner
 

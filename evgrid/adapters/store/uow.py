@@ -42,7 +42,7 @@ from evgrid.operations.model import (
 )
 from evgrid.operations.ports import Allotment, Clock
 from evgrid.operations.session import ACTIVE, Session, SessionState, Transition
-from evgrid.scheduler.planner import NightPlanner
+from evgrid.scheduler.nights import RollingPlanner
 
 _ACTIVE = [state.value for state in ACTIVE]
 
@@ -308,7 +308,7 @@ class SqlInboundJournal:
 class SqlUnitOfWork:
     """One transaction over every port (see the module docstring)."""
 
-    def __init__(self, factory: sessionmaker[DbSession], planner: NightPlanner, codec: Codec, clock: Clock, *,
+    def __init__(self, factory: sessionmaker[DbSession], planner: RollingPlanner, codec: Codec, clock: Clock, *,
                  register_type: str, lock: threading.Lock | None, source: str = "evgrid-evos",
                  default_tariff: str | None = None,
                  after_commit: Callable[[list[object]], None] | None = None,
@@ -321,7 +321,7 @@ class SqlUnitOfWork:
         module docstring).
         """
         self._factory, self._night, self._codec, self._clock = factory, planner, codec, clock
-        self.planner: NightPlanner | SharedPlan = planner
+        self.planner: RollingPlanner | SharedPlan = planner
         self._wall_clock = wall_clock
         self._register_type, self._source, self._tariff = register_type, source, default_tariff
         self._after_commit = after_commit

@@ -118,11 +118,26 @@ def test_adopt_keeps_a_session_it_already_has_and_release_ignores_an_unknown_one
     night.place(session("S-1"))
     night.commit()
     before = night.plan
-    request, power = night.placed("S-1")
-    night.adopt(request, [0.0] * len(power))  # its own placement, read back from the log
+    night.adopt(*night.placed("S-1"))  # its own placement, read back from the log
     night.release("S-unknown")
     night.commit()
-    assert night.plan == before
+    assert night.plan is before
+
+
+def test_adopt_gives_a_restored_session_the_exact_logged_power() -> None:
+    a = planner(capacity_kw=35.0)
+    for index in range(3):
+        a.place(session(f"S-{index}", wh=30_000))
+        a.commit()
+    # B restores from the store, where power is kept to the watt, then reads A's log.
+    b = planner(capacity_kw=35.0)
+    b.restore([(request, [round(kw, 3) + 0.0004 for kw in power])
+               for request, power in (a.placed(f"S-{index}") for index in range(3))])
+    assert b.plan != a.plan
+    for index in range(3):
+        b.adopt(*a.placed(f"S-{index}"))
+        b.commit()
+    assert b.plan == a.plan
 
 
 def test_adopted_placements_are_staged_like_placements() -> None:
