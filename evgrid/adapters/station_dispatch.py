@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from evgrid.adapters.store import dispatch as store_dispatch
+from evgrid.adapters.store import plan_log
 from evgrid.adapters.store.errors import StoreError
 from evgrid.adapters.store.leases import LeaseChange, StationLeases
 from evgrid.operations.events import SlotAllotted
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # How often a worker looks for sessions other workers placed at its stations.
 SWEEP_SECONDS = 1.0
+# How often a worker prunes the plan log (any worker may: the deletes are idempotent).
+PRUNE_SECONDS = 3600.0
 
 
 class WorkerDispatch:
@@ -81,6 +85,7 @@ class WorkerDispatch:
     def _run(self) -> None:
         next_renewal = time.monotonic() + self._leases.renew_seconds
         next_sweep = time.monotonic() + self._sweep_seconds
+        next_prune = time.monotonic()
         # Renewals on time (the takeover bound counts on them), sweeps in between.
         while not self._stop.wait(max(0.0, min(next_renewal, next_sweep) - time.monotonic())):
             now = time.monotonic()
@@ -102,6 +107,9 @@ class WorkerDispatch:
                 if now >= next_sweep:
                     next_sweep = now + self._sweep_seconds
                     self._sweep()
+                if now >= next_prune:
+                    next_prune = now + PRUNE_SECONDS
+                    self._prune()
             except StoreError as error:
                 log.warning("worker %s: %s", self._leases.worker_id, error.reason)
                 if time.monotonic() - self._renewed > self._leases.ttl.total_seconds():
@@ -138,6 +146,11 @@ class WorkerDispatch:
                 self._seen = events[-1].seq
             if len(events) < store_dispatch.FEED_BATCH:
                 return
+
+    def _prune(self) -> None:
+        pruned = plan_log.prune(self._system.sessions, datetime.now(UTC) - plan_log.RETENTION)  # type: ignore[arg-type]
+        if pruned:
+            log.info("worker %s pruned %d plan log entries", self._leases.worker_id, pruned)
 
     def _after_commit(self, committed: list[object]) -> None:
         if self._stop.is_set():

@@ -113,6 +113,12 @@ class RollingPlanner:
     def restore(self, planned: list[tuple[SessionRequest, list[float]]]) -> None:
         self._night.restore(planned)
 
+    def reload(self) -> None:
+        """Open the current night again from the store (a scale-out worker whose log was pruned)."""
+        with self._lock:
+            self._night.discard()
+            self._night = self._open_night(self._night.problem.horizon.start_utc)
+
     def _roll(self, moment: datetime) -> None:
         if moment < self._night.problem.horizon.end_utc:
             return

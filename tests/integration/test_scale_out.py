@@ -22,11 +22,20 @@ from sqlalchemy import func, select
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.leases import hrw_winner
 from evgrid.adapters.store.models_workers import DispatchOrder, StationLease
+from evgrid.adapters.store.plan_log import RETENTION, prune
 from evgrid.adapters.store.testing import scratch_schema
 from evgrid.bootstrap import OperationSystem, WorkerDispatch, operation_system, worker_dispatch
 from evgrid.scheduler.jobs import Dispatcher, job_id
 from tests.integration.conftest import seed_store
-from tests.integration.test_operation_system import NIGHT, Clock, event_message, register, request_message, result
+from tests.integration.test_operation_system import (
+    NIGHT,
+    Clock,
+    event_message,
+    register,
+    request_message,
+    result,
+    rounded_powers,
+)
 from tests.unit.store.conftest import write_registry
 
 STATIONS = 40
@@ -351,6 +360,29 @@ def test_workers_move_on_to_the_next_night_together(store_backed: str) -> None:
             assert system.planner.problem.horizon.start_utc == tomorrow
             assert {p.session_id for p in system.planner.plan.sessions} == {"S-R-EV-1002", "S-R-EV-1004"}
         assert a.planner.plan == b.planner.plan
+    finally:
+        b.close()
+        a.close()
+
+
+def test_a_worker_idle_longer_than_the_plan_log_is_kept_restores_its_night(
+        store_backed: str, caplog: pytest.LogCaptureFixture) -> None:
+    a = operation_system(store_backed, night_start_utc=NIGHT, slot_count=64, clock=Clock(), worker_id="A")
+    b = operation_system(store_backed, night_start_utc=NIGHT, slot_count=64, clock=Clock(), worker_id="B")
+    try:
+        for n in (1, 2):
+            assert result(a.router.handle(request_message(f"EV-100{n}", f"S-100{n}", f"C-100{n}", f"UP-100{n}")))[0] == "OK"
+        # Nothing written before the cutoff: nothing pruned. Everything: the whole log so far.
+        assert prune(a.sessions, datetime.now(UTC) - RETENTION) == 0
+        assert prune(a.sessions, datetime.now(UTC) + timedelta(seconds=1)) == 2
+        assert result(a.router.handle(request_message("EV-1003", "S-1003", "C-1003", "UP-1003")))[0] == "OK"
+        # B never used its planner meanwhile: its log starts after a hole, so it restores.
+        assert result(b.router.handle(request_message("EV-1004", "S-1004", "C-1004", "UP-1004")))[0] == "OK"
+        assert "plan log pruned past 0: restoring the night from the store" in caplog.text
+        with a.unit_of_work() as uow:
+            uow.planner.release("S-nobody")  # A catches up with B's placement
+            uow.commit()
+        assert rounded_powers(b) == rounded_powers(a) and len(rounded_powers(a)) == 4
     finally:
         b.close()
         a.close()

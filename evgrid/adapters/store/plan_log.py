@@ -18,18 +18,24 @@ lock. Within one worker, an in-process lock taken before the row lock keeps its 
 off the planner's staged state. A worker that starts (or restarts) mid-night restores
 the plan from the slot allocations and starts reading the log from :func:`head`, read
 in the same transaction.
+
+The log is pruned (:func:`prune`): entries older than a retention (two days) are deleted,
+oldest first. A worker that finds the log pruned past what it has seen (idle for that
+long) restores its night from the slot allocations again, as at a start.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
 
+from evgrid.adapters.store.database import translate_errors
 from evgrid.adapters.store.models_workers import PLACE, PLAN_STATE_ID, RELEASE, PlanChange, PlanState
 from evgrid.operations.ports import Allotment
 from evgrid.operations.session import Session
@@ -37,6 +43,9 @@ from evgrid.scheduler.model import SessionRequest
 from evgrid.scheduler.nights import RollingPlanner
 
 log = logging.getLogger(__name__)
+
+# How long plan log entries are kept: far longer than any worker goes without using its planner.
+RETENTION = timedelta(days=2)
 
 
 def head(db: DbSession, *, hold_writers: bool = False) -> int:
@@ -48,6 +57,19 @@ def head(db: DbSession, *, hold_writers: bool = False) -> int:
     """
     query = select(PlanState.seq).where(PlanState.id == PLAN_STATE_ID)
     return db.scalar(query.with_for_update(read=True) if hold_writers else query) or 0
+
+
+def prune(sessions: sessionmaker[DbSession], older_than: datetime) -> int:
+    """Delete the log's entries up to the newest one written before ``older_than``; returns how many.
+
+    By ``seq``, not by time alone: the workers' clocks may disagree a little, and the log
+    must never get a hole in the middle.
+    """
+    with translate_errors(), sessions.begin() as db:
+        last = db.scalar(select(func.max(PlanChange.seq)).where(PlanChange.at < older_than))
+        if last is None:
+            return 0
+        return db.execute(delete(PlanChange).where(PlanChange.seq <= last)).rowcount
 
 
 class PlanLog:
@@ -118,18 +140,27 @@ class SharedPlan:
                 self._db.add(PlanState(id=PLAN_STATE_ID, seq=0))
                 self._db.flush()
                 seq = 0
-            self._catch_up()
+            self._catch_up(seq)
         except BaseException:
             self._log.planner.discard()
             self._log.lock.release()
             raise
         self._seq = seq
 
-    def _catch_up(self) -> None:
-        """Apply the others' changes since ours: staged, so a rollback forgets them too."""
+    def _catch_up(self, head: int) -> None:
+        """Apply the others' changes since ours (up to ``head``): staged, so a rollback forgets them too."""
         planner = self._log.planner
+        expected = self._log.seen + 1
         for change in self._db.scalars(select(PlanChange).where(PlanChange.seq > self._log.seen)
                                        .order_by(PlanChange.seq)):
+            if change.seq != expected:
+                # Pruned past what this worker has seen: the store's allocations are the plan
+                # (no planner change commits while we hold the lock).
+                log.warning("plan log pruned past %s: restoring the night from the store", self._log.seen)
+                planner.reload()
+                self._log.seen = head
+                return
+            expected += 1
             if change.kind == RELEASE:
                 planner.release(change.session_id)
                 continue
