@@ -14,7 +14,7 @@ Sections (keys optional unless marked *required*)::
                 if missing); client_ca: require client certificates it signed (mutual TLS)
                 tls = true: HTTPS unless `tls = false` (behind a TLS-terminating proxy;
                 then trusted_proxy = its address, for the WSDL's scheme and host)
-    [night]     start (offset date-time; default [clock] start, else today 16:00 UTC), slots = 64
+    [night]     start (offset date-time; default [clock] start, else 16:00 UTC), slots = 64 (at most 96: a day)
     [clock]     speed, start, epoch: the accelerated clock of a demo; no section: real time
     [billing]   url, user, password (all required), ca: outbox delivery to the billing system
     [portals]   file (CSV, evgrid.adapters.soap.portals), user, password (all required), ca
@@ -111,7 +111,7 @@ class _Reader:
         soap = self._soap(self.table(data, "soap"))
         settings = Settings(
             database=DatabaseSettings(url or ""), soap=soap,
-            night=NightSettings(night.moment("start"), night.integer("slots", 64, 1, 10_000)),
+            night=NightSettings(night.moment("start"), night.integer("slots", 64, 1, 96)),
             clock=self._clock(self.table(data, "clock")) if data.get("clock") else None,  # [clock] alone: real time
             billing=self._billing(self.table(data, "billing")) if "billing" in data else None,
             portals=self._portals(self.table(data, "portals")) if "portals" in data else None,

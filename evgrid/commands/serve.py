@@ -106,10 +106,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--portal-ca", type=Path, help="CA certificate of the portal hosts' TLS")
     add_clock_options(parser, speed_help="simulated seconds per wall second (default: real time)")
     parser.add_argument("--night-start", type=datetime.fromisoformat,
-                        help="UTC start of the night to plan (default: --start with a clock option, "
-                             "else today 16:00 UTC)")
-    parser.add_argument("--slots", type=int, default=_DEFAULTS["slots"],
-                        help="15-minute slots in the night (default 64)")
+                        help="UTC start of the first night to plan, later ones a day apart (default: --start "
+                             "with a clock option, else 16:00 UTC)")
+    parser.add_argument("--slots", type=_slots, default=_DEFAULTS["slots"],
+                        help="15-minute slots in the night, 1..96 (default 64; nights are a day apart)")
     parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="default INFO, or the file's [log] level")
     parser.add_argument("--log-format", choices=("json", "text"), help="default text, or the file's [log] format")
@@ -354,3 +354,13 @@ def _ready(url: str) -> None:
     sys.stdout.write(f"ready service=EVOperationSystem url={url}/EVOperationSystem\n")
     sys.stdout.flush()
     log.info("serving EVOperationSystem at %s", url, extra={"url": f"{url}/EVOperationSystem"})
+
+
+def _slots(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of slots") from None
+    if not 1 <= value <= 96:  # a night may not run into the next one
+        raise argparse.ArgumentTypeError(f"a night has 1..96 slots of 15 minutes, not {value}")
+    return value

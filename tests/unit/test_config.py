@@ -173,6 +173,14 @@ def test_a_missing_database_url_names_the_variable_too(tmp_path: Path) -> None:
     assert problems(write(tmp_path, "[soap]\ntls = false\n")) == ["database.url: required (or $EVGRID_DATABASE_URL)"]
 
 
+def test_a_night_longer_than_a_day_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Nights are a day apart: a longer one would run into the next.
+    assert problems(write(tmp_path, MINIMAL + "[night]\nslots = 97\n")) == ["night.slots: must be 1..96, got 97"]
+    with pytest.raises(SystemExit):
+        main(["serve", "--database-url", "sqlite:///x.db", "--slots", "97", "--check-config"])
+    assert "a night has 1..96 slots of 15 minutes, not 97" in capsys.readouterr().err
+
+
 def test_unreadable_files_are_one_problem(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as missing:
         load_settings(tmp_path / "nowhere.toml", {})
