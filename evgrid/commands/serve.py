@@ -229,6 +229,9 @@ def serve(settings: Settings) -> int:
                 "database": lambda: ping(system.engine),  # type: ignore[arg-type]
                 "dispatcher": lambda: {"jobs": len(dispatcher.pending())},
                 "outbox": lambda: {"pending": SqlOutboxStore(system.sessions).count_pending()},  # type: ignore[arg-type]
+                # Which night new requests go to, and how many sessions are planned in it.
+                "planner": lambda: {"night": system.planner.problem.horizon.start_utc.isoformat(),
+                                    "sessions": len(system.planner.plan)},
             }
             if scale_out:  # lease renewal and the sweep of other workers' plan changes
                 worker = stack.enter_context(worker_dispatch(system, dispatcher))

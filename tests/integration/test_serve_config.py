@@ -123,12 +123,14 @@ def test_serve_from_a_config_file_reports_health_answers_and_stops_on_sigterm(
         assert health.json() == {
             "status": "ok", "worker": "worker-a", "version": __version__,
             "checks": {"database": {"status": "ok"}, "dispatcher": {"status": "ok", "jobs": 0},
-                       "outbox": {"status": "ok", "pending": 0}}}
+                       "outbox": {"status": "ok", "pending": 0},
+                       "planner": {"status": "ok", "night": "2026-11-26T17:00:00+00:00", "sessions": 0}}}
 
         with ServiceClient("EVOperationSystem", base, credentials=PORTAL, verify=tmp_path / "pki" / "ca.pem") as portal:
             assert codec.decode(portal.send(request_message("EV-1001", "S-1001", "C-1001", "UP-1001"))).result == "OK"
         checks = httpx.get(f"{base}/health", verify=verify, timeout=10).json()["checks"]
         assert checks["dispatcher"] == {"status": "ok", "jobs": 2}  # the session's start and stop
+        assert checks["planner"] == {"status": "ok", "night": "2026-11-26T17:00:00+00:00", "sessions": 1}
         # No portal host is configured here: the slot allotment waits in the outbox.
         assert checks["outbox"] == {"status": "ok", "pending": pending_outbox(url)} and checks["outbox"]["pending"] > 0
         assert stop(process, signal.SIGTERM) == 0
