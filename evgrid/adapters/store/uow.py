@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, time
 from types import TracebackType
+from typing import TypeVar
 
 from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session as DbSession
@@ -45,6 +46,7 @@ from evgrid.operations.session import ACTIVE, Session, SessionState, Transition
 from evgrid.scheduler.nights import RollingPlanner
 
 _ACTIVE = [state.value for state in ACTIVE]
+_Row = TypeVar("_Row", bound=m.Base)
 
 
 def _wall_now() -> datetime:
@@ -53,6 +55,17 @@ def _wall_now() -> datetime:
 
 def _account(row: m.CustomerAccount) -> Account:
     return Account(row.account_id, row.customer_id, AccountStatus(row.status))
+
+
+def _kept(db: DbSession, row: _Row) -> _Row:
+    """``row``, referenced until the unit of work ends.
+
+    SQLAlchemy's identity map holds rows weakly: a row read, turned into a domain object
+    and dropped is collected, and reading it again by key costs a SELECT (the session row
+    three times over in one ChargingRequest, an account twice).
+    """
+    db.info.setdefault("kept", []).append(row)
+    return row
 
 
 class SqlRegistry:
@@ -70,15 +83,15 @@ class SqlRegistry:
         row = self.db.get(m.ElectricVehicle, ev_id)
         if row is None:
             return None
-        owner = self.db.get_one(m.CustomerAccount, row.owner_account_id)
+        owner = _kept(self.db, self.db.get_one(m.CustomerAccount, row.owner_account_id))
         return ElectricVehicle(row.ev_id, _account(owner), row.battery_wh, row.max_power_kw)
 
     def station(self, station_id: str) -> Station | None:
         row = self.db.get(m.ChargingStation, station_id)
         if row is None:
             return None
-        location = self.db.get_one(m.ServiceLocation, row.premise_number)
-        account = self.db.get_one(m.CustomerAccount, location.account_id)
+        location = _kept(self.db, self.db.get_one(m.ServiceLocation, row.premise_number))
+        account = _kept(self.db, self.db.get_one(m.CustomerAccount, location.account_id))
         premise = Premise(location.premise_number, location.usage_point_id, location.meter_number,
                           _account(account), location.transformer_id)
         return Station(row.station_id, premise, row.max_power_kw)
@@ -135,12 +148,13 @@ class SqlSessions:
             row = self.db.get(m.ChargingSession, session_id)
         if row is None:
             raise UnknownReference(f"unknown charging session {session_id}", mrid=session_id)
-        return row
+        return _kept(self.db, row)
 
     def _first(self, query: Select[tuple[m.ChargingSession]]) -> m.ChargingSession | None:
         if self.lock_rows:
             query = query.with_for_update(of=m.ChargingSession).execution_options(populate_existing=True)
-        return self.db.scalars(query.limit(1)).first()
+        row = self.db.scalars(query.limit(1)).first()
+        return _kept(self.db, row) if row is not None else None
 
     def get(self, session_id: str) -> Session:
         return self._domain(self._row(session_id, lock=True))
@@ -186,7 +200,7 @@ class SqlSessions:
             plugged_in_at=session.plugged_in_utc, departure_at=session.departure_utc,
             requested_wh=session.requested_wh, max_power_kw=session.max_power_kw,
         )
-        self.db.add(row)
+        self.db.add(_kept(self.db, row))
         self.db.flush()  # the primary key is taken now: a duplicate request fails here
         self._write_transition(transition)
 
