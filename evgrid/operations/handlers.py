@@ -130,10 +130,12 @@ def start_due(session_id: str, uow: UnitOfWork, now: datetime) -> bool:
     """2.3 / 3.3: the assigned start time has come: tell the portal to switch the station on.
 
     A start that fires late (after a restart) for a session that has moved on, or fires
-    twice, does nothing: returns False.
+    twice, does nothing: returns False. One that fires after the EV's departure (evgrid
+    was down that long) expires the session rather than switch on a station another EV
+    may be at by now.
     """
     session = uow.sessions.get(session_id)
-    if session.state is not S.SCHEDULED:
+    if session.state is not S.SCHEDULED or _unless_expired(uow, session, now, None) is None:
         return False
     uow.outbox.put(events.SwitchStation(session, close=True))
     return True

@@ -154,6 +154,17 @@ def test_a_session_never_started_expires_after_its_departure_and_blocks_nothing(
         run(uow, handlers.request_charging, replace(again, request_mrid="R-3"), "m-3", tomorrow + timedelta(hours=1))
 
 
+def test_a_start_that_fires_after_the_departure_expires_the_session_and_switches_nothing(
+        uow: FakeUnitOfWork) -> None:
+    session = run(uow, handlers.request_charging, request()).session
+    late = session.departure_utc + timedelta(days=2)  # the operation system was down that long
+    with uow:
+        assert handlers.start_due(session.session_id, uow, late) is False
+        uow.commit()
+    assert uow.committed.sessions[session.session_id].state is S.CANCELLED
+    assert not [e for e in uow.committed.outbox if isinstance(e, events.SwitchStation)]
+
+
 def test_a_session_that_started_is_never_expired(uow: FakeUnitOfWork) -> None:
     session_id = _charged(uow)  # its completion (and the energy in it) has not come yet
     tomorrow = NOW + timedelta(days=1)
