@@ -47,12 +47,12 @@ usage_point = "UP-1001"
 """
 
 
-def write_config(folder: Path, database: str, text: str) -> Path:
+def write_config(folder: Path, database: str, text: str, clock: str = "speed = 1\nstart = 2026-11-26T17:40:00Z") -> Path:
     config = folder / "evgrid.toml"
-    # The core's clock at 17:40 on the requests' night, in real time: the tests run on any date.
+    # By default the core's clock at 17:40 on the requests' night, in real time: the tests
+    # run on any date.
     config.write_text(f'[database]\nurl = "{database}"\n[night]\nstart = 2026-11-26T17:00:00Z\n'
-                      f'[clock]\nspeed = 1\nstart = 2026-11-26T17:40:00Z\n{USERS}{text}',
-                      encoding="utf-8")
+                      f'[clock]\n{clock}\n{USERS}{text}', encoding="utf-8")
     return config
 
 
@@ -272,3 +272,33 @@ def test_json_lines_carry_the_fields_the_extra_and_the_traceback() -> None:
     # The caller's extra never replaces a field; the traceback stays inside its line.
     assert second["level"] == "ERROR" and second["message"] == "it failed"
     assert second["exc"].startswith("Traceback") and second["exc"].endswith("ValueError: bad\nvalue")
+
+
+def test_serve_moves_on_to_the_next_night_when_this_one_is_over(tmp_path: Path, examples: Path,
+                                                                 stderr_file: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'evgrid.db'}"
+    seed_store(url, examples)
+    # The night from 17:00 ends at 09:00 (64 slots); the clock starts at 08:59:30, 60x.
+    config = write_config(tmp_path, url, '[soap]\nport = 0\ntls = false\n[log]\nformat = "json"\n',
+                          clock="speed = 60\nstart = 2026-11-27T08:59:30Z")
+    process, service_url = start_serve(config, stderr_file, environment())
+    try:
+        base = service_url.rsplit("/", 1)[0]
+
+        def planner() -> dict[str, object]:
+            return httpx.get(f"{base}/health", timeout=10).json()["checks"]["planner"]
+
+        assert planner() == {"status": "ok", "night": "2026-11-26T17:00:00+00:00", "sessions": 0}
+        time.sleep(1.0)  # a simulated minute: the night is over
+        with ServiceClient("EVOperationSystem", base, credentials=PORTAL) as portal:
+            reply = portal.send(request_message("EV-1001", "S-1001", "C-1001", "UP-1001", day=1))
+        assert codec.decode(reply).result == "OK"
+        assert planner() == {"status": "ok", "night": "2026-11-27T17:00:00+00:00", "sessions": 1}
+        assert stop(process, signal.SIGTERM) == 0
+    finally:
+        if process.poll() is None:
+            stop(process, signal.SIGKILL)
+    messages = [line["message"] for line in json_lines(stderr_file)]
+    assert ("night of 2026-11-26T17:00:00+00:00 over: planning the night from 2026-11-27T17:00:00+00:00 "
+            "(0 sessions restored)") in messages
+
