@@ -63,11 +63,6 @@ class RollingPlanner:
         self._lock = threading.Lock()
 
     @property
-    def night(self) -> NightPlanner:
-        """The planner of the current night."""
-        return self._night
-
-    @property
     def plan(self) -> Plan:
         """The current night's committed plan."""
         return self._night.plan
@@ -105,13 +100,6 @@ class RollingPlanner:
 
     def discard(self) -> None:
         self._night.discard()
-
-    def reoptimise(self) -> Plan:
-        """Re-plan the current night."""
-        return self._night.reoptimise()
-
-    def restore(self, planned: list[tuple[SessionRequest, list[float]]]) -> None:
-        self._night.restore(planned)
 
     def reload(self) -> None:
         """Open the current night again from the store (a scale-out worker whose log was pruned)."""
