@@ -278,9 +278,11 @@ def test_serve_moves_on_to_the_next_night_when_this_one_is_over(tmp_path: Path, 
                                                                  stderr_file: Path) -> None:
     url = f"sqlite:///{tmp_path / 'evgrid.db'}"
     seed_store(url, examples)
-    # The night from 17:00 ends at 09:00 (64 slots); the clock starts at 08:59:30, 60x.
+    # The night from 17:00 ends at 09:00 (64 slots); the clock is at 08:50 now and runs 60x,
+    # so the night is over 10 s from now: time enough for serve to start within it.
+    epoch = time.time()
     config = write_config(tmp_path, url, '[soap]\nport = 0\ntls = false\n[log]\nformat = "json"\n',
-                          clock="speed = 60\nstart = 2026-11-27T08:59:30Z")
+                          clock=f"speed = 60\nstart = 2026-11-27T08:50:00Z\nepoch = {epoch}")
     process, service_url = start_serve(config, stderr_file, environment())
     try:
         base = service_url.rsplit("/", 1)[0]
@@ -289,7 +291,7 @@ def test_serve_moves_on_to_the_next_night_when_this_one_is_over(tmp_path: Path, 
             return httpx.get(f"{base}/health", timeout=10).json()["checks"]["planner"]
 
         assert planner() == {"status": "ok", "night": "2026-11-26T17:00:00+00:00", "sessions": 0}
-        time.sleep(1.0)  # a simulated minute: the night is over
+        time.sleep(max(0.0, epoch + 10.5 - time.time()))  # past 09:00: the night is over
         with ServiceClient("EVOperationSystem", base, credentials=PORTAL) as portal:
             reply = portal.send(request_message("EV-1001", "S-1001", "C-1001", "UP-1001", day=1))
         assert codec.decode(reply).result == "OK"
