@@ -185,7 +185,9 @@ class Dispatcher:
                   event.job_id, failures, delay, event.exception)
         action, _, session_id = event.job_id.partition(":")
         try:
-            # Not replacing: a job re-planned since the failure is the newer word.
+            # The fired job has left the store by now: the scheduler removes it right after
+            # submitting it, under the job stores' lock, which add_job waits for. So an id
+            # taken here is a re-plan since the failure, the newer word: not replaced.
             self._scheduler.add_job(FIRE, trigger="date", run_date=datetime.now(UTC) + timedelta(seconds=delay),
                                     args=self._args(action, session_id), id=event.job_id, replace_existing=False)
         except ConflictingIdError:
