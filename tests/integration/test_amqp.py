@@ -6,7 +6,6 @@ has queues and exchanges of its own (a uuid prefix), deleted at the end."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -42,6 +41,7 @@ from evgrid.errors import UpstreamFault
 from tests.conftest import free_port
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, Clock, request_message
+from tests.integration.workers import Relay
 
 pytestmark = pytest.mark.amqp
 
@@ -256,64 +256,6 @@ def test_a_database_outage_is_waited_out(tmp_path: Path, examples: Path, broker:
 
 
 # -------------------------------------------------------------------- lost connections
-class Proxy:
-    """A TCP relay on loopback between the binding and the broker; ``cut`` drops its connections."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", free_port()))
-        self.listener.settimeout(0.1)
-        self.sockets: list[socket.socket] = []
-        self.closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def url(self, user: str, password: str) -> str:
-        return f"amqp://{user}:{password}@127.0.0.1:{self.listener.getsockname()[1]}/"
-
-    def _accept(self) -> None:
-        while not self.closed.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return  # closed
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass  # cut
-        finally:
-            Proxy._shut(source, sink)
-            source.close()
-
-    @staticmethod
-    def _shut(*ends: socket.socket) -> None:
-        # shutdown, not close: it sends the FIN even while the other pump is blocked in recv
-        # on the same socket (close would wait for that recv), and it wakes that pump.
-        for end in ends:
-            try:
-                end.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                continue  # already shut
-
-    def cut(self) -> None:
-        self._shut(*self.sockets)
-        self.sockets.clear()
-
-    def close(self) -> None:
-        self.closed.set()
-        self.cut()
-        self.listener.close()
-
-
 def close_from_the_broker(prefix: str) -> None:
     """Close the binding's connection the way an operator (or a broker restart) does."""
     if shutil.which("rabbitmqctl") is None:
@@ -342,9 +284,10 @@ def test_after_a_lost_connection_every_request_is_answered_exactly_once(
         return REAL(command, header, uow)
 
     parameters = pika.URLParameters(amqp_url)
-    proxy = Proxy((parameters.host, parameters.port))
-    url = proxy.url(parameters.credentials.username, parameters.credentials.password) \
-        if loss == "network_cut" else amqp_url
+    relay = Relay((parameters.host, parameters.port))
+    credentials = parameters.credentials
+    url = (f"amqp://{credentials.username}:{credentials.password}@127.0.0.1:{relay.port}/"
+           if loss == "network_cut" else amqp_url)
     sites = [HOME, ("EV-1002", "S-1003", "C-1003", "UP-1003"), ("EV-1004", "S-1004", "C-1004", "UP-1004")]
     ids = [f"L-{n}" for n in range(12)]
     replies = broker.channel.queue_declare("", exclusive=True).method.queue
@@ -356,7 +299,7 @@ def test_after_a_lost_connection_every_request_is_answered_exactly_once(
                                reply_to=replies, correlation_id=message_id)
             assert entered.wait(10)
             if loss == "network_cut":
-                proxy.cut()
+                relay.drop()  # the connection drops under the binding; it reconnects through the relay
             else:
                 close_from_the_broker(broker.topology.prefix)
             release.set()
@@ -365,7 +308,7 @@ def test_after_a_lost_connection_every_request_is_answered_exactly_once(
             wait_until(esb.healthy, "consuming again")
     finally:
         release.set()
-        proxy.close()
+        relay.close()
     empty = (None, None, None)
     got = [(properties.correlation_id, answer(body)[2])
            for _method, properties, body in iter(lambda: broker.channel.basic_get(replies, auto_ack=True), empty)]

@@ -192,6 +192,10 @@ class Relay:
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()  # the accept loop notices within its 0.1 s timeout
+        self.drop()
+
+    def drop(self) -> None:
+        """Close every relayed connection, still listening: a connection lost, the way back open."""
         with self._lock:
             ends, self._sockets = list(self._sockets), set()
         _shut(*ends)
