@@ -18,12 +18,12 @@ from collections.abc import Callable
 from lxml import etree
 from workload import meter_readings_event, rate  # benchmarks/workload.py, beside this script
 
-from evgrid.adapters.inbound import Outcome, Route, Router
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
 from evgrid.cim.generated import message
 from evgrid.mappings.meter_readings import readings_from_cim
+from evgrid.messaging.router import Outcome, Route, Router
 
 ROUNDS = 5
 SECONDS_PER_ROUND = 0.6

@@ -72,10 +72,10 @@ from pathlib import Path
 from e2e_raw import ACKNOWLEDGED, Measured, raw_mms, raw_soap, raw_sqlite, read_pipeline, write_calls  # benchmarks/e2e_raw.py
 
 from evgrid.adapters.store.night_records import session_states
-from evgrid.sim import scenario as sc
-from evgrid.sim.night import DemoOptions, Night
-from evgrid.sim.night_setup import Plant
-from evgrid.sim.processes import Service
+from evgrid.apps.processes import Service
+from evgrid.sim.demo import scenario as sc
+from evgrid.sim.demo.night import DemoOptions, Night
+from evgrid.sim.demo.night_setup import Plant
 
 # The horizon starts half an hour before the plug-ins: with the demo's own lead (8 s + 40 ms
 # a station) that absorbs the processes' start-up at 1,000 stations.
@@ -340,7 +340,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     # Its warning that the start-up outlasted the demo's lead is not ours: the half hour before the
     # plug-ins follows that lead, and the report prints what was left of it.
-    logging.getLogger("evgrid.sim.night").setLevel(logging.ERROR)
+    logging.getLogger("evgrid.sim.demo.night").setLevel(logging.ERROR)
     out = args.out or Path(tempfile.mkdtemp(prefix="evgrid-bench-e2e-"))
     loads = {"start": os.getloadavg()[0]}
     scenario = compressed_scenario(args.stations, third_party_share=args.third_party_share, seed=args.seed)

@@ -44,7 +44,7 @@ import pyiec61850.pyiec61850 as iec
 from evgrid.adapters.iec61850 import model, scl
 from evgrid.adapters.iec61850.client import IedClient
 from evgrid.mappings import iec61850_refs as refs
-from evgrid.sim.ied import plan_ied
+from evgrid.sim.devices.ied import plan_ied
 
 ROOT = Path(__file__).resolve().parent.parent
 EVSE_ICD = ROOT / "evgrid" / "schemas" / "scl" / "evse.icd"

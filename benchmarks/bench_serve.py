@@ -91,7 +91,7 @@ from serve_workload import (  # benchmarks/serve_workload.py, beside this script
     wait_for,
 )
 
-from evgrid.adapters.amqp import AmqpRequester, Topology
+from evgrid.adapters.esb.binding import AmqpRequester, Topology
 from evgrid.adapters.soap.evos import MAY_SEND
 from evgrid.adapters.store.registry import seed as store_seed
 from evgrid.adapters.store.testing import scratch_schema

@@ -76,9 +76,9 @@ def start_mdm() -> tuple[subprocess.Popen[str], str]:
 
 def serve_noop(ready: Connection) -> None:
     """Our SOAP server (same checks: Basic, parse, SOAPAction, XSD) with a Router that stores nothing."""
-    from evgrid.adapters.inbound import Outcome, Route, Router
     from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
     from evgrid.adapters.soap.server import endpoint_for, make_app, serve_forever
+    from evgrid.messaging.router import Outcome, Route, Router
 
     route = Route(ns.qname(ns.METER_READINGS, "MeterReadings"), lambda element: element,
                   lambda command, header, uow: Outcome())

@@ -35,12 +35,12 @@ import pyiec61850.pyiec61850 as iec
 from bench_iec61850 import _raw_connection  # benchmarks/bench_iec61850.py, beside this script
 
 from evgrid.adapters.soap.wire import envelope
+from evgrid.apps.processes import Service, evgrid_command, free_port
+from evgrid.clock import AcceleratedClock
 from evgrid.mappings import iec61850_refs as refs
 from evgrid.mappings import services
-from evgrid.sim.arrivals import Arrival
-from evgrid.sim.clock import AcceleratedClock
-from evgrid.sim.ied import packaged_scl
-from evgrid.sim.processes import Service, evgrid_command, free_port
+from evgrid.sim.devices.arrivals import Arrival
+from evgrid.sim.devices.ied import packaged_scl
 
 USER, PASSWORD = "bench", "bench-password"
 ACKNOWLEDGED = "acknowledged"

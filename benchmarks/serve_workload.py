@@ -24,7 +24,7 @@ from typing import TypeVar
 import httpx
 from lxml import etree
 
-from evgrid.adapters.processes import first_line
+from evgrid.apps.processes import first_line
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
@@ -215,7 +215,7 @@ def _serve_trivial(reply: bytes, ready: Connection) -> None:
 
 def _serve_echo(url: str, prefix: str, reply: bytes, ready: Connection) -> None:
     """The ESB binding (same broker settings as a worker's) with a router that answers ``reply``."""
-    from evgrid.adapters.amqp import EsbBinding
+    from evgrid.adapters.esb.binding import EsbBinding
 
     signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])  # before the binding's thread: sigwait takes it
 

@@ -67,7 +67,7 @@ class NightSettings:
 
 @dataclass(frozen=True, slots=True)
 class ClockSettings:
-    """``[clock]``: the accelerated clock (:class:`~evgrid.sim.clock.AcceleratedClock`); None: its defaults."""
+    """``[clock]``: the accelerated clock (:class:`~evgrid.clock.AcceleratedClock`); None: its defaults."""
 
     speed: float | None = None
     start: datetime | None = None

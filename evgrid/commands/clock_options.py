@@ -1,7 +1,7 @@
 """The simulated-clock options shared by ``evgrid ied serve``, ``evgrid serve`` and the portals.
 
 ``--speed X --start ISO8601 --epoch UNIX_SECONDS``: simulated time is
-``start + (time.time() - epoch) * speed`` (:class:`~evgrid.sim.clock.AcceleratedClock`).
+``start + (time.time() - epoch) * speed`` (:class:`~evgrid.clock.AcceleratedClock`).
 Processes given the same three values share one timeline; ``evgrid demo`` passes them to
 every process it starts. Without ``--epoch`` each process's timeline begins when it starts.
 """
@@ -12,7 +12,7 @@ import argparse
 import math
 from datetime import datetime
 
-from evgrid.sim.clock import AcceleratedClock
+from evgrid.clock import AcceleratedClock
 
 
 def add_clock_options(parser: argparse.ArgumentParser, *, speed_help: str | None = None) -> None:

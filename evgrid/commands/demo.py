@@ -55,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the night, write the report, print the summary; exit 1 when it did not complete."""
     from rich.console import Console
 
-    from evgrid.sim import scenario as sc
-    from evgrid.sim.demo_run import run_night
-    from evgrid.sim.night import DemoOptions, parse_fault
-    from evgrid.sim.processes import ServiceFailed
+    from evgrid.apps.processes import ServiceFailed
+    from evgrid.sim.demo import scenario as sc
+    from evgrid.sim.demo.driver import run_night
+    from evgrid.sim.demo.night import DemoOptions, parse_fault
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     console = Console()

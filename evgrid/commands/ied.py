@@ -11,7 +11,7 @@ writes one line to stdout::
 
     ready ied=EVSE mms=127.0.0.1:10102 control=127.0.0.1:40123 lds=EVSESTA
 
-``control`` is the loopback control channel (JSON lines, :mod:`evgrid.sim.control`)
+``control`` is the loopback control channel (JSON lines, :mod:`evgrid.sim.devices.control`)
 through which another process injects EV arrivals and reads the simulation state.
 """
 
@@ -73,10 +73,10 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from evgrid.adapters.iec61850.scl import SclError
     from evgrid.adapters.iec61850.tls import TlsSettings
+    from evgrid.clock import AcceleratedClock
     from evgrid.errors import DeviceError
-    from evgrid.sim.arrivals import ArrivalError, load_arrivals
-    from evgrid.sim.clock import AcceleratedClock
-    from evgrid.sim.ied import IedProcess, plan_ied
+    from evgrid.sim.devices.arrivals import ArrivalError, load_arrivals
+    from evgrid.sim.devices.ied import IedProcess, plan_ied
 
     log = logging.getLogger("evgrid.ied")
     stopping = False

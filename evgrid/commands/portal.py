@@ -63,7 +63,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def load_sites(path: Path) -> list[object]:
     """The site bindings of a SITES.json file; ValueError naming the first bad entry."""
-    from evgrid.adapters.portal_host import SiteBinding
+    from evgrid.apps.portal.host import SiteBinding
     from evgrid.portal.model import Site
 
     document = json.loads(path.read_text(encoding="utf-8"))
@@ -84,12 +84,12 @@ def load_sites(path: Path) -> list[object]:
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or ^C."""
     from evgrid.adapters.iec61850.client import IedClient
-    from evgrid.adapters.portal_host import PortalHost
     from evgrid.adapters.soap.client import ServiceClient
     from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
     from evgrid.adapters.soap.server import endpoint_for, make_app, serve_forever
-    from evgrid.adapters.sqlstore import MEMORY
-    from evgrid.bootstrap import SystemClock
+    from evgrid.adapters.store.sqlite_store import MEMORY
+    from evgrid.apps.portal.host import PortalHost
+    from evgrid.clock import SystemClock
     from evgrid.errors import AdapterError
 
     logging.basicConfig(level=args.log_level, stream=sys.stderr,

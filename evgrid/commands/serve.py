@@ -5,12 +5,12 @@ What runs: the operation system on the database (migrated first), its SOAP servi
 stop jobs (APScheduler on the same database), the store-and-forward delivery of outbound
 messages: to billing, to the portal hosts (:mod:`evgrid.adapters.soap.portals`) and, in
 process, the acknowledgments to the scheduler (4.1.2); and ``GET /health``
-(:mod:`evgrid.adapters.health`). A clock (``--speed/--start/--epoch``) runs the operation
+(:mod:`evgrid.apps.evos.health`). A clock (``--speed/--start/--epoch``) runs the operation
 system on the accelerated timeline the other processes of a demo share.
 
 Production: ``evgrid serve --config evgrid.toml`` takes everything from the file
 (:mod:`evgrid.config`, with ``EVGRID_*`` environment overrides) and logs JSON lines
-(:mod:`evgrid.adapters.logs`); ``--check-config`` prints every problem at once (exit 2)
+(:mod:`evgrid.apps.logs`); ``--check-config`` prints every problem at once (exit 2)
 or a summary (exit 0), connecting to nothing. Without ``--config`` the options below
 describe the same settings (the demo and the tests use them); one :func:`serve` runs both.
 
@@ -34,8 +34,8 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evgrid.apps.evos.check import check, problems_text
 from evgrid.commands.clock_options import add_clock_options
-from evgrid.commands.serve_check import check, problems_text
 from evgrid.config import load_settings
 from evgrid.settings import (
     AmqpSettings,
@@ -54,13 +54,13 @@ from evgrid.settings import (
 )
 
 if TYPE_CHECKING:
-    from evgrid.adapters.amqp import EsbBinding
-    from evgrid.adapters.portal_hosts import PortalHosts
+    from evgrid.adapters.esb.binding import EsbBinding
     from evgrid.adapters.soap.portals import PortalSite
     from evgrid.adapters.soap.security import Credentials
     from evgrid.adapters.soap.tls import TlsFiles
-    from evgrid.bootstrap import OperationSystem
-    from evgrid.sim.clock import AcceleratedClock
+    from evgrid.apps.evos.system import OperationSystem
+    from evgrid.apps.portal.gateways import PortalHosts
+    from evgrid.clock import AcceleratedClock
 
 log = logging.getLogger(__name__)
 
@@ -171,15 +171,15 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def serve(settings: Settings) -> int:
     """Compose everything ``settings`` describe and serve until SIGTERM or ^C; the exit status."""
     from evgrid import __version__
-    from evgrid.adapters.health import HealthApp
-    from evgrid.adapters.logs import configure_logging
-    from evgrid.adapters.soap.client import ServiceClient
+    from evgrid.adapters.soap.client import ServiceClient, soap_deliverer
     from evgrid.adapters.soap.evos import evos_endpoint
-    from evgrid.adapters.soap.outbox import SqlOutboxStore, soap_deliverer
     from evgrid.adapters.soap.portals import PortalDelivery, PortalsFileError, load_portals
     from evgrid.adapters.soap.server import make_app, serve_forever, serve_in_thread
     from evgrid.adapters.store.database import ping
-    from evgrid.bootstrap import operation_system, outbox_worker, schedule_jobs, shared_database, worker_dispatch
+    from evgrid.adapters.store.outbox import SqlOutboxStore
+    from evgrid.apps.evos.health import HealthApp
+    from evgrid.apps.evos.system import operation_system, outbox_worker, schedule_jobs, shared_database, worker_dispatch
+    from evgrid.apps.logs import configure_logging
     from evgrid.errors import AdapterError
     from evgrid.operations import events
     from evgrid.scheduler.jobs import Dispatcher
@@ -275,7 +275,7 @@ def serve(settings: Settings) -> int:
 
 def _esb_binding(system: OperationSystem, amqp: AmqpSettings) -> contextlib.AbstractContextManager[EsbBinding]:
     """The ESB binding consuming every noun the SOAP endpoint takes (MAY_SEND), running."""
-    from evgrid.adapters.amqp import EsbBinding
+    from evgrid.adapters.esb.binding import EsbBinding
     from evgrid.adapters.soap.evos import MAY_SEND
     from evgrid.adapters.store.database import unavailable
 
@@ -286,7 +286,7 @@ def _esb_binding(system: OperationSystem, amqp: AmqpSettings) -> contextlib.Abst
 
 
 def _clock(clock: ClockSettings | None) -> AcceleratedClock | None:
-    from evgrid.sim.clock import AcceleratedClock
+    from evgrid.clock import AcceleratedClock
 
     if clock is None:
         return None
@@ -333,8 +333,8 @@ def _defer_signals() -> dict[int, object]:
 
 def _portal_hosts(settings: Settings) -> PortalHosts:
     """The portal hosts of the configured gateways, to start once this worker serves."""
-    from evgrid.adapters.portal_hosts import PortalHosts, portal_host_command
     from evgrid.adapters.soap.tls import create_demo_pki
+    from evgrid.apps.portal.gateways import PortalHosts, portal_host_command
 
     assert settings.portals is not None  # the configuration requires it with gateways
     ca = create_demo_pki(settings.soap.tls_dir).ca_file if settings.soap.tls_dir else None

@@ -63,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
     from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
     from evgrid.adapters.soap.server import endpoint_for, make_app, serve_forever
     from evgrid.adapters.soap.tls import TlsFiles
-    from evgrid.adapters.sqlstore import MEMORY
-    from evgrid.sim.billing import BillingSystem
-    from evgrid.sim.mdm import MeterDataManagement
+    from evgrid.adapters.store.sqlite_store import MEMORY
+    from evgrid.apps.services.billing import BillingSystem
+    from evgrid.apps.services.mdm import MeterDataManagement
 
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

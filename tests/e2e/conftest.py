@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from evgrid.sim.demo_run import summarize
-from evgrid.sim.night import DemoOptions, Fault, Night, NightRun
+from evgrid.sim.demo.driver import summarize
+from evgrid.sim.demo.night import DemoOptions, Fault, Night, NightRun
 
 SPEED = 2400.0  # the 16-hour night in 24 s
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from evgrid.sim.night import parse_fault
-from evgrid.sim.scenario import DEFAULT_NIGHT_START
+from evgrid.sim.demo.night import parse_fault
+from evgrid.sim.demo.scenario import DEFAULT_NIGHT_START
 from tests.e2e.conftest import FinishedNight, run_night
 
 pytestmark = pytest.mark.slow

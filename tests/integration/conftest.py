@@ -4,7 +4,7 @@ from pathlib import Path
 
 from evgrid.adapters.store.registry import seed
 from tests.integration.test_iec61850 import ied_factory  # noqa: F401  (shared with test_power_limit)
-from tests.unit.store.conftest import engine, examples, sessions, store_url  # noqa: F401
+from tests.unit.adapters.store.conftest import engine, examples, sessions, store_url  # noqa: F401
 
 
 def seed_store(url: str, folder: Path) -> None:

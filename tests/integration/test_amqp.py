@@ -24,20 +24,20 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from evgrid.adapters.amqp import AmqpRequester, EsbBinding, Topology
-from evgrid.adapters.inbound import Route, Router
-from evgrid.adapters.routes import ROUTES
+from evgrid.adapters.esb.binding import AmqpRequester, EsbBinding, Topology
 from evgrid.adapters.soap import wire
 from evgrid.adapters.soap.evos import MAY_SEND, evos_endpoint
 from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
 from evgrid.adapters.soap.server import make_app, serve_in_thread
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.database import unavailable
-from evgrid.bootstrap import OperationSystem, operation_system
+from evgrid.apps.evos.system import OperationSystem, operation_system
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
 from evgrid.errors import UpstreamFault
+from evgrid.messaging.router import Route, Router
+from evgrid.messaging.routes import ROUTES
 from tests.conftest import free_port
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, Clock, request_message

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.testing import scratch_schema
-from evgrid.bootstrap import OperationSystem, operation_system
+from evgrid.apps.evos.system import OperationSystem, operation_system
 from evgrid.scheduler.jobs import Dispatcher, job_id
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, Clock, request_message, result

@@ -36,7 +36,7 @@ from evgrid.adapters.iec61850.tls import TlsSettings
 from evgrid.errors import DeviceUnreachable, WriteRejected
 from evgrid.mappings import iec61850_refs as refs
 from evgrid.mappings.iec61850_refs import AddCause, ConnState
-from evgrid.sim.control import ControlClient
+from evgrid.sim.devices.control import ControlClient
 
 ROOT = Path(__file__).resolve().parents[2]
 EVSE_ICD = ROOT / "evgrid" / "schemas" / "scl" / "evse.icd"

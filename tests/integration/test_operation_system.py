@@ -12,7 +12,7 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from evgrid.adapters.store import models as m
-from evgrid.bootstrap import OperationSystem, operation_system
+from evgrid.apps.evos.system import OperationSystem, operation_system
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
@@ -198,7 +198,7 @@ def test_catalog_example_requests_are_routed(evos: OperationSystem) -> None:
 
 def test_uc_2_3_dispatch_sends_the_start_to_the_portal_once(store_url: str, examples: Path, clock: Clock,
                                                             tmp_path: Path) -> None:
-    from evgrid.bootstrap import schedule_jobs
+    from evgrid.apps.evos.system import schedule_jobs
     from evgrid.scheduler.jobs import Dispatcher
 
     seed_store(store_url, examples)

@@ -22,28 +22,22 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from evgrid.adapters.soap.client import ServiceClient
+from evgrid.adapters.soap.client import SOAP_DESTINATIONS, ServiceClient, soap_deliverer
 from evgrid.adapters.soap.evos import evos_endpoint
-from evgrid.adapters.soap.outbox import (
-    SOAP_DESTINATIONS,
-    Due,
-    OutboxWorker,
-    RetryPolicy,
-    SqlOutboxStore,
-    soap_deliverer,
-)
 from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
 from evgrid.adapters.soap.server import endpoint_for, make_app, serve_in_thread
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.database import make_engine, session_factory, upgrade
-from evgrid.bootstrap import operation_system
+from evgrid.adapters.store.outbox import SqlOutboxStore
+from evgrid.apps.evos.system import operation_system
+from evgrid.apps.services.billing import BillingSystem
+from evgrid.apps.services.mdm import MeterDataManagement
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
 from evgrid.cim.generated import ev_charging as ev
 from evgrid.mappings import examples as catalog_examples
-from evgrid.sim.billing import BillingSystem
-from evgrid.sim.mdm import MeterDataManagement
+from evgrid.messaging.outbox import Due, OutboxWorker, RetryPolicy
 from tests.conftest import free_port
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, completion, event_message, register, request_message

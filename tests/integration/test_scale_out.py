@@ -21,10 +21,10 @@ from sqlalchemy import func, select
 
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.leases import hrw_winner
-from evgrid.adapters.store.models_workers import DispatchOrder, StationLease
+from evgrid.adapters.store.models import DispatchOrder, StationLease
 from evgrid.adapters.store.plan_log import RETENTION, prune
 from evgrid.adapters.store.testing import scratch_schema
-from evgrid.bootstrap import OperationSystem, WorkerDispatch, operation_system, worker_dispatch
+from evgrid.apps.evos.system import OperationSystem, WorkerDispatch, operation_system, worker_dispatch
 from evgrid.scheduler.jobs import Dispatcher, job_id
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import (
@@ -36,7 +36,7 @@ from tests.integration.test_operation_system import (
     result,
     rounded_powers,
 )
-from tests.unit.store.conftest import write_registry
+from tests.unit.adapters.store.conftest import write_registry
 
 STATIONS = 40
 TRANSFORMER_KW = 50.0

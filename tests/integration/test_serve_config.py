@@ -23,15 +23,15 @@ import pytest
 from sqlalchemy import func, select
 
 from evgrid import __version__
-from evgrid.adapters.health import HealthApp
-from evgrid.adapters.logs import configure_logging
-from evgrid.adapters.processes import first_line
 from evgrid.adapters.soap.client import ServiceClient
 from evgrid.adapters.soap.server import serve_in_thread
 from evgrid.adapters.soap.tls import client_context
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.database import make_engine, session_factory
 from evgrid.adapters.store.errors import StoreError
+from evgrid.apps.evos.health import HealthApp
+from evgrid.apps.logs import configure_logging
+from evgrid.apps.processes import first_line
 from tests.conftest import free_port
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import codec, request_message
@@ -191,7 +191,7 @@ def test_an_unreachable_broker_stops_the_start_without_showing_its_password(tmp_
 @pytest.mark.amqp
 def test_serve_consumes_from_the_esb_when_amqp_is_configured(tmp_path: Path, examples: Path, stderr_file: Path,
                                                              amqp_url: str) -> None:
-    from evgrid.adapters.amqp import AmqpRequester
+    from evgrid.adapters.esb.binding import AmqpRequester
     from tests.integration.test_amqp import Broker
 
     url = f"sqlite:///{tmp_path / 'evgrid.db'}"

@@ -27,13 +27,13 @@ from sqlalchemy import Engine, func, make_url, select, text
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.database import make_engine
 from evgrid.adapters.store.leases import hrw_winner
-from evgrid.adapters.store.models_workers import DispatchOrder, StationLease
+from evgrid.adapters.store.models import DispatchOrder, StationLease
 from evgrid.adapters.store.testing import scratch_schema
 from evgrid.cim.codec import Codec
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import request_message, result
 from tests.integration.workers import Esb, Relay, Worker, home_request, reply_of, start_all, wait_for, write_config
-from tests.unit.store.conftest import write_registry
+from tests.unit.adapters.store.conftest import write_registry
 
 pytestmark = [pytest.mark.postgres, pytest.mark.amqp, pytest.mark.slow]
 

@@ -28,9 +28,9 @@ from evgrid.adapters.store.database import make_engine, session_factory
 from evgrid.cim import envelope as env
 from evgrid.cim.codec import Codec
 from evgrid.cim.generated import ev_charging as ev
+from evgrid.clock import AcceleratedClock
 from evgrid.mappings import examples
 from evgrid.mappings.ev_charging import xml_time
-from evgrid.sim.clock import AcceleratedClock
 from tests.conftest import free_port
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import completion, event_message, register

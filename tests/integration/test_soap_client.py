@@ -20,16 +20,16 @@ import httpx
 import pytest
 from lxml import etree
 
-from evgrid.adapters.processes import first_line
 from evgrid.adapters.soap.client import ServiceClient, wsdl_client
 from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
 from evgrid.adapters.soap.server import endpoint_for, make_app, serve_in_thread
+from evgrid.apps.processes import first_line
+from evgrid.apps.services.mdm import MeterDataManagement
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
 from evgrid.errors import UnsupportedOperation, UpstreamFault
 from evgrid.mappings import examples
-from evgrid.sim.mdm import MeterDataManagement
 from tests.conftest import free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "messages"

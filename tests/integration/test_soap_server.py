@@ -28,7 +28,7 @@ from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind,
 from evgrid.adapters.soap.server import SoapApp, make_app, serve_in_thread
 from evgrid.adapters.soap.tls import DemoPki, client_context, create_demo_pki
 from evgrid.adapters.store import models as m
-from evgrid.bootstrap import OperationSystem, operation_system
+from evgrid.apps.evos.system import OperationSystem, operation_system
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
 from tests.integration.conftest import seed_store

@@ -28,10 +28,10 @@ import pika
 from lxml import etree
 from pika.exceptions import AMQPError, NackError
 
-from evgrid.adapters.amqp_topology import Topology
-from evgrid.adapters.processes import first_line
+from evgrid.adapters.esb.topology import Topology
 from evgrid.adapters.soap import wire
 from evgrid.adapters.soap.evos import MAY_SEND
+from evgrid.apps.processes import first_line
 from evgrid.cim import namespaces as ns
 from evgrid.mappings.services import EV_OPERATION_SYSTEM
 from tests.conftest import free_port

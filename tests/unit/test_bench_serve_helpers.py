@@ -14,14 +14,14 @@ from types import ModuleType, SimpleNamespace
 import pytest
 from lxml import etree
 
-from evgrid.adapters.inbound import Router
-from evgrid.adapters.routes import ROUTES
 from evgrid.adapters.store.registry import COLUMNS
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
 from evgrid.config import load_settings
 from evgrid.errors import StationBusy
+from evgrid.messaging.router import Router
+from evgrid.messaging.routes import ROUTES
 from tests.conftest import load_benchmark
 
 NIGHT = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)

@@ -26,7 +26,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 from urllib.parse import urlparse
 from xml.sax.saxutils import escape
 
@@ -39,19 +39,23 @@ from zeep.wsse.username import UsernameToken
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
 from evgrid.cim.envelope import Verb
+from evgrid.cim.replies import UPSTREAM_ERROR, check_reply
 from evgrid.errors import AdapterError, UnsupportedOperation, UpstreamFault
 from evgrid.mappings import services
+from evgrid.messaging.outbox import Deliverer
+from evgrid.operations import events
 
 Security = Literal["basic", "wsse", "both"]
 
 UNREACHABLE = "4.1"
 TIMED_OUT = "4.2"
-UPSTREAM_ERROR = "5.1"
 # The codes evgrid's own endpoints use for these (evgrid.adapters.soap.security).
-_HTTP_CODES = {401: "7.1", 403: "7.3", 413: "3.1", 504: TIMED_OUT}
-
+# The services behind the outbox destinations that are reached over SOAP.
+SOAP_DESTINATIONS: dict[str, str] = {events.BILLING: "CustomerBilling", events.MDM: "MeterDataManagement"}
 _MSG = "{" + ns.MESSAGE + "}"
 _FAULT = ns.qname(ns.SOAP11, "Fault")
+_HTTP_CODES = {401: "7.1", 403: "7.3", 413: "3.1", 504: TIMED_OUT}
+
 _SOAP_OPEN = f'<soapenv:Envelope xmlns:soapenv="{ns.SOAP11}">'.encode()
 _BODY_OPEN = b"<soapenv:Body>"
 _SOAP_CLOSE = b"</soapenv:Body></soapenv:Envelope>"
@@ -62,14 +66,6 @@ _BASE64 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-
 # Header children that are plain text in message.xsd, in schema order (zeep wants names).
 _TEXT_HEADER = ("Verb", "Noun", "Revision", "Context", "Timestamp", "Source", "AsyncReplyFlag", "ReplyAddress",
                 "AckRequired", "MessageID", "CorrelationID", "Comment")
-
-
-class ReplyStatus(NamedTuple):
-    """What a 61968-100 reply says: its Result and first Error (if any)."""
-
-    result: str
-    code: str | None
-    reason: str
 
 
 class _LocalOnlyTransport(zeep.Transport):
@@ -95,30 +91,6 @@ def wsdl_client(service_name: str) -> zeep.Client:
                                  transport=_LocalOnlyTransport(), settings=settings)
             _WSDLS[service_name] = client
         return client
-
-
-def reply_status(root: etree._Element) -> ReplyStatus:
-    """Result, first error code and reason of a 61968-100 reply element (SOAP unwrapped)."""
-    if root.tag == _FAULT:
-        detail = root.find(f"detail/{_MSG}FaultMessage/{_MSG}Reply")
-        reason = root.findtext("faultstring") or "SOAP Fault"
-        code = detail.findtext(f"{_MSG}Error/{_MSG}code") if detail is not None else None
-        return ReplyStatus("FAILED", code or UPSTREAM_ERROR, reason)
-    namespace = etree.QName(root).namespace or ""
-    reply = root.find(f"{{{namespace}}}Reply")
-    if reply is None:
-        return ReplyStatus("FAILED", UPSTREAM_ERROR, f"no Reply in {etree.QName(root).localname}")
-    return ReplyStatus(reply.findtext(f"{_MSG}Result") or "FAILED", reply.findtext(f"{_MSG}Error/{_MSG}code"),
-                       reply.findtext(f"{_MSG}Error/{_MSG}reason") or "")
-
-
-def check_reply(root: etree._Element) -> ReplyStatus:
-    """:func:`reply_status`, raising :class:`UpstreamFault` with the reply's code when FAILED."""
-    status = reply_status(root)
-    if status.result == "FAILED":
-        raise UpstreamFault(f"the service answered FAILED: {status.reason or 'no reason given'}",
-                            code=status.code or UPSTREAM_ERROR, details=status.reason)
-    return status
 
 
 def _ssl_verify(verify: str | Path | bool) -> ssl.SSLContext | bool:
@@ -335,3 +307,10 @@ def _fault_code(fault: zeep.exceptions.Fault) -> str:
         if code:
             return code
     return UPSTREAM_ERROR
+
+
+def soap_deliverer(client: ServiceClient) -> Deliverer:
+    """An outbox deliverer that posts every message to ``client``'s service, whatever the destination."""
+    def deliver(destination: str, body: bytes) -> bytes:
+        return client.send(body)
+    return deliver

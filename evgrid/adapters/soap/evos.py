@@ -10,7 +10,7 @@ Before the router runs, :class:`EvosAuthorization` checks who may do what:
   that premise: 7.0); its ChargingCompletion and UsageAssignment must be for a session
   at a station of that usage point; its MeterReadings must be of that usage point's
   meter. The payload is bound by the router's own route and
-  mapping (:meth:`~evgrid.adapters.inbound.Router.route`), so this check and the
+  mapping (:meth:`~evgrid.messaging.router.Router.route`), so this check and the
   handler read the same values.
 
 A refusal is NotAuthorized (7.3): FAILED, HTTP 403, nothing stored or changed.
@@ -18,19 +18,20 @@ A refusal is NotAuthorized (7.3): FAILED, HTTP 403, nothing stored or changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
-from evgrid.adapters.inbound import UNAVAILABLE
 from evgrid.adapters.soap.security import NotAuthorized, Principal, PrincipalKind
 from evgrid.adapters.soap.server import SoapEndpoint, endpoint_for
 from evgrid.adapters.store.errors import StoreError
-from evgrid.bootstrap import OperationSystem
 from evgrid.cim.codec import Inbound
 from evgrid.cim.envelope import Verb
 from evgrid.errors import AdapterError
 from evgrid.mappings.services import EV_OPERATION_SYSTEM
+from evgrid.messaging.router import UNAVAILABLE, Router
 from evgrid.operations.handlers import Completion, UsageAssignment
 from evgrid.operations.model import ChargingRequest, MeterReadingSet
+from evgrid.operations.ports import UnitOfWork
 
 _PORTAL = frozenset({PrincipalKind.PORTAL, PrincipalKind.UTILITY})
 _BILLING = frozenset({PrincipalKind.BILLING, PrincipalKind.UTILITY})
@@ -44,6 +45,16 @@ MAY_SEND: Mapping[tuple[Verb, str], frozenset[PrincipalKind]] = {
     (Verb.CREATED, "UsageAssignment"): _PORTAL,
     (Verb.CREATED, "BillingInformation"): _BILLING,
 }
+
+
+class OperationSystem(Protocol):
+    """What the endpoint needs of the operation system: its router and its units of work."""
+
+    @property
+    def router(self) -> Router: ...  # noqa: D102
+
+    @property
+    def unit_of_work(self) -> Callable[[], UnitOfWork]: ...  # noqa: D102
 
 
 class EvosAuthorization:

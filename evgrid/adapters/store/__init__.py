@@ -10,9 +10,12 @@ The only package of evgrid that imports SQLAlchemy or Alembic. Modules:
 - :mod:`.night_records`: the simulated night's reads (the report, the demo's polls) as
   plain records, and the transformers' base load;
 - :mod:`.uow`: the operation system's ports on the store, one unit of work per message;
-- scale-out (several ``serve`` workers on one PostgreSQL): :mod:`.models_workers` (its
-  tables), :mod:`.leases` (which worker dispatches a station), :mod:`.dispatch` (the
-  once-only fence and what each worker schedules), :mod:`.plan_log` (one night plan);
+- :mod:`.outbox`: the outbox table, the worker's store-and-forward queue;
+- :mod:`.planning`: a night's planning problem and the plan already in the store;
+- :mod:`.sqlite_store`: the small stdlib-sqlite3 store of the portal host and the
+  reference services (journal, unit of work, outbox), which keep their own files;
+- scale-out (several ``serve`` workers on one PostgreSQL): :mod:`.leases` (which worker
+  dispatches a station), :mod:`.dispatch` (the once-only fence and what each worker schedules), :mod:`.plan_log` (one night plan);
 - :mod:`.errors`: :class:`StoreError` and :class:`ImportRejected`;
 - :mod:`.testing`: a throw-away PostgreSQL schema for tests and benchmarks.
 """

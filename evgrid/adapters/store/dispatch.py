@@ -26,7 +26,7 @@ from sqlalchemy.orm import sessionmaker
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.database import translate_errors
 from evgrid.adapters.store.leases import StationLeases, chunks
-from evgrid.adapters.store.models_workers import PLACE, DispatchOrder, PlanChange
+from evgrid.adapters.store.models import PLACE, DispatchOrder, PlanChange
 from evgrid.adapters.store.plan_log import head
 from evgrid.operations.session import SessionState
 

@@ -42,7 +42,7 @@ from sqlalchemy.orm import sessionmaker
 
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.database import translate_errors
-from evgrid.adapters.store.models_workers import StationLease, Worker
+from evgrid.adapters.store.models import StationLease, Worker
 
 DEFAULT_TTL_SECONDS = 15.0
 # Workers not seen for this many lease times are forgotten (their rows only cost reads).

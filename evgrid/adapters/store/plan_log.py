@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
 from evgrid.adapters.store.database import translate_errors
-from evgrid.adapters.store.models_workers import PLACE, PLAN_STATE_ID, RELEASE, PlanChange, PlanState
+from evgrid.adapters.store.models import PLACE, PLAN_STATE_ID, RELEASE, PlanChange, PlanState
 from evgrid.operations.ports import Allotment
 from evgrid.operations.session import Session
 from evgrid.scheduler.model import SessionRequest

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from evgrid.adapters.inbound import Outcome, Route, Router
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec, Header
 from evgrid.mappings import catalog, examples
+from evgrid.messaging.router import Outcome, Route, Router
 
 MSG = ns.MESSAGE
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "messages"

@@ -10,7 +10,7 @@ from evgrid.adapters.iec61850 import model, scl
 from evgrid.adapters.iec61850.scl import SclError, SclUnsupported
 from evgrid.mappings import iec61850_refs as refs
 from evgrid.mappings.iec61850_refs import CtlModel
-from evgrid.sim.ied import plan_ied
+from evgrid.sim.devices.ied import plan_ied
 
 SCL_DIR = Path(__file__).resolve().parents[4] / "evgrid" / "schemas" / "scl"
 EXAMPLES = ("Pampus.icd", "WAGO123.icd", "beagle_demo_FSCH.icd", "inverter3ph.icd")

@@ -1,0 +1,1 @@
+"""One package per process: each composes its process (``build``) and runs it (``run``), nothing else."""

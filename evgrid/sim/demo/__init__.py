@@ -1,0 +1,1 @@
+"""The demo night: scenario, driver, report and plots (``evgrid demo``)."""
