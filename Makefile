@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python setup.py
+$(STAMP): $(BIN)/python setup.py pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,postgres,amqp]'
 	touch $(STAMP)
 

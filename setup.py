@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 HERE = Path(__file__).parent
 
@@ -17,12 +17,23 @@ setup(
     long_description_content_type="text/markdown",
     license="GPL-3.0-or-later",
     python_requires=">=3.11",
-    packages=find_packages(include=["evgrid", "evgrid.*"]),
-    include_package_data=True,
+    # Namespace discovery: every directory under evgrid/ is a package, so the data-only
+    # ones (evgrid/schemas/wsdl, evgrid/schemas/scl) are packages too, and a new
+    # subpackage is picked up without an edit here.
+    packages=find_namespace_packages(
+        include=["evgrid", "evgrid.*"],
+        exclude=["*.__pycache__", "*.__pycache__.*", "*.tests", "*.tests.*"],
+    ),
+    # The packages' root is the project root, said explicitly: an editable install is
+    # then a .pth file naming this directory (as pytest.ini's `pythonpath = .` does)
+    # rather than setuptools' meta path finder, which warns on every install.
+    package_dir={"": "."},
+    # The data files, by type, in whichever package they lie (files are being moved):
+    # the schemas, WSDLs, SCL files, xsdata's config and alembic's template. Not
+    # include_package_data: with package_dir "." it would match no file of MANIFEST.in
+    # (which is for the sdist).
     package_data={
-        "evgrid.schemas": ["*.xsd", "wsdl/*.wsdl", "scl/*.icd", "scl/*.cid"],
-        "evgrid.cim": [".xsdata.xml"],
-        "evgrid.adapters.store.migrations": ["script.py.mako"],
+        "": ["*.xsd", "*.wsdl", "*.icd", "*.cid", ".xsdata.xml", "*.mako"],
     },
     install_requires=[
         "lxml>=5.2,<7",
@@ -55,8 +66,9 @@ setup(
         "amqp": ["pika>=1.3,<2"],
     },
     entry_points={"console_scripts": ["evgrid = evgrid.cli:main"]},
+    # the licence is the SPDX expression in `license` above: setuptools >= 77 warns
+    # about a "License ::" classifier
     classifiers=[
-        "License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)",
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering",
     ],
