@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 from evgrid.commands.clock_options import add_clock_options, clock_from
 
@@ -63,69 +61,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen ``ied`` subcommand."""
-    logging.basicConfig(
-        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    return _serve(args)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from evgrid.adapters.iec61850.scl import SclError
+    """Serve the IED until SIGTERM or SIGINT."""
     from evgrid.adapters.iec61850.tls import TlsSettings
-    from evgrid.clock import AcceleratedClock
-    from evgrid.errors import DeviceError
-    from evgrid.sim.devices.arrivals import ArrivalError, load_arrivals
-    from evgrid.sim.devices.ied import IedProcess, plan_ied
+    from evgrid.apps import ied
 
-    log = logging.getLogger("evgrid.ied")
-    stopping = False
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        log.info("signal %d: stopping", signum)
-        stopping = True
-
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     tls_files = (args.tls_cert, args.tls_key, args.tls_ca)
     if any(tls_files) and not all(tls_files):
         sys.stderr.write("evgrid ied serve: TLS needs --tls-cert, --tls-key and --tls-ca together\n")
         return 2
-    tls = TlsSettings(args.tls_cert, args.tls_key, args.tls_ca) if all(tls_files) else None
-    try:
-        clock = clock_from(args) or AcceleratedClock()
-        plan = plan_ied(
-            args.scl, ied=args.ied, name=args.name, stations=args.stations, meter_scl=args.meter_scl
-        )
-        arrivals = load_arrivals(args.arrivals, clock_start=clock.start) if args.arrivals else None
-        process = IedProcess(
-            plan,
-            host=args.host,
-            port=args.port,
-            clock=clock,
-            arrivals=arrivals,
-            state_file=args.state,
-            control_port=args.control_port,
-            measure_port=args.measure,
-            tls=tls,
-        )
-    except (SclError, ArrivalError, ValueError, OSError) as exc:
-        sys.stderr.write(f"evgrid ied serve: {exc}\n")
-        return 2
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        process.start()
-    except DeviceError as exc:
-        sys.stderr.write(f"evgrid ied serve: {exc}\n")
-        process.close()
-        return 3
-    control = f" control=127.0.0.1:{process.control.port}" if process.control else ""
-    sys.stdout.write(
-        f"ready ied={plan.ied_name} mms={args.host}:{args.port}{control} lds={','.join(process.model.lds)}\n"
-    )
-    sys.stdout.flush()
-    try:
-        process.serve(lambda: stopping)
-    finally:
-        process.close()
-    return 0
+    return ied.run(ied.IedSettings(
+        args.scl, args.port, host=args.host, ied=args.ied, name=args.name, clock=clock_from(args),
+        stations=args.stations, meter_scl=args.meter_scl, arrivals=args.arrivals, state=args.state,
+        control_port=args.control_port, measure=args.measure,
+        tls=TlsSettings(args.tls_cert, args.tls_key, args.tls_ca) if all(tls_files) else None))

@@ -21,7 +21,6 @@ the site's customer and usage point.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -61,64 +60,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_clock_options(serve)
 
 
-def load_sites(path: Path) -> list[object]:
-    """The site bindings of a SITES.json file; ValueError naming the first bad entry."""
-    from evgrid.apps.portal.host import SiteBinding
-    from evgrid.portal.model import Site
-
-    document = json.loads(path.read_text(encoding="utf-8"))
-    bindings = []
-    for index, entry in enumerate(document.get("sites", []), start=1):
-        try:
-            site = Site(entry["station_id"], entry["meter_number"], entry["customer_id"], entry["account_id"],
-                        entry["usage_point_id"], entry["premise_number"], float(entry["station_max_kw"]))
-            bindings.append(SiteBinding(site, entry["station_ld"], entry["meter_ld"], entry["user"],
-                                        entry["password"]))
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"{path}: site {index}: missing or bad {error}") from error
-    if not bindings:
-        raise ValueError(f"{path}: no sites")
-    return bindings
-
-
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or ^C."""
-    from evgrid.adapters.iec61850.client import IedClient
-    from evgrid.adapters.soap.client import ServiceClient
-    from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
-    from evgrid.adapters.soap.server import endpoint_for, make_app, serve_forever
-    from evgrid.adapters.store.sqlite_store import MEMORY
-    from evgrid.apps.portal.host import PortalHost
-    from evgrid.clock import SystemClock
-    from evgrid.errors import AdapterError
+    from evgrid.apps import portal
 
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        bindings = load_sites(args.sites)
-        clock = clock_from(args) or SystemClock()
-    except (OSError, ValueError) as error:
-        sys.stderr.write(f"evgrid portal serve: {error}\n")
-        return 2
-    credentials = Credentials()
-    for user, password in args.credentials:
-        credentials.add(Principal(user, PrincipalKind.UTILITY), password)
-    host, port = args.ied
-    evos = ServiceClient("EVOperationSystem", args.evos_url, verify=args.evos_ca or True)
-    portal_host = PortalHost(bindings, IedClient(host, port, origin="evgrid-portal"), evos, clock,  # type: ignore[arg-type]
-                             database=args.database or MEMORY, slot_origin=getattr(clock, "start", None))
-    try:
-        with portal_host.running():
-            app = make_app([endpoint_for("CustomerPortal", portal_host.handle)], credentials, source="evgrid-portal")
-            serve_forever(app, args.host, args.port, on_ready=_ready)
-    except AdapterError as error:
-        sys.stderr.write(f"evgrid portal serve: {error.reason}\n")
-        return 3
-    finally:
-        evos.close()
-    return 0
-
-
-def _ready(url: str) -> None:
-    sys.stdout.write(f"ready service=CustomerPortal url={url}/CustomerPortal\n")
-    sys.stdout.flush()
+    return portal.run(portal.PortalHostSettings(
+        sites=args.sites, ied=args.ied, evos_url=args.evos_url, credentials=tuple(args.credentials),
+        evos_ca=args.evos_ca, host=args.host, port=args.port, database=args.database, clock=clock_from(args)))

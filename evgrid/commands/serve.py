@@ -1,44 +1,25 @@
-"""Serve the EV Operation System over SOAP (IEC 61968-100) on a database.
-
-What runs: the operation system on the database (migrated first), its SOAP service
-``EVOperationSystem`` under waitress (HTTPS with TLS files), the dispatcher of start and
-stop jobs (APScheduler on the same database), the store-and-forward delivery of outbound
-messages: to billing, to the portal hosts (:mod:`evgrid.adapters.soap.portals`) and, in
-process, the acknowledgments to the scheduler (4.1.2); and ``GET /health``
-(:mod:`evgrid.apps.evos.health`). A clock (``--speed/--start/--epoch``) runs the operation
-system on the accelerated timeline the other processes of a demo share.
+"""Serve the EV Operation System over SOAP (IEC 61968-100) on a database: ``evgrid serve``.
 
 Production: ``evgrid serve --config evgrid.toml`` takes everything from the file
 (:mod:`evgrid.config`, with ``EVGRID_*`` environment overrides) and logs JSON lines
 (:mod:`evgrid.apps.logs`); ``--check-config`` prints every problem at once (exit 2)
 or a summary (exit 0), connecting to nothing. Without ``--config`` the options below
-describe the same settings (the demo and the tests use them); one :func:`serve` runs both.
-
-Until SIGTERM or ^C, then in order: the SOAP server stops accepting and finishes the
-requests in progress, the ESB binding stops consuming, the dispatcher stops (waiting for a
-job that is firing), the outbox worker finishes its current delivery; exit 0 after a
-final ``stopped`` log line. A second signal meanwhile is logged and does not cut the stop short.
+describe the same settings (the demo and the tests use them). Either way the settings go
+to :func:`evgrid.apps.evos.run`, which says what runs and how it stops.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from evgrid.apps.evos.check import check, problems_text
 from evgrid.commands.clock_options import add_clock_options
 from evgrid.config import load_settings
 from evgrid.settings import (
-    AmqpSettings,
     BillingSettings,
     ClockSettings,
     ConfigError,
@@ -52,17 +33,6 @@ from evgrid.settings import (
     WorkerSettings,
     default_worker_id,
 )
-
-if TYPE_CHECKING:
-    from evgrid.adapters.esb.binding import EsbBinding
-    from evgrid.adapters.soap.portals import PortalSite
-    from evgrid.adapters.soap.security import Credentials
-    from evgrid.adapters.soap.tls import TlsFiles
-    from evgrid.apps.evos.system import OperationSystem
-    from evgrid.apps.portal.gateways import PortalHosts
-    from evgrid.clock import AcceleratedClock
-
-log = logging.getLogger(__name__)
 
 # Options that the file replaces; with --config they are refused rather than silently ignored.
 _FILE_OPTIONS = ("database_url", "host", "port", "tls_dir", "portal", "billing_user", "utility_user", "billing_url",
@@ -124,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.check_config:
         return check(settings, args.config)
-    return serve(settings)
+    from evgrid.apps import evos
+
+    return evos.run(settings)
 
 
 def _from_file(args: argparse.Namespace) -> Settings:
@@ -134,8 +106,8 @@ def _from_file(args: argparse.Namespace) -> Settings:
         raise ConfigError([f"{options}: set in the file with --config, not on the command line"],
                           source="command line")
     settings = load_settings(args.config)
-    log = LogSettings(args.log_level or settings.log.level, args.log_format or settings.log.format)
-    return replace(settings, log=log)
+    logging = LogSettings(args.log_level or settings.log.level, args.log_format or settings.log.format)
+    return replace(settings, log=logging)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -166,197 +138,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         portals=PortalsSettings(args.portals, *args.portal_credentials, args.portal_ca) if args.portals else None,
         users=tuple(users), worker=WorkerSettings(default_worker_id()),
         log=LogSettings(args.log_level or "INFO", args.log_format or "text"))
-
-
-def serve(settings: Settings) -> int:
-    """Compose everything ``settings`` describe and serve until SIGTERM or ^C; the exit status."""
-    from evgrid import __version__
-    from evgrid.adapters.soap.client import ServiceClient, soap_deliverer
-    from evgrid.adapters.soap.evos import evos_endpoint
-    from evgrid.adapters.soap.portals import PortalDelivery, PortalsFileError, load_portals
-    from evgrid.adapters.soap.server import make_app, serve_forever, serve_in_thread
-    from evgrid.adapters.store.database import ping
-    from evgrid.adapters.store.outbox import SqlOutboxStore
-    from evgrid.apps.evos.health import HealthApp
-    from evgrid.apps.evos.system import operation_system, outbox_worker, schedule_jobs, shared_database, worker_dispatch
-    from evgrid.apps.logs import configure_logging
-    from evgrid.errors import AdapterError
-    from evgrid.operations import events
-    from evgrid.scheduler.jobs import Dispatcher
-
-    configure_logging(settings.log.level, settings.log.format, settings.worker.id)
-    clock = _clock(settings.clock)
-    # Without a start: 16:00 UTC, from yesterday, so that a restart at 03:00 goes on with
-    # the night in progress (the planner takes the first night after it that has not ended).
-    start = settings.night.start or (clock.start if clock else
-                                     datetime.combine(datetime.now(UTC).date(), time(16), UTC) - timedelta(days=1))
-    url = settings.database.url
-    # On PostgreSQL every worker is a scale-out worker (also when alone): it dispatches the
-    # stations it leases, from jobs it keeps in memory. On SQLite one process does it all,
-    # its jobs in the database.
-    scale_out = shared_database(url)
-    job_store = None if scale_out else url
-    dispatcher = Dispatcher(job_store, to_wall=clock.to_wall) if clock else Dispatcher(job_store)
-    mode = ({"worker_id": settings.worker.id, "lease_ttl_seconds": settings.worker.lease_seconds} if scale_out
-            else {"after_commit": schedule_jobs(dispatcher)})
-    try:
-        sites = load_portals(settings.portals.file) if settings.portals else []
-        credentials = _credentials(settings.users, sites)
-        tls = _tls(settings.soap)
-        system = operation_system(url, night_start_utc=start, slot_count=settings.night.slots,
-                                  clock=clock, **mode)  # type: ignore[arg-type]
-    except (PortalsFileError, AdapterError) as error:
-        log.error("cannot start: %s", getattr(error, "reason", error))
-        return 2
-    dispatcher.bind(system)
-    deferred: dict[int, object] = {}
-    try:
-        with contextlib.ExitStack() as stack:
-            stack.callback(system.close)
-            deliverers: dict[str, Callable[[str, bytes], bytes]] = {}
-            if settings.billing:
-                billing = stack.enter_context(ServiceClient(
-                    "CustomerBilling", settings.billing.url, credentials=_login(settings.billing),
-                    verify=str(settings.billing.ca) if settings.billing.ca else True))
-                deliverers[events.BILLING] = soap_deliverer(billing)
-            if settings.portals:
-                deliverers[f"{events.PORTAL}:*"] = stack.enter_context(PortalDelivery(
-                    sites, credentials=_login(settings.portals),
-                    verify=str(settings.portals.ca) if settings.portals.ca else True))
-            stack.enter_context(outbox_worker(system, deliverers).running())
-            stack.enter_context(dispatcher)
-            checks: dict[str, Callable[[], object]] = {
-                "database": lambda: ping(system.engine),  # type: ignore[arg-type]
-                "dispatcher": lambda: {"jobs": len(dispatcher.pending())},
-                "outbox": lambda: {"pending": SqlOutboxStore(system.sessions).count_pending()},  # type: ignore[arg-type]
-                # Which night new requests go to, and how many sessions are planned in it.
-                "planner": lambda: {"night": system.planner.problem.horizon.start_utc.isoformat(),
-                                    "sessions": len(system.planner.plan)},
-            }
-            if scale_out:  # lease renewal and the sweep of other workers' plan changes
-                worker = stack.enter_context(worker_dispatch(system, dispatcher))
-                checks["leases"] = lambda: {"held": len(worker.held())}
-            else:
-                for session_id, begin, end in system.pending_dispatch():
-                    dispatcher.schedule(session_id, begin, end if end and end > begin else None)
-            if settings.amqp is not None:
-                try:
-                    checks["amqp"] = stack.enter_context(_esb_binding(system, settings.amqp)).healthy
-                except AdapterError as error:  # the broker refused us or cannot be reached
-                    log.error("cannot start: %s", error.reason)
-                    return 2
-            on_ready = _ready
-            if settings.gateways:
-                hosts = _portal_hosts(settings)
-                stack.callback(hosts.stop)  # first to stop: the portals' outboxes keep what is unsent
-                checks["gateways"] = hosts.status
-                on_ready = lambda url: (_ready(url), hosts.start(_local(url)))  # noqa: E731
-            soap = make_app([evos_endpoint(system)], credentials, source="evgrid-evos")
-            if settings.health is None:
-                app: Callable[..., Iterable[bytes]] = HealthApp(checks, worker=settings.worker.id,
-                                                                version=__version__, inner=soap)
-            else:
-                app = soap
-                health_url = stack.enter_context(serve_in_thread(
-                    HealthApp(checks, worker=settings.worker.id, version=__version__), settings.health.host,
-                    settings.health.port))
-                log.info("health at %s/health", health_url, extra={"health": f"{health_url}/health"})
-            serve_forever(app, settings.soap.host, settings.soap.port, tls, max_bytes=soap.max_bytes,
-                          trusted_proxy=settings.soap.trusted_proxy, on_ready=on_ready)
-            deferred = _defer_signals()
-            log.info("stopping: SOAP server closed; stopping %sthe dispatcher and the outbox worker",
-                     "the ESB binding, " if settings.amqp else "")
-    finally:
-        for signum, handler in deferred.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
-    log.info("stopped", extra={"exit": 0})
-    return 0
-
-
-def _esb_binding(system: OperationSystem, amqp: AmqpSettings) -> contextlib.AbstractContextManager[EsbBinding]:
-    """The ESB binding consuming every noun the SOAP endpoint takes (MAY_SEND), running."""
-    from evgrid.adapters.esb.binding import EsbBinding
-    from evgrid.adapters.soap.evos import MAY_SEND
-    from evgrid.adapters.store.database import unavailable
-
-    binding = EsbBinding(system.router, amqp.url, nouns=sorted({noun for _verb, noun in MAY_SEND}),
-                         prefix=amqp.prefix, max_tries=amqp.max_tries, prefetch=amqp.prefetch,
-                         transient=unavailable, sender="esb")
-    return binding.running()
-
-
-def _clock(clock: ClockSettings | None) -> AcceleratedClock | None:
-    from evgrid.clock import AcceleratedClock
-
-    if clock is None:
-        return None
-    return AcceleratedClock(clock.speed if clock.speed is not None else 1.0, clock.start, epoch=clock.epoch)
-
-
-def _tls(soap: SoapSettings) -> TlsFiles | None:
-    from evgrid.adapters.soap.tls import TlsFiles, create_demo_pki
-
-    if soap.tls_dir is not None:
-        server = create_demo_pki(soap.tls_dir).server
-        return TlsFiles(server.cert_file, server.key_file, soap.client_ca)
-    if soap.cert is not None and soap.key is not None:
-        return TlsFiles(soap.cert, soap.key, soap.client_ca)
-    return None
-
-
-def _login(peer: BillingSettings | PortalsSettings) -> tuple[str, str]:
-    return peer.user, peer.password
-
-
-def _credentials(users: Iterable[UserSettings], sites: list[PortalSite]) -> Credentials:
-    """Who may call the operation system: the configured users and the portals of the portals file."""
-    from evgrid.adapters.soap.portals import add_portal_credentials
-    from evgrid.adapters.soap.security import Credentials, Principal
-
-    credentials = Credentials()
-    for user in users:
-        credentials.add(Principal(user.user, user.kind, user.customer, user.usage_point), user.password)  # type: ignore[arg-type]
-    add_portal_credentials(credentials, sites)  # scrypt on a thread pool: 1,000 portals in seconds
-    return credentials
-
-
-def _defer_signals() -> dict[int, object]:
-    """While the stop is in progress, a second SIGTERM or ^C is logged, not obeyed; the old handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def already_stopping(signum: int, _frame: object) -> None:
-        log.warning("signal %s: already stopping", signal.Signals(signum).name)
-
-    return {signum: signal.signal(signum, already_stopping) for signum in (signal.SIGTERM, signal.SIGINT)}
-
-
-def _portal_hosts(settings: Settings) -> PortalHosts:
-    """The portal hosts of the configured gateways, to start once this worker serves."""
-    from evgrid.adapters.soap.tls import create_demo_pki
-    from evgrid.apps.portal.gateways import PortalHosts, portal_host_command
-
-    assert settings.portals is not None  # the configuration requires it with gateways
-    ca = create_demo_pki(settings.soap.tls_dir).ca_file if settings.soap.tls_dir else None
-    clock = settings.clock
-    clock_args = [] if clock is None else [
-        arg for option, value in (("--speed", clock.speed), ("--start", clock.start), ("--epoch", clock.epoch))
-        if value is not None for arg in (option, value.isoformat() if isinstance(value, datetime) else str(value))]
-    return PortalHosts(settings.gateways, lambda gateway, url: portal_host_command(
-        gateway, evos_url=url, credentials=_login(settings.portals), evos_ca=ca,  # type: ignore[arg-type]
-        clock_args=clock_args, log_level=settings.log.level))
-
-
-def _local(url: str) -> str:
-    # A worker listening on every address is reached by its own children on loopback.
-    return url.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
-
-
-def _ready(url: str) -> None:
-    # One line a supervisor (or a test) can wait for.
-    sys.stdout.write(f"ready service=EVOperationSystem url={url}/EVOperationSystem\n")
-    sys.stdout.flush()
-    log.info("serving EVOperationSystem at %s", url, extra={"url": f"{url}/EVOperationSystem"})
 
 
 def _slots(text: str) -> int:

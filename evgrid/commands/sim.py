@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 
@@ -59,57 +58,20 @@ def _user_password(text: str) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Serve the chosen reference service until SIGTERM or ^C."""
-    from evgrid.adapters.soap.client import ServiceClient
-    from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
-    from evgrid.adapters.soap.server import endpoint_for, make_app, serve_forever
     from evgrid.adapters.soap.tls import TlsFiles
-    from evgrid.adapters.store.sqlite_store import MEMORY
-    from evgrid.apps.services.billing import BillingSystem
-    from evgrid.apps.services.mdm import MeterDataManagement
+    from evgrid.apps import services
 
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if (args.tls_cert is None) != (args.tls_key is None):
         sys.stderr.write("evgrid sim: --tls-cert and --tls-key go together\n")
         return 2
-    tls = TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
-    credentials = Credentials()
-    for user, password in args.credentials:
-        # The callers of billing and MDM are the utility's own systems (the operation system).
-        credentials.add(Principal(user, PrincipalKind.UTILITY), password)
-    database = args.database or MEMORY
-
-    if args.sim_command == "mdm":
-        mdm = MeterDataManagement(database)
-        try:
-            app = make_app([endpoint_for("MeterDataManagement", mdm.handle)], credentials, source="evgrid-mdm")
-            serve_forever(app, args.host, args.port, tls, on_ready=_ready("MeterDataManagement"))
-        finally:
-            mdm.close()
-        return 0
-
-    if args.evos_url and not args.evos_credentials:
+    evos_url = getattr(args, "evos_url", None)  # billing's options only
+    evos_credentials = getattr(args, "evos_credentials", None)
+    if evos_url and not evos_credentials:
         sys.stderr.write("evgrid sim billing: --evos-url needs --evos-credentials\n")
         return 2
-    evos = None
-    if args.evos_url:
-        evos = ServiceClient("EVOperationSystem", args.evos_url, credentials=args.evos_credentials,
-                             verify=args.evos_ca or True)
-    billing = BillingSystem(database, evos=evos)
-    try:
-        app = make_app([endpoint_for("CustomerBilling", billing.handle)], credentials, source="evgrid-billing")
-        with billing.forwarding():
-            serve_forever(app, args.host, args.port, tls, on_ready=_ready("CustomerBilling"))
-    finally:
-        billing.close()
-        if evos is not None:
-            evos.close()
-    return 0
-
-
-def _ready(service: str) -> Callable[[str], None]:
-    def announce(url: str) -> None:
-        # One line a supervisor (or a test) can wait for; stdout carries nothing else.
-        sys.stdout.write(f"ready service={service} url={url}/{service}\n")
-        sys.stdout.flush()
-    return announce
+    return services.run(services.ServiceSettings(
+        args.sim_command, args.port, tuple(args.credentials), host=args.host, database=args.database,
+        tls=TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None,
+        evos_url=evos_url, evos_credentials=evos_credentials, evos_ca=getattr(args, "evos_ca", None)))

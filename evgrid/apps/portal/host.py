@@ -197,6 +197,11 @@ class PortalHost:
         self._slots = SlotBoundaries(self.apply_power_limits, clock, slot_origin or datetime(2000, 1, 1, tzinfo=UTC))
         self.router = Router(self._routes(), codec=self.codec, source=SOURCE)
 
+    def close(self) -> None:
+        """Close the client of the operation system (the IED and the store close with :meth:`running`)."""
+        if self._evos is not None:
+            self._evos.close()
+
     # --- running ---------------------------------------------------------------------
     @contextmanager
     def running(self, outbox_interval_s: float = 0.5) -> Iterator[PortalHost]:

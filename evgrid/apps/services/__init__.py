@@ -1,0 +1,81 @@
+"""The reference external services, ``evgrid sim billing`` and ``evgrid sim mdm``, over SOAP.
+
+They stand in for the utility's Customer Billing System (:mod:`.billing`: bills priced at
+the tariff, forwarded to the EV Operation System through its own outbox) and its Meter
+Data Management system (:mod:`.mdm`). Each keeps its data in its own SQLite file, or in
+memory, and every caller needs a credential (HTTP Basic or a WS-Security UsernameToken).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from evgrid.adapters.soap.client import ServiceClient
+from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
+from evgrid.adapters.soap.server import endpoint_for, make_app, serve_forever
+from evgrid.adapters.soap.tls import TlsFiles
+from evgrid.adapters.store.sqlite_store import MEMORY
+from evgrid.apps.services.billing import BillingSystem
+from evgrid.apps.services.mdm import MeterDataManagement
+
+BILLING = "CustomerBilling"
+MDM = "MeterDataManagement"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """One reference service: which, where it listens, who may call it, where it keeps its data."""
+
+    service: Literal["billing", "mdm"]
+    port: int
+    credentials: tuple[tuple[str, str], ...]
+    host: str = "127.0.0.1"
+    database: Path | None = None
+    tls: TlsFiles | None = None
+    # billing only: the EV Operation System that bills are forwarded to
+    evos_url: str | None = None
+    evos_credentials: tuple[str, str] | None = None
+    evos_ca: Path | None = None
+
+
+def run(settings: ServiceSettings) -> int:
+    """Serve the service until SIGTERM or ^C; the exit status."""
+    credentials = Credentials()
+    for user, password in settings.credentials:
+        # The callers of billing and MDM are the utility's own systems (the operation system).
+        credentials.add(Principal(user, PrincipalKind.UTILITY), password)
+    database = settings.database or MEMORY
+    if settings.service == "mdm":
+        mdm = MeterDataManagement(database)
+        try:
+            app = make_app([endpoint_for(MDM, mdm.handle)], credentials, source="evgrid-mdm")
+            serve_forever(app, settings.host, settings.port, settings.tls, on_ready=_ready(MDM))
+        finally:
+            mdm.close()
+        return 0
+    evos = None
+    if settings.evos_url:
+        evos = ServiceClient("EVOperationSystem", settings.evos_url, credentials=settings.evos_credentials,
+                             verify=settings.evos_ca or True)
+    billing = BillingSystem(database, evos=evos)
+    try:
+        app = make_app([endpoint_for(BILLING, billing.handle)], credentials, source="evgrid-billing")
+        with billing.forwarding():
+            serve_forever(app, settings.host, settings.port, settings.tls, on_ready=_ready(BILLING))
+    finally:
+        billing.close()
+        if evos is not None:
+            evos.close()
+    return 0
+
+
+def _ready(service: str) -> Callable[[str], None]:
+    def announce(url: str) -> None:
+        # One line a supervisor (or a test) can wait for; stdout carries nothing else.
+        sys.stdout.write(f"ready service={service} url={url}/{service}\n")
+        sys.stdout.flush()
+    return announce
