@@ -176,26 +176,40 @@ class Dispatcher:
             self._scheduler.remove_job(job)
 
     def _on_error(self, event: JobExecutionEvent) -> None:
-        # In the executor's thread, after the job left the store (a date job runs once).
+        # Usually in the executor's thread, after the job left the store (a date job runs once).
         with self._failures_lock:
             failures = self._failures[event.job_id] = self._failures.get(event.job_id, 0) + 1
         delay = self._retry_delays[min(failures, len(self._retry_delays)) - 1]
         # APScheduler logs the traceback itself; say which session it was about.
         log.error("dispatch job %s failed (%d in a row), retrying in %s s: %s",
                   event.job_id, failures, delay, event.exception)
-        action, _, session_id = event.job_id.partition(":")
+        run_date = datetime.now(UTC) + timedelta(seconds=delay)
+        failed = self._scheduler.get_job(event.job_id)
+        if failed is not None and failed.next_run_time == event.scheduled_run_time:
+            # A job that fails at once is reported in the scheduler's own thread, inside the
+            # pass that submitted it and before that pass removes it (under the job stores'
+            # lock, which this thread holds). Added now, the retry would be refused (the id
+            # is taken) or removed with the job: add it once the pass is over, from a thread
+            # that waits for the lock.
+            threading.Thread(target=self._retry, args=(event.job_id, run_date), name="dispatch-retry",
+                             daemon=True).start()
+            return
+        self._retry(event.job_id, run_date)
+
+    def _retry(self, job: str, run_date: datetime) -> None:
+        action, _, session_id = job.partition(":")
         try:
-            # The fired job has left the store by now: the scheduler removes it right after
+            # The failed job has left the store by now: the scheduler removes it right after
             # submitting it, under the job stores' lock, which add_job waits for. So an id
             # taken here is a re-plan since the failure, the newer word: not replaced.
-            self._scheduler.add_job(FIRE, trigger="date", run_date=datetime.now(UTC) + timedelta(seconds=delay),
-                                    args=self._args(action, session_id), id=event.job_id, replace_existing=False)
+            self._scheduler.add_job(FIRE, trigger="date", run_date=run_date, args=self._args(action, session_id),
+                                    id=job, replace_existing=False)
         except ConflictingIdError:
             pass
         except Exception as error:  # the job store is away too (a database one)
             # A database job store keeps nothing we could not add; the next start of the
             # dispatcher (pending_dispatch) or a lease change schedules the session again.
-            log.error("dispatch job %s could not be retried: %s", event.job_id, error)
+            log.error("dispatch job %s could not be retried: %s", job, error)
 
     def _on_success(self, event: JobExecutionEvent) -> None:
         with self._failures_lock:

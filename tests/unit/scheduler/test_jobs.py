@@ -1,12 +1,20 @@
-"""The dispatcher's jobs in memory: stable ids, cancel by id, one target per dispatcher."""
+"""The dispatcher's jobs in memory: stable ids, cancel by id, one target per dispatcher.
+
+No test waits a fixed time: each waits for what it needs to have happened (a job fired,
+the dispatcher done with a job's outcome, a later job fired), with a generous deadline.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from evgrid.scheduler.jobs import Dispatcher, job_id
+
+WAIT_S = 10  # a deadline, never a delay: met as soon as the condition holds
 
 
 class Recorder:
@@ -21,6 +29,60 @@ class Recorder:
     def stop_session(self, session_id: str) -> None:
         self.calls.append(f"stop {session_id}")
         self.fired.set()
+
+
+class Watched(Dispatcher):
+    """A dispatcher that counts the job outcomes it has handled, for tests to wait on.
+
+    APScheduler calls the dispatcher's listeners in the executor's thread once a job has
+    returned or raised. When a run's outcome is counted here, the dispatcher is done with
+    it: the retry of a failed run is in the store, and a successful run has none.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.failed = self.succeeded = 0
+        self._outcome = threading.Condition()
+        super().__init__(*args, **kwargs)
+
+    def _on_error(self, event: Any) -> None:
+        super()._on_error(event)
+        with self._outcome:
+            self.failed += 1
+            self._outcome.notify_all()
+
+    def _on_success(self, event: Any) -> None:
+        super()._on_success(event)
+        with self._outcome:
+            self.succeeded += 1
+            self._outcome.notify_all()
+
+    def wait_until(self, condition: Callable[[], bool], timeout_s: float = WAIT_S) -> bool:
+        """Wait until ``condition()`` (of the counts) holds; False at the deadline."""
+        with self._outcome:
+            return self._outcome.wait_for(condition, timeout_s)
+
+
+def eventually(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> bool:
+    """Poll ``condition()`` every 5 ms until it holds; False at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+class Beside:
+    """A dispatch target that hands one session to ``other`` and the rest to ``target``."""
+
+    def __init__(self, target: Recorder, session_id: str, other: Recorder) -> None:
+        self.target, self.session_id, self.other = target, session_id, other
+
+    def start_session(self, session_id: str) -> None:
+        (self.other if session_id == self.session_id else self.target).start_session(session_id)
+
+    def stop_session(self, session_id: str) -> None:
+        (self.other if session_id == self.session_id else self.target).stop_session(session_id)
 
 
 def test_memory_dispatcher_replaces_and_cancels_jobs_by_their_stable_ids() -> None:
@@ -77,24 +139,33 @@ class FailsAtFirst(Recorder):
 
 def test_a_job_that_fails_is_retried_until_it_runs() -> None:
     target = FailsAtFirst(failures=3)
-    with Dispatcher(None, target, retry_delays=(0.05, 0.1)) as dispatcher:
+    with Watched(None, target, retry_delays=(0.05, 0.1)) as dispatcher:
         dispatcher.schedule("S-1", datetime.now(UTC), None)
-        assert target.fired.wait(10)
-        time.sleep(0.3)  # a success ends the retries: nothing more fires
-        assert dispatcher.pending() == []
+        assert target.fired.wait(WAIT_S)
+        # The dispatcher is done with the successful run: had it been retried, the retry would be pending now.
+        assert dispatcher.wait_until(lambda: dispatcher.succeeded == 1)
+        assert dispatcher.pending() == []  # a success ends the retries: nothing more fires
+    assert (dispatcher.failed, dispatcher.succeeded) == (3, 1)
     assert target.attempts == 4 and target.calls == ["start S-1"]
 
 
 def test_a_job_planned_again_after_a_failure_wins_over_the_retry() -> None:
-    target = FailsAtFirst(failures=1)
+    target, marker = FailsAtFirst(failures=1), Recorder()
+    retry_s = 0.5
     later = datetime.now(UTC) + timedelta(hours=1)
-    with Dispatcher(None, target, retry_delays=(0.5,)) as dispatcher:
+    with Watched(None, Beside(target, "S-MARK", marker), retry_delays=(retry_s,)) as dispatcher:
         dispatcher.schedule("S-1", datetime.now(UTC), None)
-        deadline = time.monotonic() + 10
-        while target.attempts == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.1)  # the retry is in place
+        assert dispatcher.wait_until(lambda: dispatcher.failed == 1) and target.attempts == 1
+        # The retry is in place (a job that failed at once gets it just after the
+        # scheduler's pass that ran it: see Dispatcher._on_error).
+        assert eventually(lambda: dispatcher.pending() == [job_id("start", "S-1")])
+        retry_by = datetime.now(UTC) + timedelta(seconds=retry_s)  # it was added before now
         dispatcher.schedule("S-1", later, None)  # re-planned: the new time replaces the retry
-        time.sleep(0.8)
+        # A marker job due after the retry was: once it fired, the scheduler has run (or
+        # would have run) everything due before it, the retry included.
+        dispatcher.schedule("S-MARK", retry_by + timedelta(milliseconds=1), None)
+        assert marker.fired.wait(WAIT_S)
         assert target.attempts == 1 and target.calls == []
         assert dispatcher.pending() == [job_id("start", "S-1")]
+    assert target.attempts == 1 and target.calls == []  # nor in a run the shutdown waited for
+    assert (dispatcher.failed, dispatcher.succeeded) == (1, 1) and marker.calls == ["start S-MARK"]
