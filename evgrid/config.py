@@ -45,6 +45,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from evgrid.errors import ConfigError
 from evgrid.settings import (
     ENV_AMQP_URL,
     ENV_DATABASE_URL,
@@ -56,7 +57,6 @@ from evgrid.settings import (
     AmqpSettings,
     BillingSettings,
     ClockSettings,
-    ConfigError,
     DatabaseSettings,
     GatewaySettings,
     HealthSettings,

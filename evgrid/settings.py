@@ -13,23 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from evgrid.errors import AdapterError
-
 ENV_DATABASE_URL = "EVGRID_DATABASE_URL"
 ENV_AMQP_URL = "EVGRID_AMQP_URL"
 ENV_WORKER_ID = "EVGRID_WORKER_ID"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("json", "text")
 USER_KINDS = ("portal", "billing", "utility")
-
-
-class ConfigError(AdapterError):
-    """The configuration is unusable; ``problems`` lists every reason, each with its key path."""
-
-    def __init__(self, problems: list[str], *, source: str = "configuration") -> None:
-        super().__init__(f"{source}: {len(problems)} problem(s): " + "; ".join(problems))
-        self.problems = problems
-        self.source = source
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,9 @@ import threading
 import time
 from pathlib import Path
 
+from evgrid.errors import ServiceFailed
+
 READY = "ready "
-
-
-class ServiceFailed(RuntimeError):
-    """A child process exited or did not get ready in time."""
 
 
 def free_port() -> int:

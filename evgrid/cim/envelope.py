@@ -45,8 +45,8 @@ UNKNOWN_NOUN = "Unknown"
 
 
 @dataclass(frozen=True, slots=True)
-class ErrorDetail:
-    """One Reply.Error: ``code`` is ``category.detail`` (IEC 61968-100, Annex B)."""
+class ReplyDetail:
+    """One Reply.Error, a warning or an error: ``code`` is ``category.detail`` (IEC 61968-100, Annex B)."""
 
     code: str
     level: Level = Level.FATAL
@@ -54,7 +54,7 @@ class ErrorDetail:
     details: str | None = None
 
     @classmethod
-    def from_exception(cls, error: AdapterError) -> ErrorDetail:
+    def from_exception(cls, error: AdapterError) -> ReplyDetail:
         """The error an :class:`~evgrid.errors.AdapterError` is answered with."""
         return cls(code=error.code, level=Level(error.level), reason=error.reason, details=error.details)
 
@@ -121,7 +121,7 @@ def reply(
     *payload: object,
     source: str,
     correlation_id: str | None,
-    errors: Iterable[ErrorDetail] = (),
+    errors: Iterable[ReplyDetail] = (),
 ) -> ResponseMessage:
     """A ResponseMessage answering the message whose MessageID is ``correlation_id``."""
     error_types = [
@@ -140,21 +140,21 @@ def reply_ok(noun: str, *payload: object, source: str, correlation_id: str | Non
 
 
 def reply_partial(
-    noun: str, *payload: object, source: str, correlation_id: str | None, errors: Iterable[ErrorDetail]
+    noun: str, *payload: object, source: str, correlation_id: str | None, errors: Iterable[ReplyDetail]
 ) -> ResponseMessage:
     """A PARTIAL reply: done in part; ``errors`` say what was not."""
     return reply(Result.PARTIAL, noun, *payload, source=source, correlation_id=correlation_id, errors=errors)
 
 
 def reply_failed(
-    error: AdapterError | ErrorDetail,
+    error: AdapterError | ReplyDetail,
     *,
     noun: str | None,
     source: str,
     correlation_id: str | None,
 ) -> ResponseMessage:
     """A FAILED reply with the error's 61968-100 code, level and a human reason."""
-    detail = error if isinstance(error, ErrorDetail) else ErrorDetail.from_exception(error)
+    detail = error if isinstance(error, ReplyDetail) else ReplyDetail.from_exception(error)
     return reply(
         Result.FAILED, noun or UNKNOWN_NOUN, source=source, correlation_id=correlation_id, errors=[detail]
     )

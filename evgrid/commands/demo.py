@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the night, write the report, print the summary; exit 1 when it did not complete."""
     from rich.console import Console
 
-    from evgrid.apps.processes import ServiceFailed
+    from evgrid.errors import ServiceFailed
     from evgrid.sim.demo import scenario as sc
     from evgrid.sim.demo.driver import run_night
     from evgrid.sim.demo.night import DemoOptions, parse_fault

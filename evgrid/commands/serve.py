@@ -19,10 +19,10 @@ from pathlib import Path
 from evgrid.apps.evos.check import check, problems_text
 from evgrid.commands.clock_options import add_clock_options
 from evgrid.config import load_settings
+from evgrid.errors import ConfigError
 from evgrid.settings import (
     BillingSettings,
     ClockSettings,
-    ConfigError,
     DatabaseSettings,
     LogSettings,
     NightSettings,

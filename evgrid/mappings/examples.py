@@ -294,7 +294,7 @@ def example_message(row: Step) -> object:
         # 2.1.1 / 3.1.3 answer the ChargingRequest of step 1.1.2; PARTIAL when short.
         assert isinstance(payload, ev.ChargingConfirmation)
         if payload.reachable_energy < payload.requested_energy:
-            short = env.ErrorDetail("0.1", env.Level.WARNING,
+            short = env.ReplyDetail("0.1", env.Level.WARNING,
                                     f"only {payload.reachable_energy} Wh reachable by departure")
             return env.reply_partial(row.noun, payload, source=source, correlation_id="MSG-1.1.2",
                                      errors=[short])

@@ -1,7 +1,12 @@
-"""The inbound router: bytes in, a schema-valid IEC 61968-100 reply out, always.
+"""The inbound router: a message in, a schema-valid IEC 61968-100 reply out, always.
 
 Codec (parse, guard, validate, read header) -> route on (Verb, Noun) -> check the payload
-element -> bind it (the route's CIM class, then its mapping) -> handler -> reply. This is
+element -> bind it (the route's CIM class, then its mapping) -> handler -> reply.
+:meth:`Router.handle` takes the bytes and does all of it; a transport that has already
+decoded and validated the message (the SOAP server) hands over the :class:`Inbound`
+instead (:meth:`Router.handle_inbound`), and, if it needed the bound payload before the
+handler runs (an authorization check), the :class:`Routed` it got from
+:meth:`Router.route`: a message is decoded, validated and bound once. This is
 one of the two places where exceptions become replies: any
 :class:`~evgrid.errors.AdapterError` is answered FAILED with its code; anything else is
 logged with its traceback and answered with a generic FAILED (5.0) that leaks nothing,
@@ -18,7 +23,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from lxml import etree
 
@@ -49,7 +54,7 @@ class Outcome:
 
     result: env.Result = env.Result.OK
     payload: tuple[object, ...] = ()
-    errors: tuple[env.ErrorDetail, ...] = ()
+    errors: tuple[env.ReplyDetail, ...] = ()
     noun: str | None = None
 
 
@@ -66,6 +71,13 @@ class Route:
     handle: Callable[[Any, Header, Any], Outcome]
     cim_class: type | None = None
     description: str = field(default="")
+
+
+class Routed(NamedTuple):
+    """A message's route and its bound payload (the route's command): what :meth:`Router.route` finds."""
+
+    route: Route
+    command: Any
 
 
 class _NoTransaction:
@@ -97,8 +109,12 @@ class Router:
         self.source = source
         self.unit_of_work: Callable[[], Any] = unit_of_work or _NoTransaction
 
-    def route(self, inbound: Inbound) -> tuple[Route, Any]:
-        """Find the route of a decoded message and bind its payload."""
+    def route(self, inbound: Inbound) -> Routed:
+        """Find the route of a decoded message and bind its payload (a :class:`Routed`, a pair).
+
+        Once per message: binding to a CIM class (xsdata) empties the payload element as it
+        reads it. Whoever routes first hands the :class:`Routed` on (:meth:`handle_inbound`).
+        """
         header = inbound.header
         if header is None or inbound.kind in (MessageKind.RESPONSE, MessageKind.FAULT):
             raise UnsupportedOperation("only request and event messages are accepted here")
@@ -109,7 +125,7 @@ class Router:
             raise InvalidParameter(f"MessageID is {len(header.message_id)} characters long; at most "
                                    f"{MESSAGE_ID_MAX} are kept")
         if route.payload is None:
-            return route, None
+            return Routed(route, None)
         if inbound.payload is None:
             raise MissingElement(f"'{header.verb.value} {header.noun}' needs a payload")
         if inbound.payload.tag != route.payload:
@@ -122,8 +138,8 @@ class Router:
                 raise InvalidParameter(f"mRID {mrid.text.strip()[:20]}... is {len(mrid.text.strip())} characters "
                                        f"long; at most {MRID_MAX} are kept", details=mrid.text.strip()[:MRID_MAX])
         if route.cim_class is not None:
-            return route, route.bind(self.codec.bind(inbound.payload, route.cim_class))
-        return route, route.bind(inbound.payload)
+            return Routed(route, route.bind(self.codec.bind(inbound.payload, route.cim_class)))
+        return Routed(route, route.bind(inbound.payload))
 
     def handle(self, data: bytes | str, *, sender: str | None = None, raise_unexpected: bool = False) -> bytes:
         """Answer one message with a valid reply; by default it never raises.
@@ -137,22 +153,49 @@ class Router:
         later (the ESB leaves it on its queue while the database is down). Trying again is
         safe: a MessageID whose changes were committed gets its stored reply.
         """
-        inbound: Inbound | None = None
         try:
             inbound = self.codec.decode(data)
-            route, command = self.route(inbound)
+        except AdapterError as error:
+            failure = error
+        except Exception as error:  # the router is the boundary: log it, leak nothing
+            if raise_unexpected:
+                raise
+            return self._answer_unexpected(error, None)
+        else:
+            return self.handle_inbound(inbound, sender=sender, raise_unexpected=raise_unexpected)
+        return self._answer_failure(failure, None, sender, raise_unexpected)
+
+    def handle_inbound(self, inbound: Inbound, *, sender: str | None = None, routed: tuple[Route, Any] | None = None,
+                       raise_unexpected: bool = False) -> bytes:
+        """:meth:`handle` for a message already decoded and validated by the codec; never decoded again.
+
+        ``routed``: what :meth:`route` returned for ``inbound``, if the caller needed it first
+        (the SOAP endpoint's authorization reads the bound payload): the handler gets that
+        same command, and the payload is not bound again. Without it, it is routed here.
+        Replies, journal and errors are :meth:`handle`'s.
+        """
+        try:
+            route, command = self.route(inbound) if routed is None else routed
             return self._apply(route, command, inbound, sender)
         except AdapterError as error:
             failure = error
         except Exception as error:  # the router is the boundary: log it, leak nothing
             if raise_unexpected:
                 raise
-            if self.unavailable(error):  # an outage, not a bug: one line, and a reply that says so
-                log.warning("message not processed, the database is unavailable: %s", type(error).__name__)
-                return self.codec.dump(self._failed(AdapterError(UNAVAILABLE), inbound))
-            log.exception("unexpected error while handling a message")
-            return self.codec.dump(self._failed(AdapterError("internal error; the message was not processed"),
-                                                inbound))
+            return self._answer_unexpected(error, inbound)
+        return self._answer_failure(failure, inbound, sender, raise_unexpected)
+
+    def _answer_unexpected(self, error: Exception, inbound: Inbound | None) -> bytes:
+        """The reply to what is not an AdapterError (called while handling it: the traceback is logged)."""
+        if self.unavailable(error):  # an outage, not a bug: one line, and a reply that says so
+            log.warning("message not processed, the database is unavailable: %s", type(error).__name__)
+            return self.codec.dump(self._failed(AdapterError(UNAVAILABLE), inbound))
+        log.exception("unexpected error while handling a message")
+        return self.codec.dump(self._failed(AdapterError("internal error; the message was not processed"), inbound))
+
+    def _answer_failure(self, failure: AdapterError, inbound: Inbound | None, sender: str | None,
+                        raise_unexpected: bool) -> bytes:
+        """The FAILED reply to an AdapterError, remembered under the MessageID when it can be."""
         try:
             return self._remember_failure(failure, inbound, sender)
         except Exception:  # remembering needs the store, which may be what failed

@@ -40,7 +40,7 @@ def _request_charging(command: object, header: Header, uow: UnitOfWork) -> Outco
                mapping.allotment_to_cim(confirmation.session, confirmation.allotment))
     if not confirmation.partial:
         return Outcome(env.Result.OK, payload)
-    short = env.ErrorDetail("0.1", env.Level.WARNING, f"only {confirmation.session.reachable_wh} Wh of "
+    short = env.ReplyDetail("0.1", env.Level.WARNING, f"only {confirmation.session.reachable_wh} Wh of "
                             f"{confirmation.session.requested_wh} Wh reachable by departure")
     return Outcome(env.Result.PARTIAL, payload, (short,))
 

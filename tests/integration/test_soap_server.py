@@ -8,11 +8,13 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import httpx
 import pytest
@@ -47,6 +49,7 @@ BILLING = ("billing", "s3cret-billing")
 UTILITY = ("utility", "s3cret-utility")
 HASHED = ("from-file", "s3cret-hashed")
 MIB = 1024 * 1024
+T = TypeVar("T")
 codec = Codec()
 
 
@@ -193,6 +196,51 @@ def test_a_message_id_of_another_sender_reveals_nothing(base: str, evos: Operati
     assert answer(response)[1:3] == ("FAILED", "7.0")
     assert b"ChargingConfirmation" not in response.content
     assert count(evos, m.ChargingSession) == 1 and count(evos, m.InboundMessage) == 1
+
+
+class CountingCodec(Codec):
+    """The real codec, counting its costly steps: parses, schema validations, bindings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    def parse(self, data: bytes | str) -> etree._Element:
+        self.calls["parse"] += 1
+        return super().parse(data)
+
+    def validate(self, root: etree._Element) -> None:
+        self.calls["validate"] += 1
+        super().validate(root)
+
+    def decode(self, data: bytes | str) -> Any:
+        self.calls["decode"] += 1  # parse and validate count too
+        return super().decode(data)
+
+    def bind(self, element: etree._Element, cls: type[T]) -> T:
+        self.calls["bind"] += 1
+        return super().bind(element, cls)
+
+
+@pytest.mark.parametrize("auth", [PORTAL, UTILITY], ids=["portal_checked_by_site", "utility"])
+def test_a_charging_request_is_parsed_validated_and_bound_once(
+        store_url: str, examples: Path, credentials: Credentials, auth: tuple[str, str]) -> None:
+    # One codec for the server and the operation system: every parse, validation and
+    # binding of the request is counted, wherever it happens. A portal's request is bound
+    # by the site check; the handler must use that binding, not make a second one.
+    seed_store(store_url, examples)
+    counting = CountingCodec()
+    system = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=Clock(), codec=counting)
+    try:
+        with serve_in_thread(make_app([evos_endpoint(system)], credentials, codec=counting)) as url:
+            counting.calls.clear()
+            reply = answer(post(url, home_request("ONCE-1"), auth=auth))
+            calls = dict(counting.calls)
+        assert (reply.status, reply.result) == (200, "OK")
+        assert count(system, m.ChargingSession) == 1
+    finally:
+        system.close()
+    assert calls == {"parse": 1, "validate": 1, "bind": 1}
 
 
 # ------------------------------------------------------------------------- security
@@ -376,6 +424,14 @@ def test_the_server_stops_when_its_wake_up_pipe_is_gone(app: SoapApp, caplog: py
     url = server.start()
     with httpx.Client() as client:
         assert client.get(url + SERVICE + "?wsdl").status_code == 200  # kept alive
+        # The worker that answered still pulls the trigger after the reply went out; with
+        # the pipe closed under it, it logs a traceback, and linecache may open a source
+        # file on the freed descriptor number, which the stop then closes as the pipe's.
+        # So the request must be over before the pipe goes.
+        tasks = server._waitress.task_dispatcher
+        deadline = time.monotonic() + 10
+        while (tasks.active_count or tasks.queue) and time.monotonic() < deadline:
+            time.sleep(0.01)
         trigger = server._waitress.trigger
         os.close(trigger.trigger)  # what a foreign close of that descriptor does
         server.stop()

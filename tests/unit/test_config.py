@@ -12,14 +12,8 @@ import pytest
 from evgrid.cli import build_parser, main
 from evgrid.commands.serve import settings_from_args
 from evgrid.config import load_settings
-from evgrid.settings import (
-    AmqpSettings,
-    ConfigError,
-    HealthSettings,
-    SoapSettings,
-    UserSettings,
-    display_url,
-)
+from evgrid.errors import ConfigError
+from evgrid.settings import AmqpSettings, HealthSettings, SoapSettings, UserSettings, display_url
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "evgrid.toml"
 PASSWORDS = {"EVGRID_BILLING_PASSWORD": "pw-billing-out", "EVGRID_PORTALS_PASSWORD": "pw-portals-out",

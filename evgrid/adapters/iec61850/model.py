@@ -20,17 +20,9 @@ from typing import Any
 
 import pyiec61850.pyiec61850 as iec
 
-from evgrid.adapters.iec61850.scl import (
-    AttributeDef,
-    IedDef,
-    LogicalDeviceDef,
-    LogicalNodeDef,
-    SclError,
-    SclUnsupported,
-    SubObjectDef,
-    Templates,
-)
+from evgrid.adapters.iec61850.scl import AttributeDef, IedDef, LogicalDeviceDef, LogicalNodeDef, SubObjectDef, Templates
 from evgrid.adapters.iec61850.values import to_mms
+from evgrid.errors import SclError, SclUnsupported
 
 log = logging.getLogger(__name__)
 

@@ -29,12 +29,11 @@ from evgrid.adapters.iec61850.scl_types import (
     LogicalNodeDef,
     ReportControlDef,
     SclDocument,
-    SclError,
-    SclUnsupported,
     SubObjectDef,
     Templates,
     walk_attributes,
 )
+from evgrid.errors import SclError, SclUnsupported
 
 __all__ = [
     "AttributeDef",

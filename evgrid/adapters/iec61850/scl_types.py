@@ -9,25 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from evgrid.errors import AdapterError
-
-
-class SclError(AdapterError, ValueError):
-    """The SCL file is not usable: malformed, or references something it does not define."""
-
-    code = "2.4"
-
-    def __init__(self, reason: str, *, element: str | None = None, line: int | None = None) -> None:
-        where = f" ({element}, line {line})" if element else ""
-        super().__init__(f"{reason}{where}", details=element)
-        self.element = element
-        self.line = line
-
-
-class SclUnsupported(SclError):
-    """A valid SCL construct that evgrid's IED server does not implement."""
-
-    code = "2.3"
+from evgrid.errors import SclError
 
 
 @dataclass(frozen=True, slots=True)

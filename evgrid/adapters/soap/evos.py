@@ -10,8 +10,11 @@ Before the router runs, :class:`EvosAuthorization` checks who may do what:
   that premise: 7.0); its ChargingCompletion and UsageAssignment must be for a session
   at a station of that usage point; its MeterReadings must be of that usage point's
   meter. The payload is bound by the router's own route and
-  mapping (:meth:`~evgrid.messaging.router.Router.route`), so this check and the
-  handler read the same values.
+  mapping (:meth:`~evgrid.messaging.router.Router.route`), once: the check returns that
+  :class:`~evgrid.messaging.router.Routed` and the router's handler gets the very same
+  command (:meth:`~evgrid.messaging.router.Router.handle_inbound`), so the check and the
+  handler read the same values. The message the server decoded and validated is the one
+  routed: it is never decoded again.
 
 A refusal is NotAuthorized (7.3): FAILED, HTTP 403, nothing stored or changed.
 """
@@ -21,14 +24,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from evgrid.adapters.soap.security import NotAuthorized, Principal, PrincipalKind
-from evgrid.adapters.soap.server import SoapEndpoint, endpoint_for
-from evgrid.adapters.store.errors import StoreError
+from evgrid.adapters.soap.security import Principal, PrincipalKind
+from evgrid.adapters.soap.server import SoapEndpoint, inbound_endpoint_for
 from evgrid.cim.codec import Inbound
 from evgrid.cim.envelope import Verb
-from evgrid.errors import AdapterError
+from evgrid.errors import AdapterError, NotAuthorized, StoreError
 from evgrid.mappings.services import EV_OPERATION_SYSTEM
-from evgrid.messaging.router import UNAVAILABLE, Router
+from evgrid.messaging.router import UNAVAILABLE, Routed, Router
 from evgrid.operations.handlers import Completion, UsageAssignment
 from evgrid.operations.model import ChargingRequest, MeterReadingSet
 from evgrid.operations.ports import UnitOfWork
@@ -63,16 +65,21 @@ class EvosAuthorization:
     def __init__(self, system: OperationSystem) -> None:
         self.system = system
 
-    def __call__(self, principal: Principal, inbound: Inbound) -> None:
-        """Refuse with :class:`NotAuthorized` unless ``principal`` may send ``inbound``."""
+    def __call__(self, principal: Principal, inbound: Inbound) -> Routed | None:
+        """Refuse with :class:`NotAuthorized` unless ``principal`` may send ``inbound``.
+
+        Returns the message routed and bound when the check needed its payload (a portal),
+        for the handler to use as it is; None when it did not (the router routes it then).
+        """
         header = inbound.header
         assert header is not None  # the server checked it against the SOAPAction
         operation = f"'{header.verb.value} {header.noun}'"
         if principal.kind not in MAY_SEND.get((header.verb, header.noun), frozenset()):
             raise NotAuthorized(f"{principal.kind.value} {principal.user!r} may not send {operation}")
         if principal.kind is not PrincipalKind.PORTAL:
-            return
-        _route, command = self.system.router.route(inbound)
+            return None
+        routed = self.system.router.route(inbound)
+        command = routed.command
         site = (principal.customer_id, principal.usage_point_id)
         if isinstance(command, ChargingRequest) and (command.customer_id, command.usage_point_id) != site:
             raise NotAuthorized(
@@ -87,6 +94,7 @@ class EvosAuthorization:
             if not isinstance(error, AdapterError) and self.system.router.unavailable(error):
                 raise StoreError(UNAVAILABLE) from None  # answered FAILED 5.0, as the router answers an outage
             raise
+        return routed
 
     def _own_meter(self, principal: Principal, readings: MeterReadingSet, operation: str) -> None:
         with self.system.unit_of_work() as uow:
@@ -109,7 +117,7 @@ def evos_endpoint(system: OperationSystem) -> SoapEndpoint:
     """The EVOperationSystem endpoint: every operation of its WSDL, routed by ``system.router``."""
     router = system.router
 
-    def handle(envelope: bytes, principal: Principal | None) -> bytes:
-        return router.handle(envelope, sender=principal.user if principal else None)
+    def handle(inbound: Inbound, principal: Principal | None, routed: Routed | None) -> bytes:
+        return router.handle_inbound(inbound, sender=principal.user if principal else None, routed=routed)
 
-    return endpoint_for(EV_OPERATION_SYSTEM.name, handle, authorize=EvosAuthorization(system))
+    return inbound_endpoint_for(EV_OPERATION_SYSTEM.name, handle, authorize=EvosAuthorization(system))

@@ -32,7 +32,7 @@ from types import TracebackType
 
 from evgrid.adapters.soap.client import ServiceClient
 from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
-from evgrid.errors import UpstreamFault
+from evgrid.errors import PortalsFileError, UpstreamFault
 from evgrid.mappings.services import CUSTOMER_PORTAL
 from evgrid.operations import events
 
@@ -42,10 +42,6 @@ HEADER = "user,password,customer_id,usage_point_id,premise_number,portal_url"
 PREFIX = f"{events.PORTAL}:"
 # 61968-100 category 4 (not reachable): the message is fine, retried with backoff.
 NO_PORTAL = "4.1"
-
-
-class PortalsFileError(ValueError):
-    """The portals CSV is unreadable or inconsistent; the message names the line."""
 
 
 @dataclass(frozen=True, slots=True)

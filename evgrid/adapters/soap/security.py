@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 
 from evgrid.cim import namespaces as ns
-from evgrid.errors import SecurityRejected
+from evgrid.errors import CredentialReplayed, NotAuthorized, Unauthenticated
 
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
@@ -56,24 +56,6 @@ MAX_NONCES = 1_000_000
 _SECURITY = f"{{{WSSE}}}Security"
 _TOKEN = f"{{{WSSE}}}UsernameToken"
 _HEADER = ns.qname(ns.SOAP11, "Header")
-
-
-class Unauthenticated(SecurityRejected):
-    """No credential, an unknown user or a wrong password."""
-
-    code = "7.1"
-
-
-class NotAuthorized(SecurityRejected):
-    """Authenticated, but not allowed this operation or this customer's site."""
-
-    code = "7.3"
-
-
-class CredentialReplayed(SecurityRejected):
-    """A UsernameToken nonce seen before, or a Created outside the freshness window."""
-
-    code = "7.4"
 
 
 class PrincipalKind(enum.StrEnum):

@@ -13,6 +13,12 @@ hardened codec the parser. One WSGI app serves any number of endpoints:
   one of the service's -> XSD validation -> Header verb and noun agree with the
   SOAPAction -> the endpoint's ``authorize`` hook -> its handler.
 
+The message is parsed and validated here, once. A handler is given either the envelope's
+bytes (``endpoint_for``: for a handler that decodes them itself) or the decoded, validated
+:class:`~evgrid.cim.codec.Inbound` and what the ``authorize`` hook returned
+(``inbound_endpoint_for``: the message is not decoded again, and what the check bound is
+what the handler uses).
+
 Every answer is a SOAP 1.1 envelope with a schema-valid 61968-100 message; never a
 traceback. HTTP status: 200 with the ResponseMessage (OK, PARTIAL or FAILED) for every
 envelope that could be read; 401 (+ ``WWW-Authenticate: Basic``) missing, wrong or
@@ -42,36 +48,37 @@ from lxml import etree
 
 from evgrid.adapters.soap import wire
 from evgrid.adapters.soap.runner import serve_forever, serve_in_thread
-from evgrid.adapters.soap.security import (
-    WSSE,
-    CredentialReplayed,
-    Credentials,
-    NotAuthorized,
-    Principal,
-    Unauthenticated,
-)
+from evgrid.adapters.soap.security import WSSE, Credentials, Principal
 from evgrid.adapters.soap.wsdl import ServiceDocuments
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import DEFAULT_MAX_BYTES, Codec, Inbound, message_kind, read_message
 from evgrid.errors import (
     AdapterError,
+    CredentialReplayed,
     MessageRejected,
     MessageTooLarge,
     MissingElement,
+    NotAuthorized,
+    RequestFaulted,
+    RequestRefused,
+    Unauthenticated,
     UnsupportedOperation,
 )
 from evgrid.mappings import services
 
 __all__ = [
-    "Authorize", "Handler", "SoapApp", "SoapEndpoint", "endpoint_for", "make_app", "serve_forever",
-    "serve_in_thread",
+    "Authorize", "Handler", "InboundHandler", "SoapApp", "SoapEndpoint", "endpoint_for", "inbound_endpoint_for",
+    "make_app", "serve_forever", "serve_in_thread",
 ]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[bytes, Principal | None], bytes]
-Authorize = Callable[[Principal, Inbound], None]
+# The decoded message, the principal and what ``authorize`` returned (None without a hook).
+InboundHandler = Callable[[Inbound, Principal, Any], bytes]
+# Refuses by raising; may return what it learnt of the message, for an InboundHandler.
+Authorize = Callable[[Principal, Inbound], Any]
 StartResponse = Callable[..., Any]
 
 _UNDERSTOOD = frozenset({f"{{{WSSE}}}Security"})
@@ -85,31 +92,54 @@ _CHUNK = 64 * 1024
 class SoapEndpoint:
     """One service at ``/<service>``.
 
+    One of ``handle`` and ``handle_inbound`` is set; either should not raise (a Router
+    never does); if it does, the caller gets a Fault and the operator a logged traceback.
+
     Attributes:
         service: the service name, as in :data:`evgrid.mappings.services.SERVICES`.
         handle: called with the request's **whole SOAP envelope** as received (the codec
             unwraps SOAP itself; the bytes are not serialised again) and the authenticated
             principal (never None when called by this server); returns the 61968-100
-            reply, UTF-8, e.g. ``Router.handle``'s. It should not raise (a Router never
-            does); if it does, the caller gets a Fault and the operator a logged traceback.
+            reply, UTF-8, e.g. ``Router.handle``'s.
         operations: soapAction -> (verb, noun), e.g. ``{"http://iec.ch/TC57/2011/
             ChargingRequest/CreateChargingRequest": ("create", "ChargingRequest")}``.
-        authorize: called with the principal and the validated message before ``handle``;
+        authorize: called with the principal and the validated message before the handler;
             raises an :class:`~evgrid.errors.AdapterError` (normally
-            :class:`~evgrid.adapters.soap.security.NotAuthorized`, 7.3) to refuse.
+            :class:`~evgrid.adapters.soap.security.NotAuthorized`, 7.3) to refuse. What it
+            returns goes to ``handle_inbound``.
+        handle_inbound: instead of ``handle``: called with the message this server decoded
+            and validated, the principal and what ``authorize`` returned (None without
+            one); returns the reply, e.g. ``Router.handle_inbound``'s. The message is not
+            decoded again.
     """
 
     service: str
-    handle: Handler
+    handle: Handler | None
     operations: Mapping[str, tuple[str, str]]
     authorize: Authorize | None = field(default=None)
+    handle_inbound: InboundHandler | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if (self.handle is None) == (self.handle_inbound is None):
+            raise ValueError(f"endpoint {self.service}: give one of handle and handle_inbound")
 
 
 def endpoint_for(service_name: str, handle: Handler, *, authorize: Authorize | None = None) -> SoapEndpoint:
     """The endpoint of a service of :data:`~evgrid.mappings.services.SERVICES`, all its operations."""
+    name, operations = _operations(service_name)
+    return SoapEndpoint(name, handle, operations, authorize)
+
+
+def inbound_endpoint_for(service_name: str, handle: InboundHandler, *,
+                         authorize: Authorize | None = None) -> SoapEndpoint:
+    """:func:`endpoint_for` with a handler of the decoded message (``SoapEndpoint.handle_inbound``)."""
+    name, operations = _operations(service_name)
+    return SoapEndpoint(name, None, operations, authorize, handle)
+
+
+def _operations(service_name: str) -> tuple[str, dict[str, tuple[str, str]]]:
     service = services.service(service_name)
-    operations = {op.soap_action: (op.verb.value, op.noun) for op in service.operations}
-    return SoapEndpoint(service.name, handle, operations, authorize)
+    return service.name, {op.soap_action: (op.verb.value, op.noun) for op in service.operations}
 
 
 def make_app(endpoints: Sequence[SoapEndpoint], credentials: Credentials, *, max_bytes: int = DEFAULT_MAX_BYTES,
@@ -123,23 +153,6 @@ class _Answer:
     status: int
     body: bytes
     headers: list[tuple[str, str]] = field(default_factory=list)
-
-
-class _Refused(Exception):  # noqa: N818 - internal control flow, never leaves this module
-    """A refusal before the handler: the HTTP status and the error to answer with."""
-
-    def __init__(self, status: int, error: AdapterError, noun: str | None = None,
-                 correlation_id: str | None = None) -> None:
-        super().__init__(error.reason)
-        self.status, self.error, self.noun, self.correlation_id = status, error, noun, correlation_id
-
-
-class _Faulted(Exception):  # noqa: N818 - internal control flow, never leaves this module
-    """What cannot be answered with a reply: a SOAP Fault."""
-
-    def __init__(self, code: wire.FaultCode, error: AdapterError) -> None:
-        super().__init__(error.reason)
-        self.code, self.error = code, error
 
 
 class SoapApp:
@@ -160,10 +173,10 @@ class SoapApp:
         """Answer one HTTP request (WSGI)."""
         try:
             answer = self._answer(environ)
-        except _Refused as refusal:
+        except RequestRefused as refusal:
             answer = self._refusal(refusal)
-        except _Faulted as faulted:
-            answer = _Answer(500, wire.fault(faulted.code, faulted.error, self.codec))
+        except RequestFaulted as faulted:
+            answer = _Answer(500, wire.fault(wire.FaultCode(faulted.fault_code), faulted.error, self.codec))
         except Exception:  # the HTTP boundary, like the Router's: log it, leak nothing
             log.exception("unexpected error in the SOAP server")
             error = AdapterError("internal error; the message was not processed")
@@ -177,13 +190,13 @@ class SoapApp:
         name = str(environ.get("PATH_INFO") or "").strip("/")
         endpoint = self.endpoints.get(name)
         if endpoint is None:
-            raise _Refused(404, UnsupportedOperation(f"no service at /{name}; services: "
+            raise RequestRefused(404, UnsupportedOperation(f"no service at /{name}; services: "
                                                      + ", ".join(sorted(self.endpoints))))
         method = environ.get("REQUEST_METHOD")
         if method == "GET":
             return self._document(name, environ)
         if method != "POST":
-            raise _Refused(405, UnsupportedOperation(f"{method} is not supported: POST a SOAP 1.1 request"))
+            raise RequestRefused(405, UnsupportedOperation(f"{method} is not supported: POST a SOAP 1.1 request"))
         return self._post(endpoint, environ)
 
     def _document(self, name: str, environ: dict[str, Any]) -> _Answer:
@@ -195,14 +208,14 @@ class SoapApp:
         key, _, value = query.partition("=")
         schema = documents.schema(value, base) if key.lower() == "xsd" else None
         if schema is None:
-            raise _Refused(404, UnsupportedOperation(f"GET /{name}?wsdl for the WSDL; POST for requests"))
+            raise RequestRefused(404, UnsupportedOperation(f"GET /{name}?wsdl for the WSDL; POST for requests"))
         return _Answer(200, schema)
 
     # ----------------------------------------------------------------- POST
     def _post(self, endpoint: SoapEndpoint, environ: dict[str, Any]) -> _Answer:
         mime = str(environ.get("CONTENT_TYPE") or "").partition(";")[0].strip().lower()
         if mime != "text/xml":
-            raise _Refused(415, MessageRejected(f"Content-Type {mime or '(none)'!r} is not SOAP 1.1: use text/xml"))
+            raise RequestRefused(415, MessageRejected(f"Content-Type {mime or '(none)'!r} is not SOAP 1.1: use text/xml"))
         body = self._body(environ)
         authorization = environ.get("HTTP_AUTHORIZATION")
         # A wrong Basic credential is refused before any XML is parsed.
@@ -213,21 +226,25 @@ class SoapApp:
         root = message.getroottree().getroot()
         principal = self._authenticated(lambda: self.credentials.authenticate(root, basic=basic), peer)
         inbound = self._check(endpoint, environ, message)
+        checked = None
         if endpoint.authorize is not None:
             header = inbound.header
             try:
-                endpoint.authorize(principal, inbound)
+                checked = endpoint.authorize(principal, inbound)
             except NotAuthorized as error:
                 log.warning("refused %s to %s from %s: %s", endpoint.service, principal.user, peer, error.reason)
-                raise _Refused(403, error, header.noun if header else None,
+                raise RequestRefused(403, error, header.noun if header else None,
                                header.message_id if header else None) from None
             except AdapterError as error:
-                raise _Refused(200, error, header.noun if header else None,
+                raise RequestRefused(200, error, header.noun if header else None,
                                header.message_id if header else None) from None
             except Exception:  # a failing check (its store is down): a FAILED reply, as the router would
                 log.exception("authorization check of %s failed", endpoint.service)
-                raise _Refused(200, AdapterError("internal error; the message was not processed"),
+                raise RequestRefused(200, AdapterError("internal error; the message was not processed"),
                                header.noun if header else None, header.message_id if header else None) from None
+        if endpoint.handle_inbound is not None:
+            return _Answer(200, wire.envelope(endpoint.handle_inbound(inbound, principal, checked)))
+        assert endpoint.handle is not None  # one of the two: SoapEndpoint checks it
         return _Answer(200, wire.envelope(endpoint.handle(body, principal)))
 
     def _body(self, environ: dict[str, Any]) -> bytes:
@@ -236,10 +253,10 @@ class SoapApp:
         try:
             length = int(declared) if declared else None
         except ValueError:
-            raise _Refused(200, MessageRejected(f"Content-Length {declared!r} is not a number")) from None
+            raise RequestRefused(200, MessageRejected(f"Content-Length {declared!r} is not a number")) from None
         if length is not None and length > self.max_bytes:
             # Refused unread: the server reads no further than the limit.
-            raise _Refused(413, _too_large(length, self.max_bytes))
+            raise RequestRefused(413, _too_large(length, self.max_bytes))
         limit = self.max_bytes + 1 if length is None else length
         chunks, size = [], 0
         while size < limit:
@@ -249,7 +266,7 @@ class SoapApp:
             chunks.append(chunk)
             size += len(chunk)
         if size > self.max_bytes:
-            raise _Refused(413, _too_large(size, self.max_bytes))
+            raise RequestRefused(413, _too_large(size, self.max_bytes))
         return b"".join(chunks)
 
     def _authenticated(self, check: Callable[[], Principal], peer: object) -> Principal:
@@ -257,25 +274,25 @@ class SoapApp:
             return check()
         except (Unauthenticated, CredentialReplayed) as error:
             log.warning("authentication failed from %s: %s", peer, error.reason)
-            raise _Refused(401, error) from None
+            raise RequestRefused(401, error) from None
 
     def _parse(self, body: bytes) -> etree._Element:
         try:
             message = self.codec.parse(body)
         except MissingElement as error:
-            raise _Refused(200, error) from None  # a SOAP envelope, but its Body is not one message
+            raise RequestRefused(200, error) from None  # a SOAP envelope, but its Body is not one message
         except AdapterError as error:
-            raise _Faulted(wire.FaultCode.CLIENT, error) from None
+            raise RequestFaulted(wire.FaultCode.CLIENT.value, error) from None
         root = message.getroottree().getroot()
         if root.tag == ns.qname(ns.SOAP12, "Envelope"):
-            raise _Faulted(wire.FaultCode.VERSION_MISMATCH,
+            raise RequestFaulted(wire.FaultCode.VERSION_MISMATCH.value,
                            UnsupportedOperation("a SOAP 1.2 envelope; this service speaks SOAP 1.1"))
         if root.tag != wire.ENVELOPE:
-            raise _Faulted(wire.FaultCode.CLIENT, UnsupportedOperation(
+            raise RequestFaulted(wire.FaultCode.CLIENT.value, UnsupportedOperation(
                 f"expected a SOAP 1.1 Envelope, not {etree.QName(root).localname}"))
         missed = wire.not_understood(root, _UNDERSTOOD)
         if missed:
-            raise _Faulted(wire.FaultCode.MUST_UNDERSTAND,
+            raise RequestFaulted(wire.FaultCode.MUST_UNDERSTAND.value,
                            UnsupportedOperation("header blocks not understood: " + ", ".join(missed)))
         return message
 
@@ -287,22 +304,22 @@ class SoapApp:
         if expected is None:
             reason = (f"unknown SOAPAction {action!r} for {endpoint.service}" if action
                       else "the SOAPAction HTTP header is missing")
-            raise _Refused(200, UnsupportedOperation(reason), correlation_id=loose_id)
+            raise RequestRefused(200, UnsupportedOperation(reason), correlation_id=loose_id)
         try:
             kind = message_kind(message)
             self.codec.validate(message)
             inbound = read_message(message, kind)
         except AdapterError as error:
-            raise _Refused(200, error, expected[1], loose_id) from None
+            raise RequestRefused(200, error, expected[1], loose_id) from None
         header = inbound.header
         if header is None or (header.verb.value, header.noun) != expected:
             found = f"{header.verb.value} {header.noun}" if header else "no Header"
-            raise _Refused(200, UnsupportedOperation(
+            raise RequestRefused(200, UnsupportedOperation(
                 f"SOAPAction {action} is '{expected[0]} {expected[1]}' but the message is '{found}'"),
                 expected[1], loose_id)
         return inbound
 
-    def _refusal(self, refusal: _Refused) -> _Answer:
+    def _refusal(self, refusal: RequestRefused) -> _Answer:
         reply = self.codec.dump(env.reply_failed(refusal.error, noun=refusal.noun, source=self.source,
                                                  correlation_id=refusal.correlation_id))
         headers = []

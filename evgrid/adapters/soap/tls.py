@@ -18,7 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from evgrid.errors import AdapterError
+from evgrid.errors import CertificateSetupError
 
 DEMO_HOSTS = ("127.0.0.1", "::1", "localhost")
 _OPENSSL_TIMEOUT_S = 60
@@ -46,10 +46,6 @@ extendedKeyUsage = clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 """
-
-
-class CertificateSetupError(AdapterError):
-    """The demo certificates could not be made (no ``openssl``, or it failed)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from lxml import etree
 
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
-from evgrid.cim.envelope import ErrorDetail, Result
+from evgrid.cim.envelope import ReplyDetail, Result
 from evgrid.cim.generated.message import ErrorType, FaultMessage, ReplyType
 from evgrid.errors import AdapterError
 
@@ -51,7 +51,7 @@ def envelope(message: bytes) -> bytes:
 
 def fault(code: FaultCode, error: AdapterError, codec: Codec) -> bytes:
     """A SOAP Fault whose detail is the 61968-100 FaultMessage of ``error``."""
-    detail = ErrorDetail.from_exception(error)
+    detail = ReplyDetail.from_exception(error)
     message = FaultMessage(reply=ReplyType(result=Result.FAILED, error=[ErrorType(
         code=detail.code, level=detail.level, reason=detail.reason or None, details=detail.details)]))
     root = etree.Element(ENVELOPE, nsmap={"soapenv": ns.SOAP11})

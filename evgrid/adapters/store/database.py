@@ -25,7 +25,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from evgrid.adapters.store.errors import StoreError
+from evgrid.errors import StoreError
 
 ENV_VARIABLE = "EVGRID_DATABASE_URL"
 DEFAULT_URL = "sqlite:///evgrid.db"
@@ -235,3 +235,12 @@ def ping(engine: Engine) -> None:
     """
     with translate_errors(), engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def shared_database(database_url: str) -> bool:
+    """Whether several workers can share the database at ``database_url`` (PostgreSQL, not SQLite).
+
+    ``serve`` runs as a scale-out worker there (:func:`evgrid.apps.evos.system.operation_system` with a
+    ``worker_id``), also when it is the only one.
+    """
+    return make_url(database_url).get_backend_name() == "postgresql"

@@ -59,9 +59,9 @@ from sqlalchemy.orm import Session
 
 from evgrid.adapters.store import staging
 from evgrid.adapters.store.database import make_engine, session_factory, upgrade
-from evgrid.adapters.store.errors import ImportRejected
 from evgrid.adapters.store.models import ID_LENGTH
 from evgrid.adapters.store.tariff import import_tariff
+from evgrid.errors import ImportRejected
 
 COLUMNS: tuple[str, ...] = (
     "customer_id", "customer_name", "account_id", "account_status",

@@ -35,8 +35,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
-from evgrid.adapters.store.errors import ImportRejected
 from evgrid.adapters.store.models import ID_LENGTH, Tariff, TariffInterval
+from evgrid.errors import ImportRejected
 
 MINUTES_PER_DAY = 24 * 60
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")

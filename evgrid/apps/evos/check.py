@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from evgrid.settings import BillingSettings, ConfigError, PortalsSettings, Settings, display_url
+from evgrid.errors import ConfigError
+from evgrid.settings import BillingSettings, PortalsSettings, Settings, display_url
 
 
 def check(settings: Settings, source: Path | None) -> int:
     """``--check-config``: read the portals file too, then print the summary (0) or the problems (2)."""
-    from evgrid.adapters.soap.portals import PortalsFileError, load_portals
+    from evgrid.adapters.soap.portals import load_portals
+    from evgrid.errors import PortalsFileError
 
     try:
         sites = load_portals(settings.portals.file) if settings.portals else []

@@ -11,18 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from evgrid.adapters.store import dispatch as store_dispatch
 from evgrid.adapters.store import plan_log
-from evgrid.adapters.store.errors import StoreError
 from evgrid.adapters.store.leases import LeaseChange, StationLeases
+from evgrid.errors import StoreError
 from evgrid.operations.events import SlotAllotted
 from evgrid.scheduler.jobs import Dispatcher
-
-if TYPE_CHECKING:
-    from evgrid.apps.evos.system import OperationSystem
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +28,18 @@ log = logging.getLogger(__name__)
 SWEEP_SECONDS = 1.0
 # How often a worker prunes the plan log (any worker may: the deletes are idempotent).
 PRUNE_SECONDS = 3600.0
+
+
+class DispatchedSystem(Protocol):
+    """What a worker's dispatch needs of the operation system (:class:`evgrid.apps.evos.system.OperationSystem`)."""
+
+    @property
+    def sessions(self) -> object: ...  # noqa: D102
+
+    def on_commit(self, listener: Callable[[list[object]], None]) -> None: ...  # noqa: D102
+
+    def pending_dispatch(self, stations: Collection[str] | None = None  # noqa: D102
+                         ) -> list[tuple[str, datetime, datetime | None]]: ...
 
 
 class WorkerDispatch:
@@ -44,7 +54,7 @@ class WorkerDispatch:
     fence (:mod:`evgrid.adapters.store.dispatch`).
     """
 
-    def __init__(self, system: OperationSystem, dispatcher: Dispatcher, leases: StationLeases,
+    def __init__(self, system: DispatchedSystem, dispatcher: Dispatcher, leases: StationLeases,
                  sweep_seconds: float = SWEEP_SECONDS) -> None:
         self._system, self._dispatcher, self._leases = system, dispatcher, leases
         self._sweep_seconds = sweep_seconds

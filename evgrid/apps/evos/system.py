@@ -1,7 +1,8 @@
-"""Composition root: settings -> store -> planner -> units of work -> router -> outbox delivery.
+"""The EV Operation System on its store: store -> planner -> units of work -> router -> outbox delivery.
 
-The only place that knows every concrete adapter. Everything it builds is passed down;
-nothing reads the environment or opens a connection at import time.
+Built by :func:`operation_system` (and, for a whole worker, by :mod:`evgrid.apps.evos.worker`).
+Everything it builds is passed down; nothing reads the environment or opens a connection
+at import time.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-
-from sqlalchemy import make_url
 
 from evgrid.adapters.store import dispatch as store_dispatch
 from evgrid.adapters.store.database import make_engine, session_factory, unavailable, upgrade
@@ -127,15 +126,6 @@ def open_night(sessions: object, start_utc: datetime, slot_count: int) -> NightP
     night = NightPlanner(night_problem(sessions, start_utc, slot_count))
     night.restore(planned_sessions(sessions, night.problem.horizon))
     return night
-
-
-def shared_database(database_url: str) -> bool:
-    """Whether several workers can share the database at ``database_url`` (PostgreSQL, not SQLite).
-
-    ``serve`` runs as a scale-out worker there (``operation_system(..., worker_id=...)``
-    with :func:`worker_dispatch`), also when it is the only one.
-    """
-    return make_url(database_url).get_backend_name() == "postgresql"
 
 
 def operation_system(database_url: str, *, night_start_utc: datetime, slot_count: int,

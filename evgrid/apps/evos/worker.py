@@ -30,11 +30,11 @@ from evgrid import __version__
 from evgrid.adapters.esb.binding import EsbBinding
 from evgrid.adapters.soap.client import ServiceClient, soap_deliverer
 from evgrid.adapters.soap.evos import MAY_SEND, evos_endpoint
-from evgrid.adapters.soap.portals import PortalDelivery, PortalsFileError, PortalSite, add_portal_credentials, load_portals
+from evgrid.adapters.soap.portals import PortalDelivery, PortalSite, add_portal_credentials, load_portals
 from evgrid.adapters.soap.security import Credentials, Principal
 from evgrid.adapters.soap.server import make_app, serve_forever, serve_in_thread
 from evgrid.adapters.soap.tls import TlsFiles, create_demo_pki
-from evgrid.adapters.store.database import ping, unavailable
+from evgrid.adapters.store.database import ping, shared_database, unavailable
 from evgrid.adapters.store.outbox import SqlOutboxStore
 from evgrid.apps.evos.health import HealthApp
 from evgrid.apps.evos.system import (
@@ -42,13 +42,12 @@ from evgrid.apps.evos.system import (
     operation_system,
     outbox_worker,
     schedule_jobs,
-    shared_database,
     worker_dispatch,
 )
 from evgrid.apps.logs import configure_logging
 from evgrid.apps.portal.gateways import PortalHosts, portal_host_command
 from evgrid.clock import AcceleratedClock
-from evgrid.errors import AdapterError
+from evgrid.errors import AdapterError, PortalsFileError
 from evgrid.operations import events
 from evgrid.scheduler.jobs import Dispatcher
 from evgrid.settings import (

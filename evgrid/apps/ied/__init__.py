@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from evgrid.adapters.iec61850.scl import SclError
 from evgrid.adapters.iec61850.tls import TlsSettings
 from evgrid.clock import AcceleratedClock
-from evgrid.errors import DeviceError
-from evgrid.sim.devices.arrivals import ArrivalError, load_arrivals
+from evgrid.errors import ArrivalError, DeviceError, SclError
+from evgrid.sim.devices.arrivals import load_arrivals
 from evgrid.sim.devices.ied import IedProcess, plan_ied
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from pathlib import Path
 from evgrid.adapters.iec61850.client import IedClient
 from evgrid.adapters.soap.client import ServiceClient
 from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
-from evgrid.adapters.soap.server import endpoint_for, make_app, serve_forever
+from evgrid.adapters.soap.server import inbound_endpoint_for, make_app, serve_forever
 from evgrid.adapters.store.sqlite_store import MEMORY
 from evgrid.apps.portal.host import PortalHost, SiteBinding
 from evgrid.clock import SystemClock
@@ -87,7 +87,8 @@ def run(settings: PortalHostSettings) -> int:
         credentials.add(Principal(user, PrincipalKind.UTILITY), password)
     try:
         with portal_host.running():
-            app = make_app([endpoint_for("CustomerPortal", portal_host.handle)], credentials, source="evgrid-portal")
+            endpoint = inbound_endpoint_for("CustomerPortal", portal_host.handle_inbound)
+            app = make_app([endpoint], credentials, source="evgrid-portal")
             serve_forever(app, settings.host, settings.port, on_ready=_ready)
     except AdapterError as error:
         sys.stderr.write(f"evgrid portal serve: {error.reason}\n")

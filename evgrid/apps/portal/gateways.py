@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from evgrid.apps.processes import Service, ServiceFailed, evgrid_command
+from evgrid.apps.processes import Service, evgrid_command
+from evgrid.errors import ServiceFailed
 from evgrid.settings import GatewaySettings
 
 log = logging.getLogger(__name__)

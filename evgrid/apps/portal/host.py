@@ -35,7 +35,7 @@ from evgrid.adapters.store.sqlite_store import MEMORY, SqliteOutbox, SqliteStore
 from evgrid.apps.portal.threads import Events, SlotBoundaries
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
-from evgrid.cim.codec import Codec, Header
+from evgrid.cim.codec import Codec, Header, Inbound
 from evgrid.cim.generated import end_device_controls as edc
 from evgrid.cim.generated import ev_charging as ev
 from evgrid.errors import AdapterError, UnknownReference
@@ -334,6 +334,10 @@ class PortalHost:
     def handle(self, message: bytes, principal: object = None) -> bytes:
         """Answer one CustomerPortal message (the SOAP endpoint's callback)."""
         return self.router.handle(message, sender=getattr(principal, "user", None))
+
+    def handle_inbound(self, inbound: Inbound, principal: object, checked: object = None) -> bytes:
+        """The SOAP endpoint's callback: the message the server decoded and validated, not decoded again."""
+        return self.router.handle_inbound(inbound, sender=getattr(principal, "user", None))
 
     def bills(self) -> list[dict[str, object]]:
         """Every bill this host's portals received (4.1.1)."""

@@ -16,7 +16,7 @@ from typing import Literal
 
 from evgrid.adapters.soap.client import ServiceClient
 from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
-from evgrid.adapters.soap.server import endpoint_for, make_app, serve_forever
+from evgrid.adapters.soap.server import inbound_endpoint_for, make_app, serve_forever
 from evgrid.adapters.soap.tls import TlsFiles
 from evgrid.adapters.store.sqlite_store import MEMORY
 from evgrid.apps.services.billing import BillingSystem
@@ -52,7 +52,7 @@ def run(settings: ServiceSettings) -> int:
     if settings.service == "mdm":
         mdm = MeterDataManagement(database)
         try:
-            app = make_app([endpoint_for(MDM, mdm.handle)], credentials, source="evgrid-mdm")
+            app = make_app([inbound_endpoint_for(MDM, mdm.handle_inbound)], credentials, source="evgrid-mdm")
             serve_forever(app, settings.host, settings.port, settings.tls, on_ready=_ready(MDM))
         finally:
             mdm.close()
@@ -63,7 +63,7 @@ def run(settings: ServiceSettings) -> int:
                              verify=settings.evos_ca or True)
     billing = BillingSystem(database, evos=evos)
     try:
-        app = make_app([endpoint_for(BILLING, billing.handle)], credentials, source="evgrid-billing")
+        app = make_app([inbound_endpoint_for(BILLING, billing.handle_inbound)], credentials, source="evgrid-billing")
         with billing.forwarding():
             serve_forever(app, settings.host, settings.port, settings.tls, on_ready=_ready(BILLING))
     finally:

@@ -32,7 +32,7 @@ from evgrid.adapters.soap.security import Principal
 from evgrid.adapters.store.sqlite_store import MEMORY, SqliteOutbox, SqliteStore, SqliteUnitOfWork, utc_text
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
-from evgrid.cim.codec import Codec, Header
+from evgrid.cim.codec import Codec, Header, Inbound
 from evgrid.cim.generated import ev_charging as ev
 from evgrid.errors import InvalidParameter
 from evgrid.mappings.ev_charging import bill_to_cim, utc
@@ -143,6 +143,10 @@ class BillingSystem:
     def handle(self, message: bytes, principal: Principal | None = None) -> bytes:
         """Answer one 61968-100 message (the endpoint's callback)."""
         return self.router.handle(message, sender=principal.user if principal else None)
+
+    def handle_inbound(self, inbound: Inbound, principal: Principal | None, checked: object = None) -> bytes:
+        """The SOAP endpoint's callback: the message the server decoded and validated, not decoded again."""
+        return self.router.handle_inbound(inbound, sender=principal.user if principal else None)
 
     @contextmanager
     def forwarding(self, interval_s: float = 1.0) -> Iterator[BillingSystem]:

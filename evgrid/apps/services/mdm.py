@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
-from typing import Any
 
 from lxml import etree
 from xsdata.models.datatype import XmlDateTime
@@ -33,7 +32,7 @@ from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec, Header, Inbound, MessageKind
 from evgrid.cim.generated import meter_readings as mr
 from evgrid.errors import MappingError, MissingElement
-from evgrid.messaging.router import Outcome, Route, Router
+from evgrid.messaging.router import Outcome, Route, Routed, Router
 
 SOURCE = "evgrid-mdm"
 _MR = "{" + ns.METER_READINGS + "}"
@@ -197,12 +196,12 @@ ROUTES = {
 class MdmRouter(Router):
     """The Router, plus the 61968-100 get pattern: a get's selection is in Request, not Payload."""
 
-    def route(self, inbound: Inbound) -> tuple[Route, Any]:
+    def route(self, inbound: Inbound) -> Routed:
         header = inbound.header
         if header is not None and header.verb is env.Verb.GET and inbound.kind is MessageKind.REQUEST:
             route = self.routes.get((header.verb, header.noun))
             if route is not None:
-                return route, route.bind(inbound.root)
+                return Routed(route, route.bind(inbound.root))
         return super().route(inbound)
 
 
@@ -218,6 +217,10 @@ class MeterDataManagement:
     def handle(self, message: bytes, principal: Principal | None = None) -> bytes:
         """Answer one 61968-100 message (the endpoint's callback; any authenticated caller may call)."""
         return self.router.handle(message, sender=principal.user if principal else None)
+
+    def handle_inbound(self, inbound: Inbound, principal: Principal | None, checked: object = None) -> bytes:
+        """The SOAP endpoint's callback: the message the server decoded and validated, not decoded again."""
+        return self.router.handle_inbound(inbound, sender=principal.user if principal else None)
 
     def count(self) -> int:
         """How many readings are stored."""

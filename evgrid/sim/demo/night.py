@@ -30,10 +30,11 @@ from pathlib import Path
 from evgrid.adapters.store.night_records import pending_deliveries, session_states
 from evgrid.apps.processes import Service, evgrid_command, free_port
 from evgrid.clock import AcceleratedClock
+from evgrid.errors import ControlError
 from evgrid.sim.demo import scenario as sc
 from evgrid.sim.demo.night_setup import Plant, seed_database, write_portal_files
 from evgrid.sim.demo.report import LoadSample
-from evgrid.sim.devices.control import ControlClient, ControlError
+from evgrid.sim.devices.control import ControlClient
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-
-class ArrivalError(ValueError):
-    """An arrival that cannot be simulated (missing or inconsistent fields)."""
+from evgrid.errors import ArrivalError
 
 
 @dataclass(frozen=True, slots=True)

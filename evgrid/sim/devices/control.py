@@ -26,14 +26,12 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
+from evgrid.errors import ControlError
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 _MAX_LINE = 64 * 1024
-
-
-class ControlError(RuntimeError):
-    """The simulated IED refused a control request, or the channel failed."""
 
 
 class ControlServer:

@@ -28,11 +28,12 @@ from typing import Any
 
 from evgrid.adapters.iec61850.server import ControlRequest, IedServerRunner
 from evgrid.clock import AcceleratedClock
+from evgrid.errors import ArrivalError
 from evgrid.mappings import iec61850_refs as refs
 from evgrid.mappings.iec61850_refs import AddCause
-from evgrid.sim.devices.arrivals import Arrival, ArrivalError, arrival_from_json
+from evgrid.sim.devices.arrivals import Arrival, arrival_from_json
 from evgrid.sim.devices.meter import Meter, SourceReading
-from evgrid.sim.devices.station import PHASES, VOLTAGE_V, ConnectedEv, Station, StationBusy
+from evgrid.sim.devices.station import PHASES, VOLTAGE_V, ConnectedEv, PlugOccupied, Station
 
 log = logging.getLogger(__name__)
 EPOCH = datetime.fromtimestamp(0, UTC)
@@ -144,7 +145,7 @@ class FieldSimulation:
             arrival = self._pending.pop(0)
             try:
                 self.arrive(arrival)
-            except (StationBusy, ArrivalError) as exc:
+            except (PlugOccupied, ArrivalError) as exc:
                 log.warning("scripted arrival dropped: %s", exc)
         for binding in self.stations.values():
             if binding.station.ev is not None:
@@ -217,7 +218,7 @@ class FieldSimulation:
         if op == "arrive":
             try:
                 self.arrive(arrival_from_json(request, clock_start=self.clock.start, now=now))
-            except (ArrivalError, StationBusy) as exc:
+            except (ArrivalError, PlugOccupied) as exc:
                 return {"ok": False, "error": str(exc)}
         elif op == "depart":
             self._station(request).station.unplug()

@@ -26,9 +26,10 @@ from evgrid.adapters.iec61850.model import BuiltModel, DevicePlan
 from evgrid.adapters.iec61850.server import IedServerRunner
 from evgrid.adapters.iec61850.tls import TlsSettings
 from evgrid.clock import AcceleratedClock
+from evgrid.errors import ControlError
 from evgrid.mappings import iec61850_refs as refs
 from evgrid.sim.devices.arrivals import Arrival
-from evgrid.sim.devices.control import ControlClient, ControlError, ControlServer
+from evgrid.sim.devices.control import ControlClient, ControlServer
 from evgrid.sim.devices.field import FieldSimulation, MeterBinding, StationBinding
 from evgrid.sim.devices.meter import Meter, SourceReading
 from evgrid.sim.devices.station import Station

@@ -21,15 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from evgrid.errors import PlugOccupied
 from evgrid.mappings.iec61850_refs import AddCause, ConnState, Dbpos, PlugState
 from evgrid.sim.devices.arrivals import Arrival
 
 PHASES = 3
 VOLTAGE_V = 230.0
-
-
-class StationBusy(ValueError):
-    """An EV arrived at a station where another EV is plugged in."""
 
 
 @dataclass(slots=True)
@@ -95,9 +92,9 @@ class Station:
 
     # --- events --------------------------------------------------------------------
     def plug_in(self, arrival: Arrival) -> None:
-        """An EV arrives (step 1); StationBusy if another EV is plugged in."""
+        """An EV arrives (step 1); PlugOccupied if another EV is plugged in."""
         if self.ev is not None:
-            raise StationBusy(f"station {self.number} is occupied by {self.ev.arrival.ev_id}")
+            raise PlugOccupied(f"station {self.number} is occupied by {self.ev.arrival.ev_id}")
         self.ev = ConnectedEv(arrival)
 
     def unplug(self) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, O
 
 from evgrid.adapters.esb.topology import Topology
 from evgrid.adapters.store.database import unavailable
-from evgrid.adapters.store.errors import StoreError
+from evgrid.errors import StoreError
 
 
 class RecordingChannel:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from evgrid.adapters.iec61850 import model, scl
-from evgrid.adapters.iec61850.scl import SclError, SclUnsupported
+from evgrid.errors import SclError, SclUnsupported
 from evgrid.mappings import iec61850_refs as refs
 from evgrid.mappings.iec61850_refs import CtlModel
 from evgrid.sim.devices.ied import plan_ied

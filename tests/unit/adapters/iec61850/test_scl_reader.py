@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from evgrid.adapters.iec61850 import scl
-from evgrid.adapters.iec61850.scl import SclError, SclUnsupported
+from evgrid.errors import SclError, SclUnsupported
 from evgrid.mappings import iec61850_refs as refs
 
 SCL_DIR = Path(__file__).resolve().parents[4] / "evgrid" / "schemas" / "scl"

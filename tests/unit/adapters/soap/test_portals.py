@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from evgrid.adapters.soap.portals import (
-    PortalDelivery,
-    PortalsFileError,
-    add_portal_credentials,
-    load_portals,
-)
+from evgrid.adapters.soap.portals import PortalDelivery, add_portal_credentials, load_portals
 from evgrid.adapters.soap.security import Credentials, PrincipalKind, hash_password
-from evgrid.errors import UpstreamFault
+from evgrid.errors import PortalsFileError, UpstreamFault
 from evgrid.messaging.outbox import Due, OutboxItem, OutboxWorker, RetryPolicy
 
 HEADER = "user,password,customer_id,usage_point_id,premise_number,portal_url\n"

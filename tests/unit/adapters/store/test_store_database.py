@@ -18,9 +18,8 @@ from evgrid.adapters.store.database import (
     translate_errors,
     upgrade,
 )
-from evgrid.adapters.store.errors import StoreError
 from evgrid.adapters.store.models import Base
-from evgrid.errors import AdapterError
+from evgrid.errors import AdapterError, StoreError
 
 
 def test_database_url_explicit_then_environment_then_sqlite_file(monkeypatch: pytest.MonkeyPatch) -> None:

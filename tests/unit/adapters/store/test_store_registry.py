@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from evgrid.adapters.store.errors import ImportRejected
 from evgrid.adapters.store.models import (
     ChargingStation,
     Customer,
@@ -21,6 +20,7 @@ from evgrid.adapters.store.models import (
     Transformer,
 )
 from evgrid.adapters.store.registry import COLUMNS, MAX_PROBLEMS, import_registry
+from evgrid.errors import ImportRejected
 
 Row = dict[str, str]
 

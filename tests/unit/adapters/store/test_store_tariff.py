@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from evgrid.adapters.store import tariff
-from evgrid.adapters.store.errors import ImportRejected
 from evgrid.adapters.store.models import Tariff
+from evgrid.errors import ImportRejected
 
 NIGHT = {"label": "night", "start": "23:00", "end": "07:00", "price_per_kwh": "0.09", "ev_night": True}
 DAY = {"label": "day", "start": "07:00", "end": "23:00", "price_per_kwh": "0.28", "ev_night": False}
