@@ -1,4 +1,8 @@
-"""Dispatch survives faults: a killed dispatcher (jobs in the SQLAlchemy job store), a database away."""
+"""Dispatch survives faults: a killed dispatcher (jobs in the SQLAlchemy job store), a database away.
+
+No fixed waits: each test waits for what it needs (a line from the worker, the clock past a
+job's time, the jobs fired, the dispatcher done with a run), within a deadline.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,10 +24,14 @@ from evgrid.apps.evos.system import OperationSystem, operation_system
 from evgrid.scheduler.jobs import Dispatcher, job_id
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, Clock, request_message, result
-from tests.integration.workers import Relay
+from tests.integration.workers import Relay, wait_for
+from tests.unit.scheduler.test_jobs import Watched
 
+# plan LEAD_S: plan S-1 and S-2 to start LEAD_S from now and stop a second later, say when,
+# and die at once (SIGKILL, no clean shutdown) long before they are due. resume: run the
+# jobs in the store until stdin closes, then stop cleanly and say what is still pending.
 WORKER = textwrap.dedent("""
-    import sys, time
+    import os, signal, sys
     from datetime import datetime, timedelta, UTC
     from evgrid.scheduler.jobs import Dispatcher
 
@@ -39,12 +46,14 @@ WORKER = textwrap.dedent("""
     url, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
     with Dispatcher(url, FileTarget(out)) as dispatcher:
         if mode == "plan":
-            at = datetime.fromisoformat(sys.argv[4])
+            at = datetime.now(UTC) + timedelta(seconds=float(sys.argv[4]))
             for sid in ("S-1", "S-2"):
                 dispatcher.schedule(sid, at, at + timedelta(seconds=1))
                 dispatcher.schedule(sid, at, at + timedelta(seconds=1))  # re-plan: same ids
-            print("planned", flush=True)
-        time.sleep(3600)
+            print("planned", at.isoformat(), flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        sys.stdin.read()
+        print("pending", *dispatcher.pending(), flush=True)
 """)
 
 
@@ -57,15 +66,6 @@ class Recorder:
 
     def stop_session(self, session_id: str) -> None:
         self.calls.append(f"stop {session_id}")
-
-
-def _wait_for(predicate, seconds: float) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_replanning_replaces_jobs_and_cancel_removes_them(tmp_path: Path) -> None:
@@ -85,28 +85,36 @@ def test_replanning_replaces_jobs_and_cancel_removes_them(tmp_path: Path) -> Non
 def test_pending_starts_fire_after_the_dispatcher_is_killed_and_restarted(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     out = tmp_path / "fired.txt"
-    at = datetime.now(UTC) + timedelta(seconds=2)
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    first = subprocess.Popen([sys.executable, "-c", WORKER, url, str(out), "plan", at.isoformat()],
-                             stdout=subprocess.PIPE, text=True, env=env)
+    # The worker times the jobs once it is up (2 s ahead) and kills itself right after
+    # planning them: killed before any job is due, however slowly it started.
+    first = subprocess.Popen([sys.executable, "-c", WORKER, url, str(out), "plan", "2"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, env=env)
     try:
-        assert first.stdout is not None and first.stdout.readline().strip() == "planned"
+        said, _ = first.communicate(timeout=60)
     finally:
-        first.send_signal(signal.SIGKILL)  # before any job is due
-        first.wait(timeout=30)
-        first.stdout.close()
+        if first.poll() is None:
+            first.kill()
+            first.communicate(timeout=30)
+    assert first.returncode == -signal.SIGKILL and said.split()[0] == "planned"
     assert not out.exists()
 
-    time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()) + 1.5)  # both jobs are now overdue
-    second = subprocess.Popen([sys.executable, "-c", WORKER, url, str(out), "resume"], env=env)
+    last_due = datetime.fromisoformat(said.split()[1]) + timedelta(seconds=1)  # the stops
+    wait_for(lambda: datetime.now(UTC) > last_due, 30, "both jobs of each session overdue")
+    second = subprocess.Popen([sys.executable, "-c", WORKER, url, str(out), "resume"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     try:
         expected = ["start S-1", "start S-2", "stop S-1", "stop S-2"]
-        assert _wait_for(lambda: out.exists() and len(out.read_text().splitlines()) >= len(expected), 30)
+        wait_for(lambda: out.exists() and len(out.read_text().splitlines()) >= len(expected), 30,
+                 "the four overdue jobs fired")
+        # Stopped cleanly (the shutdown waits for a job still running): nothing more may arrive.
+        said, _ = second.communicate(timeout=30)
     finally:
-        second.terminate()
-        second.wait(timeout=30)
-    time.sleep(0.5)  # nothing more may arrive: each job fires once
-    assert sorted(out.read_text().splitlines()) == expected
+        if second.poll() is None:
+            second.kill()
+            second.communicate(timeout=30)
+    assert second.returncode == 0 and said.split() == ["pending"]  # nothing left to fire again
+    assert sorted(out.read_text().splitlines()) == expected  # each job fired once
 
 
 @pytest.mark.postgres
@@ -119,19 +127,21 @@ def test_a_start_that_fires_while_the_database_is_away_goes_out_once_it_is_back(
         through = target.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
         system = operation_system(through, night_start_utc=NIGHT, slot_count=64, clock=Clock())
         # Jobs fire the moment they are scheduled; retries come after 0.2 s.
-        dispatcher = Dispatcher(None, system, to_wall=lambda _: datetime.now(UTC), retry_delays=(0.2,))
+        dispatcher = Watched(None, system, to_wall=lambda _: datetime.now(UTC), retry_delays=(0.2,))
         try:
             assert result(system.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
             (session_id, start, _stop) = system.pending_dispatch()[0]
             with dispatcher:
                 relay.cut()
                 dispatcher.schedule(session_id, start, None)
-                assert _wait_for(lambda: f"dispatch job start:{session_id} failed (2 in a row)" in caplog.text, 30)
+                wait_for(lambda: f"dispatch job start:{session_id} failed (2 in a row)" in caplog.text, 30,
+                         "the start failed twice")
                 assert start_orders(system) is None  # still away: nothing to count, nothing sent
                 relay.restore()
-                assert _wait_for(lambda: start_orders(system) == 1, 30)
-                time.sleep(0.5)  # the success ended the retries
-                assert start_orders(system) == 1 and dispatcher.pending() == []
+                wait_for(lambda: start_orders(system) == 1, 30, "the start order queued")
+                # Done with the successful run: had it been retried, the retry would be pending now.
+                assert dispatcher.wait_until(lambda: dispatcher.succeeded == 1, 30)
+                assert start_orders(system) == 1 and dispatcher.pending() == []  # the success ended the retries
         finally:
             system.close()
             relay.close()

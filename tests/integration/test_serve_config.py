@@ -28,13 +28,15 @@ from evgrid.adapters.soap.server import serve_in_thread
 from evgrid.adapters.soap.tls import client_context
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.database import make_engine, session_factory
-from evgrid.adapters.store.errors import StoreError
 from evgrid.apps.evos.health import HealthApp
 from evgrid.apps.logs import configure_logging
 from evgrid.apps.processes import first_line
+from evgrid.clock import AcceleratedClock
+from evgrid.errors import StoreError
 from tests.conftest import free_port
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import codec, request_message
+from tests.integration.workers import wait_for
 
 PORTAL = ("portal-1001", "pw-1001")
 USERS = """
@@ -145,7 +147,7 @@ def test_serve_from_a_config_file_reports_health_answers_and_stops_on_sigterm(
     # In order: the SOAP server closed, then the dispatcher stopped, and last the final line.
     stopping = messages.index("stopping: SOAP server closed; stopping the dispatcher and the outbox worker")
     assert stopping < messages.index("Scheduler has been shut down") < len(messages) - 1
-    assert lines[-1]["message"] == "stopped" and lines[-1]["logger"] == "evgrid.commands.serve"
+    assert lines[-1]["message"] == "stopped" and lines[-1]["logger"] == "evgrid.apps.evos.worker"
     engine = make_engine(url)
     with session_factory(engine)() as db:
         assert [(s.ev_id, s.state) for s in db.scalars(select(m.ChargingSession))] == [("EV-1001", "scheduled")]
@@ -169,7 +171,7 @@ def test_health_on_its_own_port_and_a_clean_stop_on_ctrl_c(tmp_path: Path, examp
     finally:
         if process.poll() is None:
             stop(process, signal.SIGKILL)
-    assert stderr_file.read_text(encoding="utf-8").splitlines()[-1].endswith(" INFO evgrid.commands.serve: stopped")
+    assert stderr_file.read_text(encoding="utf-8").splitlines()[-1].endswith(" INFO evgrid.apps.evos.worker: stopped")
 
 
 @pytest.mark.slow
@@ -283,6 +285,9 @@ def test_serve_moves_on_to_the_next_night_when_this_one_is_over(tmp_path: Path, 
     epoch = time.time()
     config = write_config(tmp_path, url, '[soap]\nport = 0\ntls = false\n[log]\nformat = "json"\n',
                           clock=f"speed = 60\nstart = 2026-11-27T08:50:00Z\nepoch = {epoch}")
+    # serve's clock, read here too: one epoch, one timeline (evgrid.clock)
+    clock = AcceleratedClock(60, datetime(2026, 11, 27, 8, 50, tzinfo=UTC), epoch=epoch)
+    night_end = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
     process, service_url = start_serve(config, stderr_file, environment())
     try:
         base = service_url.rsplit("/", 1)[0]
@@ -291,7 +296,7 @@ def test_serve_moves_on_to_the_next_night_when_this_one_is_over(tmp_path: Path, 
             return httpx.get(f"{base}/health", timeout=10).json()["checks"]["planner"]
 
         assert planner() == {"status": "ok", "night": "2026-11-26T17:00:00+00:00", "sessions": 0}
-        time.sleep(max(0.0, epoch + 10.5 - time.time()))  # past 09:00: the night is over
+        wait_for(lambda: clock.now() > night_end, 60, "serve's clock past 09:00: the night is over")
         with ServiceClient("EVOperationSystem", base, credentials=PORTAL) as portal:
             reply = portal.send(request_message("EV-1001", "S-1001", "C-1001", "UP-1001", day=1))
         assert codec.decode(reply).result == "OK"
