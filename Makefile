@@ -25,6 +25,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_codec.py
+	$(BIN)/python benchmarks/bench_inbound.py
 	$(BIN)/python benchmarks/bench_iec61850.py
 	$(BIN)/python benchmarks/bench_scheduler.py
 
