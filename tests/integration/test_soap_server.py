@@ -9,12 +9,11 @@ import os
 import socket
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar
 
 import httpx
 import pytest
@@ -33,6 +32,7 @@ from evgrid.adapters.store import models as m
 from evgrid.apps.evos.system import OperationSystem, operation_system
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
+from tests.codecs import CountingCodec
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, Clock, event_message, register, request_message
 
@@ -196,30 +196,6 @@ def test_a_message_id_of_another_sender_reveals_nothing(base: str, evos: Operati
     assert answer(response)[1:3] == ("FAILED", "7.0")
     assert b"ChargingConfirmation" not in response.content
     assert count(evos, m.ChargingSession) == 1 and count(evos, m.InboundMessage) == 1
-
-
-class CountingCodec(Codec):
-    """The real codec, counting its costly steps: parses, schema validations, bindings."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: Counter[str] = Counter()
-
-    def parse(self, data: bytes | str) -> etree._Element:
-        self.calls["parse"] += 1
-        return super().parse(data)
-
-    def validate(self, root: etree._Element) -> None:
-        self.calls["validate"] += 1
-        super().validate(root)
-
-    def decode(self, data: bytes | str) -> Any:
-        self.calls["decode"] += 1  # parse and validate count too
-        return super().decode(data)
-
-    def bind(self, element: etree._Element, cls: type[T]) -> T:
-        self.calls["bind"] += 1
-        return super().bind(element, cls)
 
 
 @pytest.mark.parametrize("auth", [PORTAL, UTILITY], ids=["portal_checked_by_site", "utility"])

@@ -4,7 +4,6 @@ exactly as Router.handle answers its bytes (replies, journal, errors)."""
 from __future__ import annotations
 
 import re
-from collections import Counter
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -18,29 +17,10 @@ from evgrid.cim.generated import ev_charging as ev
 from evgrid.errors import InvalidParameter
 from evgrid.mappings import catalog, examples
 from evgrid.messaging.router import Outcome, Route, Routed, Router
+from tests.codecs import CountingCodec
 
 T = TypeVar("T")
 MSG = f"{{{ns.MESSAGE}}}"
-
-
-class CountingCodec(Codec):
-    """The real codec, counting parses, validations and bindings."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: Counter[str] = Counter()
-
-    def parse(self, data: bytes | str) -> etree._Element:
-        self.calls["parse"] += 1
-        return super().parse(data)
-
-    def validate(self, root: etree._Element) -> None:
-        self.calls["validate"] += 1
-        super().validate(root)
-
-    def bind(self, element: etree._Element, cls: type[T]) -> T:
-        self.calls["bind"] += 1
-        return super().bind(element, cls)
 
 
 class Journal:
@@ -109,7 +89,7 @@ def test_handle_decodes_validates_and_binds_once() -> None:
     counting = CountingCodec()
     router, _journal = router_with(Recorder(), counting)
     assert result(router.handle(request()))[0] == "OK"
-    assert counting.calls == {"parse": 1, "validate": 1, "bind": 1}
+    assert counting.calls == {"decode": 1, "parse": 1, "validate": 1, "bind": 1}
 
 
 def test_a_decoded_message_is_answered_as_its_bytes_are_and_never_decoded_again() -> None:
