@@ -8,6 +8,7 @@ memory, and every caller needs a credential (HTTP Basic or a WS-Security Usernam
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Literal
 
 from evgrid.adapters.soap.client import ServiceClient
 from evgrid.adapters.soap.security import Credentials, Principal, PrincipalKind
-from evgrid.adapters.soap.server import inbound_endpoint_for, make_app, serve_forever
+from evgrid.adapters.soap.server import SoapApp, inbound_endpoint_for, make_app, serve_forever
 from evgrid.adapters.soap.tls import TlsFiles
 from evgrid.adapters.store.sqlite_store import MEMORY
 from evgrid.apps.services.billing import BillingSystem
@@ -42,8 +43,28 @@ class ServiceSettings:
     evos_ca: Path | None = None
 
 
-def run(settings: ServiceSettings) -> int:
-    """Serve the service until SIGTERM or ^C; the exit status."""
+@dataclass(slots=True)
+class ReferenceService:
+    """One reference service, composed: its SOAP app, its data and (billing) its client of the operation system."""
+
+    name: str
+    app: SoapApp
+    service: BillingSystem | MeterDataManagement
+    evos: ServiceClient | None = None
+
+    def running(self) -> contextlib.AbstractContextManager[object]:
+        """What runs beside the SOAP server: billing's forwarding of bills, nothing for MDM."""
+        return self.service.forwarding() if isinstance(self.service, BillingSystem) else contextlib.nullcontext()
+
+    def close(self) -> None:
+        """Close the service's store and its client."""
+        self.service.close()
+        if self.evos is not None:
+            self.evos.close()
+
+
+def build(settings: ServiceSettings) -> ReferenceService:
+    """The service ``settings`` name, with its credentials and its store; nothing serves yet."""
     credentials = Credentials()
     for user, password in settings.credentials:
         # The callers of billing and MDM are the utility's own systems (the operation system).
@@ -51,25 +72,25 @@ def run(settings: ServiceSettings) -> int:
     database = settings.database or MEMORY
     if settings.service == "mdm":
         mdm = MeterDataManagement(database)
-        try:
-            app = make_app([inbound_endpoint_for(MDM, mdm.handle_inbound)], credentials, source="evgrid-mdm")
-            serve_forever(app, settings.host, settings.port, settings.tls, on_ready=_ready(MDM))
-        finally:
-            mdm.close()
-        return 0
+        return ReferenceService(MDM, make_app([inbound_endpoint_for(MDM, mdm.handle_inbound)], credentials,
+                                              source="evgrid-mdm"), mdm)
     evos = None
     if settings.evos_url:
         evos = ServiceClient("EVOperationSystem", settings.evos_url, credentials=settings.evos_credentials,
                              verify=settings.evos_ca or True)
     billing = BillingSystem(database, evos=evos)
+    return ReferenceService(BILLING, make_app([inbound_endpoint_for(BILLING, billing.handle_inbound)], credentials,
+                                              source="evgrid-billing"), billing, evos)
+
+
+def run(settings: ServiceSettings) -> int:
+    """Serve the service until SIGTERM or ^C; the exit status."""
+    service = build(settings)
     try:
-        app = make_app([inbound_endpoint_for(BILLING, billing.handle_inbound)], credentials, source="evgrid-billing")
-        with billing.forwarding():
-            serve_forever(app, settings.host, settings.port, settings.tls, on_ready=_ready(BILLING))
+        with service.running():
+            serve_forever(service.app, settings.host, settings.port, settings.tls, on_ready=_ready(service.name))
     finally:
-        billing.close()
-        if evos is not None:
-            evos.close()
+        service.close()
     return 0
 
 
