@@ -19,6 +19,7 @@ The tree, with codes::
     │   ├── SchemaInvalid           2.4
     │   ├── MissingElement          1.0
     │   ├── InvalidParameter        2.6
+    │   │   └── MessageIdReused     2.6   a MessageID already used for another message
     │   └── UnknownReference        2.7   an EV Id, station, session evgrid does not know
     ├── UnsupportedOperation        2.3   no route for this (verb, noun)
     ├── MappingError                2.5   CIM <-> domain
@@ -339,3 +340,9 @@ class RequestFaulted(AdapterError):
         super().__init__(error.reason, details=error.details)
         self.code, self.level = error.code, error.level
         self.fault_code, self.error = fault_code, error
+
+
+class MessageIdReused(InvalidParameter):
+    """A MessageID already used for another message (another verb, noun or payload): refused, nothing changed."""
+
+    code = "2.6"

@@ -14,11 +14,17 @@ unless the binding asks to retry it itself (``raise_unexpected``, the ESB).
 
 Exactly once: with a unit of work, the handler's changes, the reply and the MessageID
 are committed in one transaction, and a MessageID seen before gets its stored reply
-without running the handler again.
+without running the handler again. A MessageID is bound to its message: the journal
+keeps its sender, verb, noun and the digest of its body (:func:`message_digest`), and
+the same MessageID on another message (another verb, noun or body) is refused
+(:class:`~evgrid.errors.MessageIdReused`, 2.6) without changing or storing anything; only
+the identical message, sent again, gets the stored reply.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +35,14 @@ from lxml import etree
 
 from evgrid.cim import envelope as env
 from evgrid.cim.codec import Codec, Header, Inbound, MessageKind
-from evgrid.errors import AdapterError, InvalidParameter, MissingElement, SecurityRejected, UnsupportedOperation
+from evgrid.errors import (
+    AdapterError,
+    InvalidParameter,
+    MessageIdReused,
+    MissingElement,
+    SecurityRejected,
+    UnsupportedOperation,
+)
 from evgrid.operations.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -44,6 +57,42 @@ UNAVAILABLE = "the database is unavailable; nothing was changed: send it again l
 
 def _never(error: BaseException) -> bool:
     return False
+
+
+def message_digest(inbound: Inbound) -> str:
+    """What a MessageID is bound to: SHA-256 (hex) of the verb, the noun and the body.
+
+    The body is every part of the message but its Header (Request, Payload), each in
+    exclusive XML canonical form without comments: a client's retry of the same message
+    matches though its Header (Timestamp, MessageID) and namespace declarations differ.
+    Needs the payload as it came: :meth:`Router.route` binds a copy of it.
+    """
+    header = inbound.header
+    digest = hashlib.sha256(f"{header.verb.value}\n{header.noun}\n".encode() if header else b"\n\n")
+    for part in inbound.root:
+        if isinstance(part.tag, str) and etree.QName(part).localname != "Header":
+            try:
+                digest.update(etree.tostring(part, method="c14n", exclusive=True, with_comments=False))
+            except etree.C14NError:  # what C14N refuses (a relative namespace URI): as it is written
+                digest.update(etree.tostring(part))
+    return digest.hexdigest()
+
+
+class _Digest:
+    """:func:`message_digest` of one message, computed when first asked for (only a journal asks)."""
+
+    __slots__ = ("_inbound", "_value")
+
+    def __init__(self, inbound: Inbound) -> None:
+        self._inbound = inbound
+        self._value: str | None = None
+
+    @property
+    def value(self) -> str:
+        if self._value is None:
+            self._value = message_digest(self._inbound)
+        return self._value
+
 
 RouteKey = tuple[env.Verb, str]
 
@@ -112,8 +161,9 @@ class Router:
     def route(self, inbound: Inbound) -> Routed:
         """Find the route of a decoded message and bind its payload (a :class:`Routed`, a pair).
 
-        Once per message: binding to a CIM class (xsdata) empties the payload element as it
-        reads it. Whoever routes first hands the :class:`Routed` on (:meth:`handle_inbound`).
+        Once per message: whoever routes first hands the :class:`Routed` on
+        (:meth:`handle_inbound`). Binding to a CIM class (xsdata) empties the element it
+        reads, so it reads a copy: the payload stays as it came, for the journal's digest.
         """
         header = inbound.header
         if header is None or inbound.kind in (MessageKind.RESPONSE, MessageKind.FAULT):
@@ -138,7 +188,7 @@ class Router:
                 raise InvalidParameter(f"mRID {mrid.text.strip()[:20]}... is {len(mrid.text.strip())} characters "
                                        f"long; at most {MRID_MAX} are kept", details=mrid.text.strip()[:MRID_MAX])
         if route.cim_class is not None:
-            return Routed(route, route.bind(self.codec.bind(inbound.payload, route.cim_class)))
+            return Routed(route, route.bind(self.codec.bind(copy.deepcopy(inbound.payload), route.cim_class)))
         return Routed(route, route.bind(inbound.payload))
 
     def handle(self, data: bytes | str, *, sender: str | None = None, raise_unexpected: bool = False) -> bytes:
@@ -174,16 +224,17 @@ class Router:
         same command, and the payload is not bound again. Without it, it is routed here.
         Replies, journal and errors are :meth:`handle`'s.
         """
+        digest = _Digest(inbound)
         try:
             route, command = self.route(inbound) if routed is None else routed
-            return self._apply(route, command, inbound, sender)
+            return self._apply(route, command, inbound, sender, digest)
         except AdapterError as error:
             failure = error
         except Exception as error:  # the router is the boundary: log it, leak nothing
             if raise_unexpected:
                 raise
             return self._answer_unexpected(error, inbound)
-        return self._answer_failure(failure, inbound, sender, raise_unexpected)
+        return self._answer_failure(failure, inbound, sender, raise_unexpected, digest)
 
     def _answer_unexpected(self, error: Exception, inbound: Inbound | None) -> bytes:
         """The reply to what is not an AdapterError (called while handling it: the traceback is logged)."""
@@ -194,10 +245,10 @@ class Router:
         return self.codec.dump(self._failed(AdapterError("internal error; the message was not processed"), inbound))
 
     def _answer_failure(self, failure: AdapterError, inbound: Inbound | None, sender: str | None,
-                        raise_unexpected: bool) -> bytes:
+                        raise_unexpected: bool, digest: _Digest | None = None) -> bytes:
         """The FAILED reply to an AdapterError, remembered under the MessageID when it can be."""
         try:
-            return self._remember_failure(failure, inbound, sender)
+            return self._remember_failure(failure, inbound, sender, digest)
         except Exception:  # remembering needs the store, which may be what failed
             if raise_unexpected:
                 raise
@@ -205,14 +256,14 @@ class Router:
             log.exception("could not store the reply to a failed message")
             return self.codec.dump(self._failed(failure, inbound))
 
-    def _apply(self, route: Route, command: Any, inbound: Inbound, sender: str | None) -> bytes:
+    def _apply(self, route: Route, command: Any, inbound: Inbound, sender: str | None, digest: _Digest) -> bytes:
         header = inbound.header
         assert header is not None
         with self.unit_of_work() as uow:
             if uow.inbound is not None and header.message_id:
-                stored = self._stored_reply(uow, header.message_id, sender, inbound)
+                stored = self._stored_reply(uow, header.message_id, sender, inbound, digest)
                 if stored is not None:
-                    return stored
+                    return stored  # the transaction is rolled back: a refused reuse changes nothing
             outcome = route.handle(command, header, uow)
             reply = self.codec.dump(env.reply(
                 outcome.result, outcome.noun or header.noun, *outcome.payload, source=self.source,
@@ -220,33 +271,55 @@ class Router:
             ))
             if uow.inbound is not None and header.message_id:
                 uow.inbound.remember(header.message_id, header.verb.value, header.noun, sender or header.source,
-                                     reply)
+                                     reply, digest.value)
             uow.commit()
         return reply
 
-    def _stored_reply(self, uow: Any, message_id: str, sender: str | None, inbound: Inbound) -> bytes | None:
+    def _stored_reply(self, uow: Any, message_id: str, sender: str | None, inbound: Inbound,
+                      digest: _Digest) -> bytes | None:
+        """The reply to a MessageID seen before: its stored reply if this is the same message, else a refusal.
+
+        None for a new MessageID. A refusal is answered, never stored: the first message
+        keeps its MessageID and its reply.
+        """
         stored = uow.inbound.reply_for(message_id)
         if stored is None:
             return None
-        first_sender, reply = stored
+        first_sender, reply, verb, noun, first_digest = stored
         if sender is not None and first_sender != sender:
             return self.codec.dump(self._failed(
                 SecurityRejected(f"MessageID {message_id} was already used by another sender"), inbound))
-        return bytes(reply)
+        header = inbound.header
+        assert header is not None
+        if (verb, noun) != (header.verb.value, header.noun):
+            refusal = MessageIdReused(f"MessageID {message_id} was already used for a different message "
+                                      f"('{header.verb.value} {header.noun}' now, '{verb} {noun}' before); "
+                                      f"nothing was changed: send this message with a new MessageID")
+        elif first_digest is not None and first_digest != digest.value:  # None: journaled before digests
+            refusal = MessageIdReused(f"MessageID {message_id} was already used for a different "
+                                      f"'{verb} {noun}' message (another payload); nothing was changed: "
+                                      f"send this message with a new MessageID")
+        else:
+            return bytes(reply)
+        log.warning("MessageID %s reused for another message: refused", message_id)
+        return self.codec.dump(self._failed(refusal, inbound))
 
-    def _remember_failure(self, error: AdapterError, inbound: Inbound | None, sender: str | None = None) -> bytes:
+    def _remember_failure(self, error: AdapterError, inbound: Inbound | None, sender: str | None = None,
+                          digest: _Digest | None = None) -> bytes:
         """A FAILED reply; with a MessageID it is kept too, so a replay gets the same answer."""
         reply = self.codec.dump(self._failed(error, inbound))
         header = inbound.header if inbound else None
-        if header is None or not header.message_id or len(header.message_id) > MESSAGE_ID_MAX:
+        if inbound is None or header is None or not header.message_id or len(header.message_id) > MESSAGE_ID_MAX:
             return reply  # nothing to remember it by (or an id too long to keep)
+        digest = digest or _Digest(inbound)
         with self.unit_of_work() as uow:
             if uow.inbound is None:
                 return reply
-            stored = self._stored_reply(uow, header.message_id, sender, inbound)
-            if stored is not None:  # the message was applied before: its first reply stands
+            stored = self._stored_reply(uow, header.message_id, sender, inbound, digest)
+            if stored is not None:  # seen before: the first reply stands (or this reuse is refused)
                 return stored
-            uow.inbound.remember(header.message_id, header.verb.value, header.noun, sender or header.source, reply)
+            uow.inbound.remember(header.message_id, header.verb.value, header.noun, sender or header.source, reply,
+                                 digest.value)
             uow.commit()
         return reply
 

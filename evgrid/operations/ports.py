@@ -103,11 +103,19 @@ class Outbox(Protocol):
 
 
 class InboundJournal(Protocol):
-    """Every applied inbound MessageID, who sent it and the reply it got: a replay gets the same reply."""
+    """Every applied inbound MessageID, who sent it, what it was and the reply it got.
 
-    def reply_for(self, message_id: str) -> tuple[str | None, bytes] | None: ...
+    A replay of the same message gets the same reply; the MessageID on another message is
+    refused. ``digest`` is the router's digest of the message (verb, noun, body); None in
+    entries journaled before digests were kept (they match on verb and noun).
+    """
 
-    def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes) -> None: ...
+    def reply_for(self, message_id: str) -> tuple[str | None, bytes, str, str, str | None] | None:
+        """``(source, reply, verb, noun, digest)`` of a journaled MessageID, else None."""
+        ...
+
+    def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes,
+                 digest: str | None = None) -> None: ...
 
 
 class UnitOfWork(Protocol):

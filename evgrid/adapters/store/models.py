@@ -49,6 +49,7 @@ NAMING_CONVENTION: dict[str, str] = {
 
 ID_LENGTH = 64  # mRIDs, premise and meter numbers: a UUID (36) with room to spare
 MESSAGE_ID_LENGTH = 128  # 61968-100 MessageID is a free string; senders use UUIDs or longer
+DIGEST_LENGTH = 64  # SHA-256, hex
 STATE_LENGTH = 32
 
 MONEY = Numeric(14, 6)
@@ -365,7 +366,13 @@ class OutboxMessage(Base):
 
 
 class InboundMessage(Base):
-    """An applied inbound MessageID and the reply it got: a replay gets the same reply."""
+    """An applied inbound MessageID, the message it is bound to and the reply it got.
+
+    A replay of the same message gets the same reply; the MessageID on another message
+    (verb, noun or ``payload_digest`` differ) is refused. ``payload_digest``: SHA-256 hex
+    of the message's verb, noun and body (``evgrid.messaging.router.message_digest``);
+    NULL in rows from before revision 0003, which match on verb and noun.
+    """
 
     __tablename__ = "inbound_messages"
 
@@ -375,6 +382,7 @@ class InboundMessage(Base):
     source: Mapped[str | None] = mapped_column(String(128))
     reply: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(default=utc_now)
+    payload_digest: Mapped[str | None] = mapped_column(String(DIGEST_LENGTH))
 
 
 class AuditEntry(Base):

@@ -4,8 +4,9 @@ The reference billing and MDM services stand in for external systems, and a port
 runs at the customer's side, so each keeps its data in its own file rather than in the
 operation system's schema. Each store gives them what exactly-once needs:
 
-- a journal of applied MessageIDs and their replies, used by
-  :class:`evgrid.messaging.router.Router` (a replay gets the stored reply);
+- a journal of applied MessageIDs, the message each is bound to (verb, noun, digest)
+  and their replies, used by :class:`evgrid.messaging.router.Router` (a replay gets the
+  stored reply, the MessageID on another message is refused);
 - a unit of work: one ``BEGIN IMMEDIATE`` transaction per message, so the handler's rows,
   the journal entry and any queued outbound message commit together or not at all;
 - an outbox table (:class:`~evgrid.messaging.outbox.OutboxStore`) for what the
@@ -32,7 +33,7 @@ MEMORY = ":memory:"
 _BASE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound (
     message_id TEXT PRIMARY KEY, verb TEXT NOT NULL, noun TEXT NOT NULL, source TEXT,
-    reply BLOB NOT NULL, received_at TEXT NOT NULL);
+    reply BLOB NOT NULL, received_at TEXT NOT NULL, payload_digest TEXT);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL UNIQUE, destination TEXT NOT NULL,
     body BLOB NOT NULL, status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
@@ -51,6 +52,17 @@ def from_utc_text(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+# Columns added since a table was first created: a file written by an older evgrid gets
+# them (NULL in its rows) when it is opened. CREATE TABLE IF NOT EXISTS leaves it alone.
+_ADDED_COLUMNS = (("inbound", "payload_digest", "TEXT"),)
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    for table, column, kind in _ADDED_COLUMNS:
+        if column not in {row["name"] for row in connection.execute(f"PRAGMA table_info({table})")}:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
 class SqliteStore:
     """One SQLite database (a file, or :data:`MEMORY`) with journal, outbox and the service's tables."""
 
@@ -65,6 +77,7 @@ class SqliteStore:
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=NORMAL")
         self.connection.executescript(_BASE_SCHEMA + schema)
+        _add_missing_columns(self.connection)
         self.after_commit: list[Callable[[], None]] = []
 
     def close(self) -> None:
@@ -93,14 +106,16 @@ class _Journal:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
 
-    def reply_for(self, message_id: str) -> tuple[str | None, bytes] | None:
-        row = self._db.execute("SELECT source, reply FROM inbound WHERE message_id = ?", (message_id,)).fetchone()
-        return (row["source"], bytes(row["reply"])) if row else None
+    def reply_for(self, message_id: str) -> tuple[str | None, bytes, str, str, str | None] | None:
+        row = self._db.execute("SELECT source, reply, verb, noun, payload_digest FROM inbound WHERE message_id = ?",
+                               (message_id,)).fetchone()
+        return (row["source"], bytes(row["reply"]), row["verb"], row["noun"], row["payload_digest"]) if row else None
 
-    def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes) -> None:
-        self._db.execute("INSERT INTO inbound (message_id, verb, noun, source, reply, received_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", (message_id, verb, noun, source, reply,
-                                                       utc_text(datetime.now(UTC))))
+    def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes,
+                 digest: str | None = None) -> None:
+        self._db.execute("INSERT INTO inbound (message_id, verb, noun, source, reply, received_at, payload_digest) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)", (message_id, verb, noun, source, reply,
+                                                          utc_text(datetime.now(UTC)), digest))
 
 
 class SqliteUnitOfWork:

@@ -306,17 +306,19 @@ class SqlOutbox:
 
 
 class SqlInboundJournal:
-    """Inbound MessageIDs and their replies."""
+    """Inbound MessageIDs, the message each is bound to (verb, noun, digest) and their replies."""
 
     def __init__(self, db: DbSession) -> None:
         self.db = db
 
-    def reply_for(self, message_id: str) -> tuple[str | None, bytes] | None:
+    def reply_for(self, message_id: str) -> tuple[str | None, bytes, str, str, str | None] | None:
         row = self.db.get(m.InboundMessage, message_id)
-        return (row.source, bytes(row.reply)) if row else None
+        return (row.source, bytes(row.reply), row.verb, row.noun, row.payload_digest) if row else None
 
-    def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes) -> None:
-        self.db.add(m.InboundMessage(message_id=message_id, verb=verb, noun=noun, source=source, reply=reply))
+    def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes,
+                 digest: str | None = None) -> None:
+        self.db.add(m.InboundMessage(message_id=message_id, verb=verb, noun=noun, source=source, reply=reply,
+                                     payload_digest=digest))
 
 
 class SqlUnitOfWork:

@@ -24,16 +24,21 @@ MSG = f"{{{ns.MESSAGE}}}"
 
 
 class Journal:
-    """The inbound journal of a unit of work: MessageID -> (sender, reply)."""
+    """The inbound journal of a unit of work: MessageID -> (sender, reply), and the message it is bound to."""
 
     def __init__(self) -> None:
         self.replies: dict[str, tuple[str | None, bytes]] = {}
+        self.bound: dict[str, tuple[str, str, str | None]] = {}  # MessageID -> (verb, noun, digest)
 
-    def reply_for(self, message_id: str) -> tuple[str | None, bytes] | None:
-        return self.replies.get(message_id)
+    def reply_for(self, message_id: str) -> tuple[str | None, bytes, str, str, str | None] | None:
+        if message_id not in self.replies:
+            return None
+        return (*self.replies[message_id], *self.bound[message_id])
 
-    def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes) -> None:
+    def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes,
+                 digest: str | None = None) -> None:
         self.replies[message_id] = (source, reply)
+        self.bound[message_id] = (verb, noun, digest)
 
 
 class JournalingUnitOfWork:
