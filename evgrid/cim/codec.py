@@ -12,7 +12,9 @@ Outbound: generated dataclasses -> bytes, or -> an lxml element for zeep's ``xs:
 
 from __future__ import annotations
 
+import codecs
 import enum
+import re
 import threading
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -113,11 +115,25 @@ def hardened_parser() -> etree.XMLParser:
     )
 
 
+class _NothingExternal(etree.Resolver):
+    """Answers every external load of an inbound message (a DOCTYPE's SYSTEM subset) with nothing.
+
+    ``load_dtd=False`` does not stop libxml2 from reading a DOCTYPE's external subset when
+    ``collect_ids=False`` (libxml2 loads it whenever ``loadsubset`` is non-zero, and lxml
+    sets its XML_SKIP_IDS bit there): without this, a DOCTYPE the DTD scan cannot see would
+    make libxml2 open a local file it names. Such a document is then refused as a DTD.
+    """
+
+    def resolve(self, system_url: str, public_id: str, context: object) -> Any:
+        return self.resolve_string("", context)
+
+
 class _ThreadState(threading.local):
     """lxml parsers and validators keep per-call state: one of each per thread."""
 
     def __init__(self, schema_bytes: bytes) -> None:
         self.parser = hardened_parser()
+        self.parser.resolvers.add(_NothingExternal())
         self.schema = etree.XMLSchema(
             etree.fromstring(schema_bytes, hardened_parser(), base_url=str(SCHEMAS_DIR) + "/")
         )
@@ -151,18 +167,25 @@ class Codec:
             raise MessageTooLarge(f"message of {len(raw)} bytes exceeds the limit of {self.max_bytes} bytes")
         # Refused before libxml2 sees them: DTDs are the door to entity bombs and XXE.
         # One scan for "<!" clears nearly every message; comments and CDATA need a second.
+        # The byte scan reads UTF-8 and every ASCII-compatible encoding. A message that does
+        # not start with "<" followed by a non-zero byte (a byte-order mark, UTF-16 or UTF-32
+        # with or without one, leading white space) is decoded first, then scanned.
         if b"<!" in raw and (b"<!DOCTYPE" in raw or b"<!ENTITY" in raw):
-            raise HostileXml("DTDs and entity declarations are not accepted")
+            raise HostileXml(_HOSTILE)
+        if (raw[:1] != b"<" or raw[1:2] == b"\x00") and _declares_dtd(raw):
+            raise HostileXml(_HOSTILE)
         try:
             root = etree.fromstring(raw, self._state.parser)
         except etree.XMLSyntaxError as exc:
             if "Excessive depth" in str(exc):
                 raise MessageTooDeep(f"elements nested deeper than {self.max_depth} levels") from None
+            if _declares_dtd(raw):  # in an encoding only libxml2 read (a declared UTF-7, ...)
+                raise HostileXml(_HOSTILE) from None
             raise MalformedXml(f"not well-formed XML: {exc}") from None
-        # A DTD in an encoding that is not ASCII-compatible (UTF-16, ...) slips past the
-        # byte scan, but not past this.
-        if raw[:1] != b"<" and root.getroottree().docinfo.internalDTD is not None:
-            raise HostileXml("DTDs and entity declarations are not accepted")
+        # Whatever the encoding, libxml2 keeps any DOCTYPE it parsed as the internal subset
+        # (bare, SYSTEM, PUBLIC or with declarations): refused here, in every encoding it reads.
+        if root.getroottree().docinfo.internalDTD is not None:
+            raise HostileXml(_HOSTILE)
         if self._too_deep is not None and self._too_deep(root):
             raise MessageTooDeep(f"elements nested deeper than {self.max_depth} levels")
         return _unwrap_soap(root)
@@ -170,7 +193,11 @@ class Codec:
     def validate(self, root: etree._Element) -> None:
         """Validate against our schemas; the reason names the first errors with line numbers."""
         schema = self._state.schema
-        if not schema.validate(root):
+        try:
+            valid = schema.validate(root)
+        except etree.XMLSchemaValidateError as exc:  # libxml2 gave up (an entity node, ...): not a 5.0
+            raise SchemaInvalid(f"message cannot be validated: {exc}") from None
+        if not valid:
             errors = [f"line {e.line}: {e.message}" for e in list(schema.error_log)[:MAX_REPORTED_ERRORS]]
             raise SchemaInvalid("message does not validate: " + "; ".join(errors))
 
@@ -193,6 +220,51 @@ class Codec:
     def to_element(self, obj: object) -> etree._Element:
         """Serialize a generated dataclass to an lxml element (for zeep's ``xs:any`` slot)."""
         return self._tree_serializer.render(obj, ns_map=ns.PREFIXES).getroot()
+
+
+_HOSTILE = "DTDs and entity declarations are not accepted"
+# XML 1.0 Appendix F: byte-order marks, longest first (UTF-32 LE starts like UTF-16 LE's).
+_BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
+# Without a mark: which of the first four bytes are zero ("<" or white space is ASCII).
+_BY_ZEROS = {
+    (True, True, True, False): "utf-32-be", (False, True, True, True): "utf-32-le",
+    (True, False, True, False): "utf-16-be", (False, True, False, True): "utf-16-le",
+}
+_EBCDIC = b"\x4c\x6f\xa7\x94"  # "<?xm" in EBCDIC
+_DECLARED = re.compile(r"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
+
+
+def _declares_dtd(raw: bytes) -> bool:
+    """Whether ``raw``, decoded as XML 1.0 Appendix F says, holds a DOCTYPE or an entity declaration.
+
+    Off the hot path: for messages the byte scan cannot read, and for parse errors.
+    """
+    text = _decoded(raw)
+    return "<!DOCTYPE" in text or "<!ENTITY" in text
+
+
+def _decoded(raw: bytes) -> str:
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            return raw[len(bom):].decode(encoding, "replace")
+    if len(raw) >= 4:
+        encoding = _BY_ZEROS.get(tuple(byte == 0 for byte in raw[:4]))
+        if encoding is not None:
+            return raw.decode(encoding, "replace")
+    if b"\x00" in raw[:4]:  # UCS-4 in an unusual byte order: the markup is ASCII between zeros
+        return raw.replace(b"\x00", b"").decode("latin-1")
+    # ASCII-compatible (or EBCDIC): the encoding the XML declaration names, if Python knows it.
+    provisional = "cp037" if raw.startswith(_EBCDIC) else "latin-1"
+    declared = _DECLARED.match(raw[:256].decode(provisional, "replace"))
+    if declared is not None:
+        try:
+            return raw.decode(declared.group(1), "replace")
+        except (LookupError, UnicodeError):  # unknown to Python, not a text codec, or strict only
+            pass
+    return raw.decode(provisional, "replace")
 
 
 def _unwrap_soap(root: etree._Element) -> etree._Element:
