@@ -48,7 +48,7 @@ setup(
         "httpx>=0.27,<1",
         # the scheduler's vectorised slot assignment
         "numpy>=1.26,<3",
-        "waitress>=3.0,<4",
+        "waitress>=3.0.2,<3.1",  # the oversize handling subclasses its connection and parser
         "matplotlib>=3.8,<4",
     ],
     extras_require={

@@ -6,6 +6,9 @@ one asyncio event loop in its own thread: asyncio's SSL transport does the recor
 with memory BIOs, so each TLS connection is read and written from one thread only (an
 ``SSLSocket`` shared by two pump threads is not safe), a slow handshake costs no thread
 (``ssl_handshake_timeout``), and back-pressure comes from ``drain()``.
+
+Every connection to waitress comes from loopback; :meth:`TlsFront.client_address` tells
+which TLS client is behind one (by its local port), for the login throttle and the logs.
 """
 
 from __future__ import annotations
@@ -34,10 +37,21 @@ class TlsFront:
         self._thread = threading.Thread(target=self._loop.run_forever, name="soap-tls-front", daemon=True)
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        # The local port of each connection to the backend -> the TLS client's address.
+        self._clients: dict[int, str] = {}
         self.port = port
 
+    def client_address(self, backend_port: object) -> str | None:
+        """The address of the TLS client whose connection to the backend has this local port."""
+        try:
+            return self._clients.get(int(str(backend_port)))
+        except ValueError:
+            return None
+
     def start(self) -> int:
-        """Listen and serve in the front's thread; returns the bound port."""
+        """Listen and serve in the front's thread; returns the bound port (started once: again, a no-op)."""
+        if self._server is not None:
+            return self.port
         self._thread.start()
         opened = asyncio.run_coroutine_threadsafe(self._open(), self._loop)
         self._server = opened.result(_START_TIMEOUT_S)
@@ -78,8 +92,14 @@ class TlsFront:
         self._connections.add(task)
         backend_writer: asyncio.StreamWriter | None = None
         graceful = False
+        local_port: int | None = None
         try:
             backend_reader, backend_writer = await asyncio.open_connection(*self._backend)
+            peer = client_writer.get_extra_info("peername")
+            local = backend_writer.get_extra_info("sockname")
+            if peer and local:  # before any byte is forwarded: known when waitress sees the request
+                local_port = int(local[1])
+                self._clients[local_port] = str(peer[0])
             await asyncio.gather(_pipe(client_reader, backend_writer), _pipe(backend_reader, client_writer))
             graceful = True
         except OSError as exc:  # the backend is gone: nothing to forward to
@@ -90,6 +110,8 @@ class TlsFront:
             pass
         finally:
             self._connections.discard(task)
+            if local_port is not None:
+                self._clients.pop(local_port, None)
             for writer in (client_writer, backend_writer):
                 if writer is None:
                     continue

@@ -9,6 +9,20 @@ workers (or need it rebuilt in ``post_fork`` hooks), and its TLS is what we woul
 for. waitress also buffers whole requests before a worker thread sees them (slow clients
 cost no thread) and refuses bodies over ``max_request_body_size`` at the headers.
 
+Oversize bodies (over the app's ``max_bytes``): waitress keeps the first ``max_bytes + 1``
+bytes of a body, enough for the app to know it is too large, and reads and discards the
+rest, up to ``BODY_DRAIN_FACTOR x max_bytes`` on the wire; the app then answers its SOAP
+413 (3.1) once the body is in, on a connection still in step (no reset while the client
+is still sending). A body declared larger than that is refused at the headers, a chunked
+one when it gets there, with the same SOAP 413 (:meth:`SoapApp.too_large
+<evgrid.adapters.soap.server.SoapApp.too_large>`) written by waitress, and the
+connection is closed. So a request buffers at most ``max_bytes + 1`` bytes (up to
+``inbuf_overflow``, 512 KiB, in memory, the rest in a temporary file) whatever it sends.
+
+Client addresses: ``REMOTE_ADDR`` is the peer's; with ``trusted_proxy`` waitress replaces
+it with the proxy's ``X-Forwarded-For``; behind the TLS front (whose connections all come
+from loopback) it is the TLS client's address, looked up by the front's connection port.
+
 waitress has no TLS of its own. With :class:`~evgrid.adapters.soap.tls.TlsFiles`, a
 small TLS front (:mod:`evgrid.adapters.soap.front`, asyncio and the stdlib ``ssl``)
 terminates TLS on ``host:port`` and forwards to waitress on a loopback port, which then
@@ -26,7 +40,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from waitress.server import create_server
+from waitress.buffers import OverflowableBuffer
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ErrorTask
+from waitress.utilities import RequestEntityTooLarge
 
 from evgrid.adapters.soap.front import TlsFront
 from evgrid.adapters.soap.tls import TlsFiles
@@ -35,9 +54,10 @@ from evgrid.cim.codec import DEFAULT_MAX_BYTES
 log = logging.getLogger(__name__)
 
 DEFAULT_THREADS = 8
-# Bodies between the app's limit and this get the app's SOAP 413; waitress refuses larger
-# ones at the headers, before reading (it would otherwise spool up to 1 GiB to disk).
-BODY_LIMIT_FACTOR = 2
+# waitress reads (and discards past the app's limit) bodies up to this many times the
+# limit, then the app answers its SOAP 413; larger ones are refused by waitress, with the
+# same SOAP 413, at the headers (Content-Length) or when they get there (chunked).
+BODY_DRAIN_FACTOR = 16
 _STOP_TIMEOUT_S = 10.0
 
 WsgiApp = Callable[..., Any]
@@ -53,8 +73,13 @@ class SoapServer:
         limit = max_bytes or int(getattr(app, "max_bytes", DEFAULT_MAX_BYTES))
         options: dict[str, Any] = {
             "threads": threads, "ident": "evgrid", "asyncore_use_poll": True,
-            "max_request_body_size": BODY_LIMIT_FACTOR * limit, "clear_untrusted_proxy_headers": True,
+            "max_request_body_size": BODY_DRAIN_FACTOR * limit, "clear_untrusted_proxy_headers": True,
         }
+        # Keep enough of a body for the app's own check too, should ``max_bytes`` be below it.
+        keep = max(limit, int(getattr(app, "max_bytes", 0) or 0))
+        channel = _channel_class(keep, getattr(app, "too_large", None))
+        if tls is not None:
+            app = self._with_client_address(app)
         if trusted_proxy is not None:
             options.update(trusted_proxy=trusted_proxy,
                            trusted_proxy_headers={"x-forwarded-proto", "x-forwarded-host", "x-forwarded-for"})
@@ -66,7 +91,22 @@ class SoapServer:
             # Only the front listens outside; waitress takes loopback connections from it.
             self._waitress = create_server(app, host="127.0.0.1", port=0, url_scheme="https", **options)
             self._front = TlsFront(tls.server_context(), host, port, ("127.0.0.1", self._waitress_port()))
+        for dispatcher in [self._waitress, *self._waitress._map.values()]:
+            if isinstance(dispatcher, BaseWSGIServer):  # one per listening socket
+                dispatcher.channel_class = channel
         self._thread: threading.Thread | None = None
+
+    def _with_client_address(self, app: WsgiApp) -> WsgiApp:
+        """``app`` seeing the TLS client's address as ``REMOTE_ADDR``, not the front's loopback one."""
+
+        def behind_front(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            front = self._front
+            client = front.client_address(environ.get("REMOTE_PORT")) if front is not None else None
+            if client is not None:
+                environ["REMOTE_ADDR"] = client
+            return app(environ, start_response)
+
+        return behind_front
 
     def _waitress_port(self) -> int:
         port = getattr(self._waitress, "effective_port", None)
@@ -81,6 +121,17 @@ class SoapServer:
         if self._front is None:
             return f"http://{host}:{self._waitress_port()}"
         return f"https://{host}:{self._front.port}"
+
+    def listen(self) -> str:
+        """Bind the outside port now, the TLS front's too, before serving; returns :attr:`url`.
+
+        The front then already accepts, and forwards to waitress's socket, where
+        connections wait in the backlog until :meth:`run` or :meth:`start`: a process can
+        learn that its port is taken before it starts anything else.
+        """
+        if self._front is not None:
+            self._front.start()
+        return self.url
 
     def start(self) -> str:
         """Serve in background threads; returns :attr:`url`."""
@@ -135,6 +186,63 @@ class SoapServer:
         self._thread = None
 
 
+class _KeepFirst:
+    """A request body buffer that keeps the first ``keep`` bytes and only counts the rest."""
+
+    def __init__(self, buffer: OverflowableBuffer, keep: int) -> None:
+        self._buffer, self._keep, self._seen = buffer, keep, 0
+
+    def append(self, data: bytes) -> None:
+        room = self._keep - self._seen
+        if room > 0:
+            self._buffer.append(data[:room])
+        self._seen += len(data)
+
+    def __len__(self) -> int:  # what waitress gives a chunked body as its Content-Length
+        return self._seen
+
+    def __bool__(self) -> bool:
+        return True
+
+    def getfile(self) -> Any:
+        return self._buffer.getfile()
+
+    def close(self) -> None:
+        self._buffer.close()
+
+
+class _Parser(HTTPRequestParser):  # type: ignore[misc]
+    keep = DEFAULT_MAX_BYTES + 1  # set per server by _channel_class
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        receiver = self.body_rcv
+        if receiver is not None:
+            receiver.buf = _KeepFirst(receiver.buf, self.keep)
+
+
+class _ErrorTask(ErrorTask):  # type: ignore[misc]
+    too_large: Callable[[int | None], bytes] | None = None  # set per server by _channel_class
+
+    def execute(self) -> None:
+        if not isinstance(self.request.error, RequestEntityTooLarge) or self.too_large is None:
+            super().execute()
+            return
+        body = self.too_large(self.request.content_length or None)
+        self.status = "413 Content Too Large"
+        self.response_headers.append(("Content-Type", "text/xml; charset=utf-8"))
+        self.set_close_on_finish()  # the rest of the body is not read: the connection ends
+        self.content_length = len(body)
+        self.write(body)
+
+
+def _channel_class(limit: int, too_large: Callable[[int | None], bytes] | None) -> type[HTTPChannel]:
+    """The waitress channel class keeping ``limit + 1`` bytes of a body and answering 413 with ``too_large``."""
+    parser = type("_LimitedParser", (_Parser,), {"keep": limit + 1})
+    task = type("_SoapErrorTask", (_ErrorTask,), {"too_large": staticmethod(too_large) if too_large else None})
+    return type("_SoapChannel", (HTTPChannel,), {"parser_class": parser, "error_task_class": task})
+
+
 @contextmanager
 def serve_in_thread(app: WsgiApp, host: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None, *,
                     threads: int = DEFAULT_THREADS, max_bytes: int | None = None) -> Iterator[str]:
@@ -162,7 +270,8 @@ def serve_forever(app: WsgiApp, host: str, port: int, tls: TlsFiles | None = Non
         port: the port; 0 picks a free one (``on_ready`` gets the URL).
         tls: serve HTTPS with these files; None: plain HTTP (behind a TLS proxy, or tests).
         threads: waitress worker threads.
-        max_bytes: the body limit; default the app's (waitress refuses twice that at the headers).
+        max_bytes: the body limit; default the app's (waitress reads at most
+            ``BODY_DRAIN_FACTOR`` times that of a body, keeping ``max_bytes + 1``).
         trusted_proxy: the address of a TLS-terminating proxy whose X-Forwarded-* to trust.
         on_ready: called with the base URL once the server listens.
     """

@@ -16,6 +16,12 @@ itself, so the store keeps the plain password **in memory** for principals added
 written anywhere. Principals loaded from hashes (:meth:`Credentials.add_hashed`) can use
 Basic and PasswordText only.
 
+Every failed login (an unknown user, a wrong password, a user from a stored hash trying
+PasswordDigest; over Basic, PasswordText or PasswordDigest) is refused with one text,
+:data:`LOGIN_REFUSED`, code 7.1, and costs the same: a dummy scrypt check for an unknown
+user, a dummy SHA-1 for an unknown PasswordDigest user. :class:`LoginThrottle` backs off
+callers (per user and per source address) after repeated failures.
+
 Error codes (IEC 61968-100 category 7, security): 7.1 missing or wrong credential,
 7.3 an authenticated principal not allowed this operation or site, 7.4 a replayed
 nonce or a stale ``Created``; 7.0 stays the core's "portal acting for another premise",
@@ -31,7 +37,8 @@ import hashlib
 import hmac
 import secrets
 import threading
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -52,6 +59,8 @@ CLOCK_SKEW = timedelta(seconds=60)
 # dear per request, hence the verified-password cache in Credentials.
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_LEN = 2**14, 8, 1, 32
 MAX_NONCES = 1_000_000
+# The one text of every failed login: the caller learns nothing about which user exists.
+LOGIN_REFUSED = "unknown user or wrong password"
 
 _SECURITY = f"{{{WSSE}}}Security"
 _TOKEN = f"{{{WSSE}}}UsernameToken"
@@ -129,7 +138,7 @@ class NonceCache:
         nonce that could then be replayed. Only verified digests get here.
         """
         with self._lock:
-            while self._order and self._order[0][0] <= now - self._window:
+            while self._order and self._order[0][0] < now - self._window:
                 self._seen.discard(self._order.popleft()[1])
             if nonce in self._seen:
                 raise CredentialReplayed("UsernameToken nonce already used")
@@ -137,6 +146,100 @@ class NonceCache:
                 raise CredentialReplayed("too many UsernameTokens within the freshness window; retry later")
             self._seen.add(nonce)
             self._order.append((now, nonce))
+
+
+@dataclass(slots=True)
+class _Failures:
+    times: list[float]  # the last ``failures`` failure times (a list: a deque costs ~0.6 KiB)
+    strikes: int = 0  # back-offs in a row; the next one lasts backoff * 2**strikes
+    blocked_until: float = 0.0
+
+
+class LoginThrottle:
+    """Backs off callers after repeated failed logins, per user name and per source address.
+
+    ``failures`` failures of one key (a user name, known or not, or an address) within
+    ``window`` seconds block that key for ``backoff`` seconds; a failure after a back-off
+    blocks it again for twice as long, up to ``max_backoff``; ``window + max_backoff``
+    seconds without a failure forgive the back-offs. A blocked key is refused before any
+    password is checked (:meth:`retry_after`). A success resets the user's count, not the
+    address's (one good account must not reset an address that sprays guesses).
+
+    At most ``max_keys`` keys are tracked (the oldest updated are forgotten first); long
+    user names are kept as their SHA-256, so memory stays bounded (~0.5 KiB a key: ~50 MiB
+    at the default 100,000 keys).
+    Thread-safe; ``clock`` (seconds, monotonic) is injectable for tests.
+
+    A per-user back-off also delays the real user while someone guesses their password:
+    the price of stopping a guesser who rotates addresses; it lasts ``max_backoff`` at most.
+    """
+
+    def __init__(self, *, failures: int = 5, window: float = 60.0, backoff: float = 1.0,
+                 max_backoff: float = 300.0, max_keys: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if failures < 1 or window <= 0 or backoff <= 0 or max_backoff < backoff or max_keys < 1:
+            raise ValueError("LoginThrottle needs failures >= 1, window > 0, 0 < backoff <= max_backoff, "
+                             "max_keys >= 1")
+        self.failures, self.window = failures, window
+        self.backoff, self.max_backoff, self.max_keys = backoff, max_backoff, max_keys
+        self._clock = clock
+        self._records: OrderedDict[tuple[str, str], _Failures] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def retry_after(self, user: str | None, address: str | None) -> float | None:
+        """Seconds until ``user`` and ``address`` may try again; None: they may now."""
+        now = self._clock()
+        with self._lock:
+            waits = [record.blocked_until - now for key in _keys(user, address)
+                     if (record := self._records.get(key)) is not None]
+        wait = max(waits, default=0.0)
+        return wait if wait > 0 else None
+
+    def failed(self, user: str | None, address: str | None) -> None:
+        """Count a failed login of ``user`` from ``address``."""
+        now = self._clock()
+        with self._lock:
+            for key in _keys(user, address):
+                self._fail(key, now)
+
+    def succeeded(self, user: str | None, address: str | None) -> None:
+        """A good login: forget the user's failures (not the address's)."""
+        with self._lock:
+            for key in _keys(user, None):
+                self._records.pop(key, None)
+
+    def _fail(self, key: tuple[str, str], now: float) -> None:
+        record = self._records.get(key)
+        if record is None:
+            while len(self._records) >= self.max_keys:
+                self._records.popitem(last=False)
+            record = self._records[key] = _Failures([])
+        else:
+            self._records.move_to_end(key)
+            if record.times and now - record.times[-1] > self.window + self.max_backoff:
+                record.strikes = 0  # quiet long enough: earlier back-offs are forgiven
+        record.times.append(now)
+        del record.times[:-self.failures]
+        if now < record.blocked_until:
+            return  # a check that started before the block: no longer back-off for it
+        if record.strikes or (len(record.times) == self.failures and now - record.times[0] <= self.window):
+            record.blocked_until = now + min(self.backoff * 2 ** min(record.strikes, 32), self.max_backoff)
+            record.strikes += 1
+            record.times.clear()
+
+
+def _keys(user: str | None, address: str | None) -> list[tuple[str, str]]:
+    keys = []
+    if user is not None:
+        if len(user) > 64:  # a caller picks the name: keep what is stored small
+            user = hashlib.sha256(user.encode(errors="replace")).hexdigest()
+        keys.append(("user", user))
+    if address:
+        keys.append(("address", address[:64]))
+    return keys
 
 
 def _wall_clock() -> datetime:
@@ -189,13 +292,13 @@ class Credentials:
         entry = self._entries.get(user)
         if entry is None:
             _check_hash(password, self._dummy_hash)  # as slow as a real check: no user probing
-            raise Unauthenticated("unknown user or wrong password")
+            raise Unauthenticated(LOGIN_REFUSED)
         mac = hmac.new(self._cache_key, password.encode(), hashlib.sha256).digest()
         cached = self._verified.get(user)
         if cached is not None and hmac.compare_digest(cached, mac):
             return entry.principal
         if not _check_hash(password, entry.password_hash):
-            raise Unauthenticated("unknown user or wrong password")
+            raise Unauthenticated(LOGIN_REFUSED)
         with self._lock:
             if self._entries.get(user) is entry:
                 self._verified[user] = mac
@@ -207,11 +310,14 @@ class Credentials:
         In this order, so that only a holder of the password can fill the nonce cache.
         """
         entry = self._entries.get(user)
-        if entry is None or entry.plain is None:
-            raise Unauthenticated("unknown user, or a user that may not use PasswordDigest")
-        expected = base64.b64encode(hashlib.sha1(nonce + created.encode() + entry.plain.encode()).digest())
-        if not hmac.compare_digest(expected, digest.strip().encode()):
-            raise Unauthenticated("unknown user or wrong password")
+        # An unknown user, or one known by a hash only, is refused like a wrong password and
+        # after the same work (one SHA-1 and a comparison): no telling which users exist.
+        plain = entry.plain if entry is not None and entry.plain is not None else None
+        secret = plain if plain is not None else self._cache_key.hex()
+        expected = base64.b64encode(hashlib.sha1(nonce + created.encode() + secret.encode()).digest())
+        matches = hmac.compare_digest(expected, digest.strip().encode())
+        if entry is None or plain is None or not matches:
+            raise Unauthenticated(LOGIN_REFUSED)
         moment = _parse_created(created)
         now = self._clock()
         if moment < now - FRESHNESS or moment > now + CLOCK_SKEW:

@@ -28,6 +28,18 @@ FAILED ResponseMessage too. 500 with a SOAP Fault (detail: a 61968-100 FaultMess
 for what cannot be answered by a reply: not XML, hostile XML, not a SOAP 1.1 envelope,
 an unknown ``mustUnderstand`` header, an internal error.
 
+Failed logins: every one gets the same 7.1 text (:data:`~evgrid.adapters.soap.security.
+LOGIN_REFUSED`). After repeated failures of a user name or from an address
+(``REMOTE_ADDR``: the client's, behind a ``trusted_proxy`` its ``X-Forwarded-For``, behind
+the TLS front the TLS client's) the app's :class:`~evgrid.adapters.soap.security.
+LoginThrottle` refuses further attempts, before any password check, with 7.1, HTTP 401
+and ``Retry-After``.
+
+Oversize: every body over ``max_bytes`` gets HTTP 413 with the FAILED reply (3.1),
+with or without Content-Length: the app refuses what waitress let through, and
+:mod:`~evgrid.adapters.soap.runner` makes waitress answer with :meth:`SoapApp.too_large`
+what it refuses itself.
+
 Refusals before the handler change nothing and are not journaled: a replay of the
 same MessageID with a good credential is processed normally.
 
@@ -39,6 +51,7 @@ are re-exported here.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +61,7 @@ from lxml import etree
 
 from evgrid.adapters.soap import wire
 from evgrid.adapters.soap.runner import serve_forever, serve_in_thread
-from evgrid.adapters.soap.security import WSSE, Credentials, Principal
+from evgrid.adapters.soap.security import WSSE, Credentials, LoginThrottle, Principal, parse_basic, username_token
 from evgrid.adapters.soap.wsdl import ServiceDocuments
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
@@ -143,9 +156,13 @@ def _operations(service_name: str) -> tuple[str, dict[str, tuple[str, str]]]:
 
 
 def make_app(endpoints: Sequence[SoapEndpoint], credentials: Credentials, *, max_bytes: int = DEFAULT_MAX_BYTES,
-             codec: Codec | None = None, source: str = "evgrid") -> SoapApp:
-    """The WSGI app serving ``endpoints``; ``source`` names it in the replies it writes itself."""
-    return SoapApp(endpoints, credentials, max_bytes=max_bytes, codec=codec, source=source)
+             codec: Codec | None = None, source: str = "evgrid", throttle: LoginThrottle | None = None) -> SoapApp:
+    """The WSGI app serving ``endpoints``; ``source`` names it in the replies it writes itself.
+
+    ``throttle``: the back-off after failed logins; default ``LoginThrottle()`` (5 failures
+    in 60 s, then 1 s doubling up to 300 s, per user and per address).
+    """
+    return SoapApp(endpoints, credentials, max_bytes=max_bytes, codec=codec, source=source, throttle=throttle)
 
 
 @dataclass(slots=True)
@@ -155,11 +172,20 @@ class _Answer:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
+class _Throttled(RequestRefused):
+    """A login refused unchecked: too many failures; answered with ``Retry-After``."""
+
+    def __init__(self, wait: float) -> None:
+        self.retry_after = max(1, math.ceil(wait))
+        super().__init__(401, Unauthenticated(
+            f"too many failed logins; retry after {self.retry_after} s"))
+
+
 class SoapApp:
     """The WSGI application; see the module docstring for what it checks, in which order."""
 
     def __init__(self, endpoints: Sequence[SoapEndpoint], credentials: Credentials, *, max_bytes: int,
-                 codec: Codec | None, source: str) -> None:
+                 codec: Codec | None, source: str, throttle: LoginThrottle | None = None) -> None:
         self.endpoints = {endpoint.service: endpoint for endpoint in endpoints}
         if len(self.endpoints) != len(endpoints):
             raise ValueError("two endpoints for one service")
@@ -168,6 +194,7 @@ class SoapApp:
         self.max_bytes = max_bytes
         self.codec = codec or Codec(max_bytes=max_bytes)
         self.source = source
+        self.throttle = throttle if throttle is not None else LoginThrottle()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Answer one HTTP request (WSGI)."""
@@ -216,15 +243,18 @@ class SoapApp:
         mime = str(environ.get("CONTENT_TYPE") or "").partition(";")[0].strip().lower()
         if mime != "text/xml":
             raise RequestRefused(415, MessageRejected(f"Content-Type {mime or '(none)'!r} is not SOAP 1.1: use text/xml"))
+        peer = environ.get("REMOTE_ADDR")
+        self._not_throttled(None, peer)  # a blocked address: refused before anything else
         body = self._body(environ)
         authorization = environ.get("HTTP_AUTHORIZATION")
         # A wrong Basic credential is refused before any XML is parsed.
-        peer = environ.get("REMOTE_ADDR")
-        basic = (self._authenticated(lambda: self.credentials.check_basic(authorization), peer)
+        basic = (self._authenticated(lambda: self.credentials.check_basic(authorization), peer,
+                                     _basic_user(authorization))
                  if authorization else None)
         message = self._parse(body)
         root = message.getroottree().getroot()
-        principal = self._authenticated(lambda: self.credentials.authenticate(root, basic=basic), peer)
+        principal = self._authenticated(lambda: self.credentials.authenticate(root, basic=basic), peer,
+                                        _token_user(root), counted=basic is not None or _has_token(root))
         inbound = self._check(endpoint, environ, message)
         checked = None
         if endpoint.authorize is not None:
@@ -269,12 +299,41 @@ class SoapApp:
             raise RequestRefused(413, _too_large(size, self.max_bytes))
         return b"".join(chunks)
 
-    def _authenticated(self, check: Callable[[], Principal], peer: object) -> Principal:
+    def _authenticated(self, check: Callable[[], Principal], peer: str | None, user: str | None, *,
+                       counted: bool = True) -> Principal:
+        """``check()``'s principal, unless ``user`` or ``peer`` is throttled (then unchecked).
+
+        A wrong credential counts as a failure (``counted``: not the lack of any credential);
+        a replayed nonce or stale Created (7.4) does not: it follows a good digest.
+        """
+        self._not_throttled(user, peer)
         try:
-            return check()
-        except (Unauthenticated, CredentialReplayed) as error:
+            principal = check()
+        except Unauthenticated as error:
+            if counted:
+                self.throttle.failed(user, peer)
             log.warning("authentication failed from %s: %s", peer, error.reason)
             raise RequestRefused(401, error) from None
+        except CredentialReplayed as error:
+            log.warning("authentication failed from %s: %s", peer, error.reason)
+            raise RequestRefused(401, error) from None
+        self.throttle.succeeded(principal.user, peer)
+        return principal
+
+    def _not_throttled(self, user: str | None, peer: str | None) -> None:
+        wait = self.throttle.retry_after(user, peer)
+        if wait is not None:
+            log.warning("login of %r from %s throttled for %.1f s", user, peer, wait)
+            raise _Throttled(wait)
+
+    def too_large(self, size: int | None = None) -> bytes:
+        """The 413 body (a SOAP FAILED reply, 3.1) for a request of ``size`` bytes (None: unknown).
+
+        Also what the runner has waitress send for the bodies it refuses itself.
+        """
+        error = (_too_large(size, self.max_bytes) if size is not None else
+                 MessageTooLarge(f"message exceeds the limit of {self.max_bytes} bytes"))
+        return self._refusal(RequestRefused(413, error)).body
 
     def _parse(self, body: bytes) -> etree._Element:
         try:
@@ -325,9 +384,35 @@ class SoapApp:
         headers = []
         if refusal.status == 401:
             headers.append(("WWW-Authenticate", 'Basic realm="evgrid", charset="UTF-8"'))
+            if isinstance(refusal, _Throttled):
+                headers.append(("Retry-After", str(refusal.retry_after)))
         elif refusal.status == 405:
             headers.append(("Allow", "GET, POST"))
         return _Answer(refusal.status, wire.envelope(reply), headers)
+
+
+def _basic_user(authorization: str) -> str | None:
+    try:
+        return parse_basic(authorization)[0]
+    except Unauthenticated:
+        return None
+
+
+def _has_token(root: etree._Element) -> bool:
+    try:
+        return username_token(root) is not None
+    except Unauthenticated:
+        return True  # several tokens: a malformed credential still counts
+
+
+def _token_user(root: etree._Element) -> str | None:
+    try:
+        token = username_token(root)
+    except Unauthenticated:
+        return None
+    if token is None:
+        return None
+    return (token.findtext(f"{{{WSSE}}}Username") or "").strip() or None
 
 
 def _too_large(size: int, limit: int) -> MessageTooLarge:
