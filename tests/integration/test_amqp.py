@@ -215,6 +215,47 @@ def test_a_poison_message_is_dead_lettered_after_max_tries_and_its_queue_moves_o
 
 
 @sqlite_only
+def test_a_message_dead_lettered_after_unexpected_errors_gets_a_failed_reply(
+        evos: OperationSystem, broker: Broker, amqp_url: str) -> None:
+    """No caller waits for ever: the last try answers FAILED 5.0 before the broker sets the message aside."""
+    tries = Counter[str]()
+
+    def handle(command: Any, header: Any, uow: Any) -> Any:
+        tries[header.message_id] += 1
+        if header.message_id == "DOOMED":
+            raise RuntimeError("a bug this message always triggers")
+        return REAL(command, header, uow)
+
+    doomed = request_message("EV-1002", "S-1003", "C-1003", "UP-1003", message_id="DOOMED")
+    esb = binding(with_handler(evos, handle), amqp_url, broker, max_tries=3)
+    with esb.running(), AmqpRequester(amqp_url, prefix=broker.topology.prefix) as requester:
+        reply = requester.request("ChargingRequest", doomed, timeout=20)
+        dead = broker.topology.dead_letter_queue
+        wait_until(lambda: broker.depth(dead) == 1, "the message is dead-lettered")
+        good = requester.request("ChargingRequest", request_message(*HOME))
+    assert answer(reply) == ("FAILED", "5.0", "DOOMED")
+    assert b"RuntimeError" not in reply and b"a bug" not in reply  # nothing of the error leaks
+    assert answer(good) == ("OK", None, "M-EV-1001")
+    assert tries == {"DOOMED": 3, "M-EV-1001": 1} and esb.requeued == 3 and esb.handled == 1
+    _method, properties, body = broker.channel.basic_get(dead, auto_ack=True)
+    assert body == doomed and properties.headers["x-first-death-reason"] == "delivery_limit"
+    assert broker.nonempty() == {} and count(evos, m.ChargingSession) == 1
+
+
+@sqlite_only
+def test_a_message_tried_once_only_is_answered_on_its_first_and_last_try(
+        evos: OperationSystem, broker: Broker, amqp_url: str) -> None:
+    def handle(command: Any, header: Any, uow: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    esb = binding(with_handler(evos, handle), amqp_url, broker, max_tries=1)
+    with esb.running(), AmqpRequester(amqp_url, prefix=broker.topology.prefix) as requester:
+        reply = requester.request("ChargingRequest", request_message(*HOME, message_id="ONCE"))
+        wait_until(lambda: broker.depth(broker.topology.dead_letter_queue) == 1, "the message is dead-lettered")
+    assert answer(reply) == ("FAILED", "5.0", "ONCE") and esb.requeued == 1
+
+
+@sqlite_only
 def test_transient_failures_are_retried_in_place_and_never_dead_lettered(evos: OperationSystem, broker: Broker,
                                                                          amqp_url: str) -> None:
     calls = []

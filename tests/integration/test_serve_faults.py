@@ -244,9 +244,11 @@ def test_a_poison_message_is_dead_lettered_after_max_tries_across_both_workers(c
     for n in (2, 3):
         esb.publish(home_request(n), f"G-{n}")
     wait_for(lambda: esb.depth(esb.topology.dead_letter_queue) == 1, 60, "the poison message is dead-lettered")
-    answers = cluster.answers(2, 30)  # the requests behind the poison message
+    # The requests behind the poison message are answered, and so is the poison message
+    # itself, FAILED 5.0 on its last try: no caller waits forever.
+    answers = cluster.answers(3, 30)
     assert {cid: [result(body) for body in bodies] for cid, bodies in answers.items()} == {
-        "G-2": [("OK", None)], "G-3": [("OK", None)]}
+        "G-2": [("OK", None)], "G-3": [("OK", None)], "poison": [("FAILED", "5.0")]}
     ((properties, body),) = esb.take(esb.topology.dead_letter_queue)
     assert body == poison and properties.correlation_id == "poison"
     assert (properties.headers["x-first-death-reason"], properties.headers["x-first-death-queue"]) == (

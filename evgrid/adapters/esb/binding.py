@@ -19,7 +19,10 @@ Acknowledgement rules, so that nothing is lost and nothing is applied twice:
   tried again in place, with backoff, until it succeeds or the binding stops. Messages
   behind it wait: they would fail the same way.
 - Any other unexpected error: ``basic.nack`` with requeue. The quorum queue counts the
-  deliveries and dead-letters the message after ``max_tries``.
+  deliveries and dead-letters the message after ``max_tries``. On the last try (the
+  broker's ``x-delivery-count`` says so) the sender first gets a FAILED (5.0) reply
+  whose CorrelationID is the request's MessageID, so that no caller waits for ever; the
+  nack then dead-letters the message (reason ``delivery_limit``) for an operator.
 - On RabbitMQ 3.x a message held while the binding stops or its connection drops counts
   as a try too; ``max_tries`` must leave room for a few restarts.
 
@@ -54,7 +57,9 @@ from pika.exceptions import (
 from pika.spec import Basic, BasicProperties
 
 from evgrid.adapters.esb.topology import Topology
-from evgrid.errors import UpstreamFault
+from evgrid.cim import envelope as env
+from evgrid.cim.codec import Codec
+from evgrid.errors import AdapterError, UpstreamFault
 
 __all__ = ["AmqpRequester", "EsbBinding", "Topology"]
 
@@ -65,12 +70,20 @@ XML = "application/xml"
 _POLL_S = 0.2
 # A broker under a resource alarm blocks publishers; rather than hang, reconnect.
 _BLOCKED_TIMEOUT_S = 60.0
+# The quorum queue's count of earlier returns of a delivery (absent on the first one).
+_DELIVERY_COUNT = "x-delivery-count"
+# What the sender of a message dead-lettered after unexpected errors is told; leaks nothing.
+_GAVE_UP = "internal error; the message was not processed and was set aside after {tries} tries"
 # Failures that retrying the connection will not cure: reported at start-up at once.
 _FATAL_AT_START = (AuthenticationError, ProbableAuthenticationError, ProbableAccessDeniedError, AMQPChannelError)
 
 
 class Handles(Protocol):
-    """The router's side of the binding (:class:`evgrid.messaging.router.Router`)."""
+    """The router's side of the binding (:class:`evgrid.messaging.router.Router`).
+
+    A router with a ``codec`` (:class:`~evgrid.cim.codec.Codec`) and a ``source`` lends
+    them to the FAILED reply of a dead-lettered message; otherwise the binding's own are used.
+    """
 
     def handle(self, data: bytes, *, sender: str | None = ..., raise_unexpected: bool = ...) -> bytes: ...
 
@@ -78,6 +91,19 @@ class Handles(Protocol):
 class _Verdict(enum.Enum):
     REQUEUE = "requeue"  # an unexpected error: back to its queue, where the broker counts the try
     LEAVE = "leave"  # stopping while the database is away: unacked, the broker redelivers it later
+
+
+class _NoTraceback(logging.Filter):
+    """pika logs a refused connection with its traceback; the binding says it in one line of its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+# BlockingConnection logs every failed connection attempt with its traceback; a refused or
+# lost broker is expected here and the binding logs it (and ``cannot start`` is one line).
+logging.getLogger("pika.adapters.blocking_connection").addFilter(_NoTraceback())
 
 
 def _never(_error: BaseException) -> bool:
@@ -131,6 +157,7 @@ class EsbBinding:
         self._thread: threading.Thread | None = None
         self._consumed = False  # this connection got as far as consuming
         self._cancelled = False  # the broker cancelled one of this connection's consumers
+        self._codec: Codec | None = None  # for FAILED replies, when the router has no codec to lend
         # Counters, written by the consumer thread only.
         self.handled = 0  # answered and acked
         self.requeued = 0  # nacked after an unexpected error (the broker counts the tries)
@@ -188,7 +215,7 @@ class EsbBinding:
                     self._started.set()
                     return
                 log.warning("ESB connection to %s lost or refused: %s", _where(self._parameters),
-                            error or type(error).__name__)
+                            str(error) or type(error).__name__)
             except Exception as error:  # the thread's boundary: a bug must not end consumption for good
                 self._last_error = error
                 log.exception("the ESB consumer failed; it reconnects (the message in hand counts a try)")
@@ -247,6 +274,9 @@ class EsbBinding:
         if outcome is _Verdict.LEAVE:
             return
         if outcome is _Verdict.REQUEUE:
+            if self._last_try(properties):
+                # The broker dead-letters it on this nack: the sender hears of it first.
+                self._give_up(channel, properties, body)
             channel.basic_nack(tag, requeue=True)
             self.requeued += 1
             return
@@ -262,6 +292,60 @@ class EsbBinding:
                 return
         channel.basic_ack(tag)
         self.handled += 1
+
+    def _last_try(self, properties: BasicProperties) -> bool:
+        """Whether the broker dead-letters this delivery if it is returned once more.
+
+        The queue's ``x-delivery-limit`` is ``max_tries - 1`` returns (:meth:`Topology.queue_arguments`);
+        ``x-delivery-count`` is how many returns the broker counted so far.
+        """
+        headers = properties.headers or {}
+        try:
+            returns = int(headers.get(_DELIVERY_COUNT) or 0)
+        except (TypeError, ValueError):
+            return False
+        return returns >= self.topology.max_tries - 1
+
+    def _give_up(self, channel: BlockingChannel, properties: BasicProperties, body: bytes) -> None:
+        """Answer FAILED (5.0) to a message about to be dead-lettered, if it says where to."""
+        if not properties.reply_to:
+            log.error("an ESB message (correlation id %s) is dead-lettered after %d tries; it asked for no reply",
+                      properties.correlation_id, self.topology.max_tries)
+            return
+        try:
+            reply = self._failed_reply(body)
+        except Exception:  # a reply we cannot build must not keep the message from its dead-letter queue
+            log.exception("cannot build the FAILED reply to a message about to be dead-lettered")
+            return
+        answer = BasicProperties(correlation_id=properties.correlation_id, content_type=XML,
+                                 delivery_mode=pika.DeliveryMode.Persistent)
+        try:
+            channel.basic_publish("", properties.reply_to, reply, answer)
+        except NackError:
+            log.error("the broker refused the FAILED reply to %s; it is dead-lettered unanswered",
+                      properties.correlation_id)
+            return
+        log.error("an ESB message (correlation id %s) is dead-lettered after %d tries; its sender got FAILED 5.0",
+                  properties.correlation_id, self.topology.max_tries)
+
+    def _failed_reply(self, body: bytes) -> bytes:
+        """A schema-valid FAILED (5.0) ResponseMessage to ``body``, correlated with its MessageID if it has one."""
+        codec = getattr(self.router, "codec", None)
+        if not isinstance(codec, Codec):
+            if self._codec is None:
+                self._codec = Codec()
+            codec = self._codec
+        source = getattr(self.router, "source", None)
+        noun = message_id = None
+        try:
+            header = codec.decode(body).header
+        except Exception:  # noqa: BLE001 - what failed may be the decoding itself: answer without its header
+            header = None
+        if header is not None:
+            noun, message_id = header.noun, header.message_id
+        error = AdapterError(_GAVE_UP.format(tries=self.topology.max_tries))
+        return codec.dump(env.reply_failed(error, noun=noun, source=source if isinstance(source, str) else "evgrid",
+                                           correlation_id=message_id))
 
     def _handle(self, connection: BlockingConnection, body: bytes) -> bytes | _Verdict:
         """The router's reply; or what to do with a message it could not answer."""

@@ -31,8 +31,9 @@ from evgrid.adapters.esb.binding import EsbBinding
 from evgrid.adapters.soap.client import ServiceClient, soap_deliverer
 from evgrid.adapters.soap.evos import MAY_SEND, evos_endpoint
 from evgrid.adapters.soap.portals import PortalDelivery, PortalSite, add_portal_credentials, load_portals
+from evgrid.adapters.soap.runner import SoapServer
 from evgrid.adapters.soap.security import Credentials, Principal
-from evgrid.adapters.soap.server import make_app, serve_forever, serve_in_thread
+from evgrid.adapters.soap.server import make_app, serve_in_thread
 from evgrid.adapters.soap.tls import TlsFiles, create_demo_pki
 from evgrid.adapters.store.database import ping, shared_database, unavailable
 from evgrid.adapters.store.outbox import SqlOutboxStore
@@ -76,12 +77,24 @@ class Worker:
     scale_out: bool
 
     def serve(self) -> int:
-        """Serve until SIGTERM or ^C; the exit status."""
+        """Serve until SIGTERM or ^C; the exit status (2: it could not start).
+
+        The SOAP port is bound first, before anything that takes work: the outbox worker,
+        the dispatcher, the ESB binding and the gateways' portal hosts start only once it
+        is, so a worker that cannot listen has consumed nothing. It serves once they run.
+        """
         settings, system, dispatcher = self.settings, self.system, self.dispatcher
         deferred: dict[int, object] = {}
         try:
             with contextlib.ExitStack() as stack:
                 stack.callback(system.close)
+                soap = make_app([evos_endpoint(system)], self.credentials, source="evgrid-evos")
+                app = _Later(soap)  # the health checks are known once the rest has started
+                server = _bind(app, settings.soap, self.tls, max_bytes=soap.max_bytes)
+                if server is None:
+                    return 2
+                served = False  # once it has served, the server has stopped itself
+                stack.callback(lambda: None if served else server.stop())  # a start failing further on
                 deliverers: dict[str, Callable[[str, bytes], bytes]] = {}
                 if settings.billing:
                     billing = stack.enter_context(ServiceClient(
@@ -120,18 +133,22 @@ class Worker:
                     stack.callback(hosts.stop)  # first to stop: the portals' outboxes keep what is unsent
                     checks["gateways"] = hosts.status
                     on_ready = lambda url: (_ready(url), hosts.start(_local(url)))  # noqa: E731
-                soap = make_app([evos_endpoint(system)], self.credentials, source="evgrid-evos")
                 if settings.health is None:
-                    app: Callable[..., Iterable[bytes]] = HealthApp(checks, worker=settings.worker.id,
-                                                                    version=__version__, inner=soap)
+                    app.app = HealthApp(checks, worker=settings.worker.id, version=__version__, inner=soap)
                 else:
-                    app = soap
-                    health_url = stack.enter_context(serve_in_thread(
-                        HealthApp(checks, worker=settings.worker.id, version=__version__), settings.health.host,
-                        settings.health.port))
+                    app.app = soap
+                    try:
+                        health_url = stack.enter_context(serve_in_thread(
+                            HealthApp(checks, worker=settings.worker.id, version=__version__), settings.health.host,
+                            settings.health.port))
+                    except OSError as error:
+                        log.error("cannot start: cannot listen for /health on %s: %s",
+                                  _address(settings.health.host, settings.health.port), _why(error))
+                        return 2
                     log.info("health at %s/health", health_url, extra={"health": f"{health_url}/health"})
-                serve_forever(app, settings.soap.host, settings.soap.port, self.tls, max_bytes=soap.max_bytes,
-                              trusted_proxy=settings.soap.trusted_proxy, on_ready=on_ready)
+                served = True
+                if not _serve(server, on_ready, settings.soap):
+                    return 2
                 deferred = _defer_signals()
                 log.info("stopping: SOAP server closed; stopping %sthe dispatcher and the outbox worker",
                          "the ESB binding, " if settings.amqp else "")
@@ -140,6 +157,93 @@ class Worker:
                 signal.signal(signum, handler)  # type: ignore[arg-type]
         log.info("stopped", extra={"exit": 0})
         return 0
+
+
+class _Later:
+    """The WSGI app, decided after the server that serves it is bound (and before it serves).
+
+    Anything else the server asks of its app (``max_bytes``, ``too_large``) is the SOAP app's.
+    """
+
+    def __init__(self, soap: Callable[..., Iterable[bytes]]) -> None:
+        self.soap = soap
+        self.app: Callable[..., Iterable[bytes]] | None = None
+
+    def __call__(self, environ: dict[str, object], start_response: Callable[..., object]) -> Iterable[bytes]:
+        assert self.app is not None, "served before the worker started"
+        return self.app(environ, start_response)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.soap, name)
+
+
+def _bind(app: _Later, soap: SoapSettings, tls: TlsFiles | None, *, max_bytes: int) -> SoapServer | None:
+    """The SOAP server with its port bound, not serving yet; None (logged: cannot start) if it cannot be.
+
+    A TLS certificate or key that cannot be read fails here too, before anything starts.
+    """
+    if tls is not None:
+        try:
+            tls.server_context()
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            log.error("cannot start: the TLS certificate %s or key %s cannot be used: %s",
+                      tls.cert_file, tls.key_file, _why(error))
+            return None
+    try:
+        server = SoapServer(app, soap.host, soap.port, tls, max_bytes=max_bytes, trusted_proxy=soap.trusted_proxy)
+    except OSError as error:
+        log.error("cannot start: cannot listen for SOAP on %s: %s", _address(soap.host, soap.port), _why(error))
+        return None
+    try:
+        server.listen()
+    except OSError as error:  # the TLS front's port
+        server.stop()
+        log.error("cannot start: cannot listen for SOAP on %s: %s", _address(soap.host, soap.port), _why(error))
+        return None
+    return server
+
+
+def _serve(server: SoapServer, on_ready: Callable[[str], None], soap: SoapSettings) -> bool:
+    """Serve in this thread until ^C or SIGTERM (a SIGTERM stops like ^C); False if it could not start.
+
+    The port was bound by :func:`_bind`; an OSError before the server is ready is still
+    answered as ``cannot start``.
+    """
+    ready = False
+
+    def announce(url: str) -> None:
+        nonlocal ready
+        ready = True
+        on_ready(url)
+
+    restore = None
+    if threading.current_thread() is threading.main_thread():
+        restore = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        server.run(announce)
+    except OSError as error:
+        if ready:
+            raise
+        server.stop()
+        log.error("cannot start: cannot listen for SOAP on %s: %s", _address(soap.host, soap.port), _why(error))
+        return False
+    finally:
+        if restore is not None:
+            signal.signal(signal.SIGTERM, restore)
+    return True
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _why(error: BaseException) -> str:
+    """An OS or TLS error in a few words, without the errno tuple."""
+    return str(getattr(error, "strerror", None) or getattr(error, "reason", None) or error or type(error).__name__)
 
 
 def build(settings: Settings) -> Worker:
@@ -179,6 +283,14 @@ def run(settings: Settings) -> int:
         worker = build(settings)
     except (PortalsFileError, AdapterError) as error:
         log.error("cannot start: %s", getattr(error, "reason", error))
+        return 2
+    except Exception as error:
+        if not unavailable(error):
+            raise
+        # The database's driver says why (refused, unknown host, password) on its first line.
+        cause = getattr(error, "orig", None) or error
+        log.error("cannot start: the database cannot be reached: %s",
+                  (str(cause).strip() or type(cause).__name__).splitlines()[0])
         return 2
     return worker.serve()
 
