@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,13 +16,12 @@ from evgrid.adapters.soap.runner import SoapServer
 from evgrid.adapters.soap.security import Credentials, LoginThrottle
 from evgrid.adapters.soap.server import SoapApp, make_app, serve_in_thread
 from evgrid.adapters.soap.tls import DemoPki, client_context, create_demo_pki
-from evgrid.apps.evos.system import OperationSystem, operation_system
-from tests.integration.conftest import seed_store
-from tests.integration.test_operation_system import NIGHT, Clock
+from evgrid.apps.evos.system import OperationSystem
 from tests.integration.test_soap_server import (
     MSG,
     PORTAL,
     answer,
+    evos,  # noqa: F401  (fixture)
     home_request,
     post,
     with_token,
@@ -35,14 +33,6 @@ pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 HASHED_USER = ("from-file", "wrong")
 OTHER_ADDRESS = "127.0.0.2"  # all of 127/8 is loopback on Linux
-
-
-@pytest.fixture
-def evos(store_url: str, examples: Path) -> Iterator[OperationSystem]:  # noqa: F811
-    seed_store(store_url, examples)
-    system = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=Clock())
-    yield system
-    system.close()
 
 
 def throttled_app(evos: OperationSystem, credentials: Credentials, **options: float) -> SoapApp:  # noqa: F811
@@ -69,8 +59,8 @@ def from_address(address: str) -> httpx.Client:
     return httpx.Client(transport=httpx.HTTPTransport(local_address=address))
 
 
-def test_unknown_user_and_wrong_password_get_one_text_for_every_credential(evos: OperationSystem,
-                                                                         credentials: Credentials) -> None:  # noqa: F811
+def test_unknown_user_and_wrong_password_get_one_text_for_every_credential(
+        evos: OperationSystem, credentials: Credentials) -> None:  # noqa: F811
     app = throttled_app(evos, credentials, failures=100)
     attempts = {
         "basic, unknown user": (home_request(), ("nobody", "x")),

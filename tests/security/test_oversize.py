@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,11 +15,15 @@ from evgrid.adapters.soap import wire
 from evgrid.adapters.soap.evos import evos_endpoint
 from evgrid.adapters.soap.runner import BODY_DRAIN_FACTOR
 from evgrid.adapters.soap.server import SoapApp, make_app, serve_in_thread
-from evgrid.apps.evos.system import OperationSystem, operation_system
+from evgrid.apps.evos.system import OperationSystem
 from evgrid.cim import namespaces as ns
-from tests.integration.conftest import seed_store
-from tests.integration.test_operation_system import NIGHT, Clock
-from tests.integration.test_soap_server import answer, home_request, nothing_stored, post
+from tests.integration.test_soap_server import (
+    answer,
+    evos,  # noqa: F401  (fixture)
+    home_request,
+    nothing_stored,
+    post,
+)
 from tests.integration.test_soap_server import credentials as credentials  # noqa: F401  (fixture)
 from tests.unit.adapters.store.conftest import examples, store_url  # noqa: F401  (fixtures)
 
@@ -28,14 +31,6 @@ pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 LIMIT = 1024 * 1024  # a small limit keeps 3x cheap; the sizes are relative to it
 MSG = f"{{{ns.MESSAGE}}}"
-
-
-@pytest.fixture
-def evos(store_url: str, examples: Path) -> Iterator[OperationSystem]:  # noqa: F811
-    seed_store(store_url, examples)
-    system = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=Clock())
-    yield system
-    system.close()
 
 
 @pytest.fixture
@@ -72,14 +67,14 @@ SIZES = {"limit+1": LIMIT + 1, "2x+1": 2 * LIMIT + 1, "3x": 3 * LIMIT}
 
 
 @pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
-def test_oversize_with_content_length_gets_the_soap_413(base: str, evos: OperationSystem, size: int) -> None:
+def test_oversize_with_content_length_gets_the_soap_413(base: str, evos: OperationSystem, size: int) -> None:  # noqa: F811
     assert_soap_413(post(base, body_of(size)))
     assert nothing_stored(evos)
     assert answer(post(base, home_request())).result == "OK"
 
 
 @pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
-def test_oversize_chunked_gets_the_soap_413(base: str, evos: OperationSystem, size: int) -> None:
+def test_oversize_chunked_gets_the_soap_413(base: str, evos: OperationSystem, size: int) -> None:  # noqa: F811
     assert_soap_413(post(base, chunks_of(size)))  # type: ignore[arg-type]
     assert nothing_stored(evos)
     assert answer(post(base, home_request())).result == "OK"
