@@ -9,6 +9,12 @@ planning problem read afresh from the registry (transformers, tariff, base load)
 the sessions already planned into it restored. Nights never overlap (a horizon is
 shorter than a day), and a night is left only once it is over, so nothing planned is
 ever dropped.
+
+The registry is live: every unit of work tells the planner the registry's version (one
+row, bumped by every registry or tariff import in its transaction, see
+:meth:`RollingPlanner.registry_at`); the next planner operation, under the plan lock,
+finds it moved and reads the current night's problem afresh (new and changed
+transformers, feeders, prices), keeping every session planned and its slots.
 """
 
 from __future__ import annotations
@@ -56,11 +62,39 @@ class RollingPlanner:
         first: the planner of the night to start with (restored already).
         nights: when nights begin and how long they last.
         open_night: builds the (restored) planner of the night starting at the given instant.
+        read_problem: the empty problem of the night starting at the given instant, read
+            from the registry as it is now (for a registry change; None: never re-read).
+        version: the registry version ``first`` was read at.
     """
 
-    def __init__(self, first: NightPlanner, nights: Nights, open_night: Callable[[datetime], NightPlanner]) -> None:
+    def __init__(self, first: NightPlanner, nights: Nights, open_night: Callable[[datetime], NightPlanner],
+                 read_problem: Callable[[datetime], Problem] | None = None, version: int = 0) -> None:
         self._night, self._nights, self._open_night = first, nights, open_night
+        self._read_problem = read_problem
         self._lock = threading.Lock()
+        self._version = self._wanted = version
+
+    @property
+    def registry_version(self) -> int:
+        """The registry version the current night's problem was read at."""
+        return self._version
+
+    def registry_at(self, version: int) -> None:
+        """A unit of work read the registry at ``version`` (cheap: the re-read waits for the plan lock)."""
+        if version > self._wanted:
+            self._wanted = version
+
+    def _sync(self, *, force: bool = False) -> None:
+        """Read the current night's problem afresh if the registry moved (caller holds the plan lock)."""
+        wanted = self._wanted
+        if (wanted == self._version and not force) or self._read_problem is None:
+            return
+        with self._lock:
+            start = self._night.problem.horizon.start_utc
+            self._night.refresh(self._read_problem(start))
+            log.info("registry version %d (was %d): the night from %s planned on the registry as it is now",
+                     wanted, self._version, start.isoformat())
+            self._version = wanted
 
     @property
     def plan(self) -> Plan:
@@ -75,6 +109,7 @@ class RollingPlanner:
     def place(self, session: Session, now: datetime | None = None) -> Allotment:
         if now is not None:
             self._roll(now)
+        self._sync()
         return self._night.place(session, now)
 
     def adopt(self, request: SessionRequest, power_kw: tuple[float, ...] | list[float]) -> None:
@@ -87,12 +122,18 @@ class RollingPlanner:
             log.warning("session %s belongs to a night before %s: not adopted", request.session_id,
                         horizon.start_utc.isoformat())
             return
+        self._sync()
+        if not self._night.knows(request.transformer_id):
+            # Another worker placed it on a transformer imported after this unit of work
+            # read the registry's version: the import has committed, so read it now.
+            self._sync(force=True)
         self._night.adopt(request, power_kw)
 
     def placed(self, session_id: str) -> tuple[SessionRequest, tuple[float, ...]]:
         return self._night.placed(session_id)
 
     def release(self, session_id: str) -> None:
+        self._sync()
         self._night.release(session_id)
 
     def commit(self) -> None:
@@ -104,8 +145,10 @@ class RollingPlanner:
     def reload(self) -> None:
         """Open the current night again from the store (a scale-out worker whose log was pruned)."""
         with self._lock:
+            wanted = self._wanted
             self._night.discard()
             self._night = self._open_night(self._night.problem.horizon.start_utc)
+            self._version = wanted  # read afresh: at least as new as that
 
     def _roll(self, moment: datetime) -> None:
         if moment < self._night.problem.horizon.end_utc:
@@ -115,9 +158,11 @@ class RollingPlanner:
             if moment < current.end_utc:
                 return  # another thread moved on meanwhile
             start = self._nights.open_at(moment)
+            wanted = self._wanted
             # What was staged in the night that ended (a release in this same unit of
             # work) no longer matters to anyone: that night's slots are all past.
             self._night.discard()
             self._night = self._open_night(start)
+            self._version = wanted  # the problem was read afresh: at least as new as that
             log.info("night of %s over: planning the night from %s (%d sessions restored)",
                      current.start_utc.isoformat(), start.isoformat(), len(self._night.plan))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
+from evgrid.errors import UnknownReference
 from evgrid.operations.ports import Allotment
 from evgrid.operations.session import Session
 from evgrid.scheduler.assign import adopt_session, place_session, reoptimise
@@ -57,6 +58,11 @@ class NightPlanner:
         ``now``, never slots already past: those could not be dispatched any more.
         """
         night = self._staged or self._committed
+        if not self.knows(session.transformer_id):
+            # A premise on a transformer this night was not read with (an import not yet
+            # seen): a clear refusal, never an internal error.
+            raise UnknownReference(f"transformer {session.transformer_id} of premise {session.premise_number} "
+                                   "is not in the plan's grid", mrid=session.transformer_id)
         request = SessionRequest(
             session_id=session.session_id,
             arrival_utc=max(session.plugged_in_utc, night.problem.horizon.start_utc, now or session.plugged_in_utc),
@@ -83,6 +89,39 @@ class NightPlanner:
             problem = replace(self._committed.problem, sessions=tuple(request for request, _ in planned))
             plan = build_plan(problem, {request.session_id: power for request, power in planned})
             self._committed, self._staged = _Night(problem, plan), None
+
+    def knows(self, transformer_id: str) -> bool:
+        """Whether the night's grid has this transformer."""
+        night = self._staged or self._committed
+        return any(t.transformer_id == transformer_id for t in night.problem.transformers)
+
+    def refresh(self, fresh: Problem) -> None:
+        """Take the registry's grid and prices afresh (an import), keeping every session and its power.
+
+        ``fresh`` is the night's empty problem read again (same horizon). Sessions keep the
+        slots they were given (the portals were told); later placements see the new limits.
+        A transformer gone from the registry while sessions of the night are on it stays
+        in the plan until they end (with its feeder).
+        """
+        if fresh.horizon != self._committed.problem.horizon:
+            raise ValueError("refresh with the same night's problem only")
+        with self._lock:
+            self._committed = self._refreshed(self._committed, fresh)
+            if self._staged is not None:
+                self._staged = self._refreshed(self._staged, fresh)
+
+    @staticmethod
+    def _refreshed(night: _Night, fresh: Problem) -> _Night:
+        known = {t.transformer_id for t in fresh.transformers}
+        used = {s.transformer_id for s in night.problem.sessions}
+        kept = tuple(t for t in night.problem.transformers if t.transformer_id in used - known)
+        feeders = {f.feeder_id for f in fresh.feeders}
+        kept_feeders = tuple(f for f in night.problem.feeders
+                             if f.feeder_id not in feeders and any(t.feeder_id == f.feeder_id for t in kept))
+        problem = replace(fresh, sessions=night.problem.sessions, transformers=(*fresh.transformers, *kept),
+                          feeders=(*fresh.feeders, *kept_feeders))
+        plan = build_plan(problem, {p.session_id: p.power_kw for p in night.plan.sessions})
+        return _Night(problem, plan)
 
     def adopt(self, request: SessionRequest, power_kw: Sequence[float]) -> None:
         """Take in a session another worker placed, with its power (staged, like :meth:`place`).

@@ -36,8 +36,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    select,
+    update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Session as DbSession
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -412,7 +415,9 @@ START_ORDER = "start"
 STOP_ORDER = "stop"
 PLACE = "place"
 RELEASE = "release"
-PLAN_STATE_ID = 1  # the one row of plan_state
+PLAN_STATE_ID = 1  # the plan log's row of plan_state
+# The registry's version, bumped by every registry or tariff import (see registry_version).
+REGISTRY_VERSION_ID = 2
 
 
 class Worker(Base):
@@ -447,7 +452,10 @@ class DispatchOrder(Base):
 
 
 class PlanState(Base):
-    """The newest ``plan_changes`` sequence number; its one row is the cross-worker plan lock."""
+    """The newest ``plan_changes`` sequence number; its row ``PLAN_STATE_ID`` is the cross-worker plan lock.
+
+    Row ``REGISTRY_VERSION_ID`` counts registry and tariff imports (:func:`registry_version`).
+    """
 
     __tablename__ = "plan_state"
 
@@ -474,3 +482,20 @@ class PlanChange(Base):
     power_kw: Mapped[list[float] | None] = mapped_column(JSON)
     worker_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     at: Mapped[datetime]
+
+
+def registry_version(db: DbSession) -> int:
+    """The registry's version (0 before any import): the ``plan_state`` row ``REGISTRY_VERSION_ID``."""
+    return int(db.scalar(select(PlanState.seq).where(PlanState.id == REGISTRY_VERSION_ID)) or 0)
+
+
+def bump_registry_version(db: DbSession) -> None:
+    """A registry or tariff import changed the registry, in ``db``'s transaction: running planners read it again.
+
+    The row is made by the first import (the schema is unchanged: no migration); an
+    update takes its row lock, so concurrent imports each add one.
+    """
+    done = db.execute(update(PlanState).where(PlanState.id == REGISTRY_VERSION_ID).values(seq=PlanState.seq + 1))
+    if not done.rowcount:  # type: ignore[attr-defined]
+        db.add(PlanState(id=REGISTRY_VERSION_ID, seq=1))
+        db.flush()

@@ -59,7 +59,7 @@ from sqlalchemy.orm import Session
 
 from evgrid.adapters.store import staging
 from evgrid.adapters.store.database import make_engine, session_factory, upgrade
-from evgrid.adapters.store.models import ID_LENGTH
+from evgrid.adapters.store.models import ID_LENGTH, bump_registry_version
 from evgrid.adapters.store.tariff import import_tariff
 from evgrid.errors import ImportRejected
 
@@ -193,6 +193,7 @@ def import_registry(session: Session, csv_path: str | Path, *,
     staging.drop(connection)
     # ORM objects loaded earlier in this session may now be stale.
     session.expire_all()
+    bump_registry_version(session)  # running planners read the grid afresh (same transaction)
     tables = {name: TableCounts(*triple) for name, triple in counts.items()}
     return ImportReport(source, rows, tables, time.perf_counter() - started)
 

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
-from evgrid.adapters.store.models import ID_LENGTH, Tariff, TariffInterval
+from evgrid.adapters.store.models import ID_LENGTH, Tariff, TariffInterval, bump_registry_version
 from evgrid.errors import ImportRejected
 
 MINUTES_PER_DAY = 24 * 60
@@ -124,6 +124,7 @@ def import_tariff(session: Session, toml_path: str | Path, *, now: datetime | No
         for number, i in enumerate(spec.intervals, start=1)
     )
     session.flush()
+    bump_registry_version(session)
     return TariffImportReport(spec.tariff_id, "created" if existing is None else "updated", len(spec.intervals))
 
 

@@ -3,7 +3,9 @@
 Everything a handler does (sessions and their transitions, readings, settlement,
 bills, outbox messages, the inbound MessageID and its reply) is one database
 transaction; the in-memory night plan is staged alongside it and kept only when the
-transaction commits. Units of work are serialised by the planner's lock: the plan is
+transaction commits. Each unit of work reads the registry's version (one row) and
+tells the planner, which reads its night's grid afresh before its next operation if
+an import moved it. Units of work are serialised by the planner's lock: the plan is
 one shared resource and a night's requests are few per second.
 
 Scale-out workers on PostgreSQL (``plan_log`` given, no ``lock``) run units of work
@@ -351,6 +353,18 @@ class SqlUnitOfWork:
             self.now = self._clock.now()
             self.db = self._factory()
         except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+        try:
+            # The registry is live: one cheap read per unit of work; a planner operation
+            # later in it (under the plan lock) reads the night's grid afresh if it moved.
+            # (A bare NightPlanner, in tests, plans one fixed problem.)
+            registry_at = getattr(self._night, "registry_at", None)
+            if registry_at is not None:
+                registry_at(m.registry_version(self.db))
+        except BaseException:
+            self.db.close()
             if self._lock is not None:
                 self._lock.release()
             raise

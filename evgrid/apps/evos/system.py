@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from evgrid.adapters.store import dispatch as store_dispatch
 from evgrid.adapters.store.database import make_engine, session_factory, unavailable, upgrade
 from evgrid.adapters.store.leases import DEFAULT_TTL_SECONDS, StationLeases
+from evgrid.adapters.store.models import registry_version
 from evgrid.adapters.store.outbox import SqlOutboxStore
 from evgrid.adapters.store.plan_log import PlanLog
 from evgrid.adapters.store.plan_log import head as plan_head_of
@@ -148,6 +149,9 @@ def operation_system(database_url: str, *, night_start_utc: datetime, slot_count
     nights = Nights(night_start_utc, timedelta(minutes=SLOT_MINUTES * slot_count))
     # The night given, or the first after it that has not ended yet (a restart the next day).
     first = max(night_start_utc, nights.open_at(clock.now()))
+    # The registry version is read before the problem: an import in between is read again.
+    with sessions() as db:
+        version = registry_version(db)
     night = NightPlanner(night_problem(sessions, first, slot_count))
     # After a restart the night goes on: the sessions already given slots keep them, and
     # new ones are placed around them (an empty plan would overload the transformers). A
@@ -158,7 +162,9 @@ def operation_system(database_url: str, *, night_start_utc: datetime, slot_count
         night.restore(planned_in(db, night.problem.horizon))
     # Later nights are opened when the current one is over (inside a unit of work that
     # holds the plan lock, if a worker's: so it restores exactly the plan at that point).
-    planner = RollingPlanner(night, nights, lambda start: open_night(sessions, start, slot_count))
+    # A registry or tariff import reaches the running planner: see RollingPlanner.registry_at.
+    planner = RollingPlanner(night, nights, lambda start: open_night(sessions, start, slot_count),
+                             lambda start: night_problem(sessions, start, slot_count), version)
     listeners: list[Callable[[list[object]], None]] = [after_commit] if after_commit else []
     scale_out = worker_id is not None
     # One process on SQLite (or without workers): whole units of work one at a time. Workers
