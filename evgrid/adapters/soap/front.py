@@ -7,6 +7,16 @@ with memory BIOs, so each TLS connection is read and written from one thread onl
 ``SSLSocket`` shared by two pump threads is not safe), a slow handshake costs no thread
 (``ssl_handshake_timeout``), and back-pressure comes from ``drain()``.
 
+Idle and slow clients: a TLS client gets a connection to waitress only once it has sent
+the whole header block of its first request. Before that it holds no waitress slot: it
+must finish the handshake within ``HANDSHAKE_TIMEOUT_S``, send a first byte within
+``IDLE_TIMEOUT_S`` and the headers within ``HEADER_TIMEOUT_S`` of that first byte (in
+total, however slowly it trickles), or is dropped. Past ``MAX_CONNECTIONS`` open TLS
+connections a new one is closed at once; that cap stays below waitress's
+``connection_limit`` (:data:`evgrid.adapters.soap.runner.CONNECTION_LIMIT`), so the front
+can never make waitress stop accepting. Later requests on a keep-alive connection are
+copied as they come, and waitress's own idle and header timeouts bound them.
+
 Every connection to waitress comes from loopback; :meth:`TlsFront.client_address` tells
 which TLS client is behind one (by its local port), for the login throttle and the logs.
 """
@@ -21,6 +31,14 @@ import threading
 log = logging.getLogger(__name__)
 
 HANDSHAKE_TIMEOUT_S = 10.0
+# From the handshake to the first byte of the first request.
+IDLE_TIMEOUT_S = 15.0
+# From the first byte of the first request to the end of its headers, in total.
+HEADER_TIMEOUT_S = 10.0
+# Header bytes buffered before the backend is opened (waitress's max_request_header_size).
+MAX_HEADER_BYTES = 256 * 1024
+# Open TLS connections (and so connections to waitress) at most; new ones past it are closed.
+MAX_CONNECTIONS = 1000
 SHUTDOWN_TIMEOUT_S = 5.0
 _START_TIMEOUT_S = 10.0
 _BUFFER = 64 * 1024
@@ -89,17 +107,26 @@ class TlsFront:
     async def _connection(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self._connections) >= MAX_CONNECTIONS:
+            log.warning("TLS front: %s connections open, refusing one from %s",
+                        len(self._connections), client_writer.get_extra_info("peername"))
+            client_writer.transport.abort()
+            return
         self._connections.add(task)
         backend_writer: asyncio.StreamWriter | None = None
         graceful = False
         local_port: int | None = None
         try:
+            head = await _first_headers(client_reader)
+            if head is None:  # idle, too slow, too large or gone before a request: no backend
+                return
             backend_reader, backend_writer = await asyncio.open_connection(*self._backend)
             peer = client_writer.get_extra_info("peername")
             local = backend_writer.get_extra_info("sockname")
             if peer and local:  # before any byte is forwarded: known when waitress sees the request
                 local_port = int(local[1])
                 self._clients[local_port] = str(peer[0])
+            backend_writer.write(head)
             await asyncio.gather(_pipe(client_reader, backend_writer), _pipe(backend_reader, client_writer))
             graceful = True
         except OSError as exc:  # the backend is gone: nothing to forward to
@@ -119,6 +146,30 @@ class TlsFront:
                     writer.close()
                 else:  # cancelled (stopping) or failed: no close_notify exchange to wait for
                     writer.transport.abort()
+
+
+async def _first_headers(reader: asyncio.StreamReader) -> bytes | None:
+    """The first request's bytes up to its headers' end (and whatever came with them).
+
+    None if the client sends nothing within ``IDLE_TIMEOUT_S``, not the whole headers
+    within ``HEADER_TIMEOUT_S`` of its first byte, more than ``MAX_HEADER_BYTES`` without
+    their end, or closes first.
+    """
+    try:
+        head = await asyncio.wait_for(reader.read(_BUFFER), IDLE_TIMEOUT_S)
+        if not head:
+            return None
+        async with asyncio.timeout(HEADER_TIMEOUT_S):
+            while b"\r\n\r\n" not in head and b"\n\n" not in head:
+                if len(head) > MAX_HEADER_BYTES:
+                    return None
+                data = await reader.read(_BUFFER)
+                if not data:
+                    return None
+                head += data
+    except (TimeoutError, OSError):
+        return None
+    return head
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -23,6 +23,15 @@ Client addresses: ``REMOTE_ADDR`` is the peer's; with ``trusted_proxy`` waitress
 it with the proxy's ``X-Forwarded-For``; behind the TLS front (whose connections all come
 from loopback) it is the TLS client's address, looked up by the front's connection port.
 
+Idle and slow connections: waitress accepts up to ``connection_limit`` connections and
+then stops accepting, so every open connection holds a slot, idle or not. The limits
+here (``CONNECTION_LIMIT``, ``IDLE_TIMEOUT_S``, ``HEADER_TIMEOUT_S``, checked every
+``CLEANUP_INTERVAL_S``) keep a few hundred idle or header-trickling clients from
+starving the others: an idle keep-alive connection is closed after ``IDLE_TIMEOUT_S``,
+one whose request headers are not in ``HEADER_TIMEOUT_S`` after their first byte
+(however slowly they trickle) likewise. Behind the TLS front, idle and trickling TLS
+clients hold no waitress slot at all (see :mod:`evgrid.adapters.soap.front`).
+
 waitress has no TLS of its own. With :class:`~evgrid.adapters.soap.tls.TlsFiles`, a
 small TLS front (:mod:`evgrid.adapters.soap.front`, asyncio and the stdlib ``ssl``)
 terminates TLS on ``host:port`` and forwards to waitress on a loopback port, which then
@@ -59,6 +68,16 @@ DEFAULT_THREADS = 8
 # same SOAP 413, at the headers (Content-Length) or when they get there (chunked).
 BODY_DRAIN_FACTOR = 16
 _STOP_TIMEOUT_S = 10.0
+# Open connections waitress serves at once (its default, 100, is starved by 100 idle
+# clients); above the TLS front's MAX_CONNECTIONS, so the front never fills it. Each
+# costs a file descriptor (three behind the front): size ``ulimit -n`` to match.
+CONNECTION_LIMIT = 1100
+# A connection with no request in progress is closed after this long idle (waitress: 120 s).
+IDLE_TIMEOUT_S = 30
+# A request's headers must be complete this long after their first byte.
+HEADER_TIMEOUT_S = 10
+# How often waitress looks for idle and slow connections (its default: 30 s).
+CLEANUP_INTERVAL_S = 5
 
 WsgiApp = Callable[..., Any]
 
@@ -74,6 +93,8 @@ class SoapServer:
         options: dict[str, Any] = {
             "threads": threads, "ident": "evgrid", "asyncore_use_poll": True,
             "max_request_body_size": BODY_DRAIN_FACTOR * limit, "clear_untrusted_proxy_headers": True,
+            "connection_limit": CONNECTION_LIMIT, "channel_timeout": IDLE_TIMEOUT_S,
+            "cleanup_interval": CLEANUP_INTERVAL_S,
         }
         # Keep enough of a body for the app's own check too, should ``max_bytes`` be below it.
         keep = max(limit, int(getattr(app, "max_bytes", 0) or 0))
@@ -236,11 +257,34 @@ class _ErrorTask(ErrorTask):  # type: ignore[misc]
         self.write(body)
 
 
+class _Channel(HTTPChannel):  # type: ignore[misc]
+    """A waitress channel that closes a connection whose request headers take too long.
+
+    waitress closes only connections idle for ``channel_timeout``; a client sending its
+    headers a byte at a time is never idle. While a request's headers are incomplete,
+    this dates the channel's last activity back so that waitress's idle check closes it
+    ``HEADER_TIMEOUT_S`` after the headers' first byte.
+    """
+
+    _timed: object = None
+    _headers_since = 0.0
+
+    def handle_read(self) -> None:
+        super().handle_read()
+        request = self.request
+        if request is None or request.headers_finished:
+            return
+        if request is not self._timed:
+            self._timed, self._headers_since = request, self.last_activity
+        self.last_activity = min(self.last_activity,
+                                 self._headers_since - (self.adj.channel_timeout - HEADER_TIMEOUT_S))
+
+
 def _channel_class(limit: int, too_large: Callable[[int | None], bytes] | None) -> type[HTTPChannel]:
     """The waitress channel class keeping ``limit + 1`` bytes of a body and answering 413 with ``too_large``."""
     parser = type("_LimitedParser", (_Parser,), {"keep": limit + 1})
     task = type("_SoapErrorTask", (_ErrorTask,), {"too_large": staticmethod(too_large) if too_large else None})
-    return type("_SoapChannel", (HTTPChannel,), {"parser_class": parser, "error_task_class": task})
+    return type("_SoapChannel", (_Channel,), {"parser_class": parser, "error_task_class": task})
 
 
 @contextmanager
