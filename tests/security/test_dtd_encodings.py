@@ -13,7 +13,6 @@ answered OK afterwards.
 
 from __future__ import annotations
 
-import codecs
 import logging
 from collections.abc import Iterator
 
@@ -36,18 +35,11 @@ from tests.integration.test_soap_server import (  # noqa: F401  (fixtures)
     post,
 )
 from tests.unit.adapters.store.conftest import examples, store_url  # noqa: F401  (fixtures)
+from tests.unit.cim.test_codec_encodings import ENCODINGS  # Python's name, BOM, declared name
 
 sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 NOUN = b"<msg:Noun>ChargingRequest</msg:Noun>"
 ENTITY_NOUN = b"<msg:Noun>&n;</msg:Noun>"
-# Python's name, byte-order mark, the name an XML declaration gives
-ENCODINGS = {
-    "utf8": ("utf-8", codecs.BOM_UTF8, "UTF-8"),
-    "utf16le": ("utf-16-le", codecs.BOM_UTF16_LE, "UTF-16"),
-    "utf16be": ("utf-16-be", codecs.BOM_UTF16_BE, "UTF-16"),
-    "utf32le": ("utf-32-le", codecs.BOM_UTF32_LE, "UTF-32"),
-    "utf32be": ("utf-32-be", codecs.BOM_UTF32_BE, "UTF-32"),
-}
 DOCTYPES = {
     "internal_entity": ('<!DOCTYPE r [<!ENTITY n "ChargingRequest">]>', True),
     "bare_doctype": ("<!DOCTYPE r>", False),
