@@ -167,6 +167,16 @@ class TimeTariffInterval:
 class Charge:
     """
     CIM Charge: one line of a bill.
+
+    Attributes:
+        kind:
+        energy:
+        unit_price:
+        amount:
+        time_tariff_interval:
+        intervals: How many metered 15-minute intervals this line prices.
+        estimated_intervals: How many of them the meter data management system estimated (a
+            gap filled from the registers around it).
     """
 
     kind: str = field(
@@ -201,6 +211,21 @@ class Charge:
         default=None,
         metadata={
             "name": "TimeTariffInterval",
+            "type": "Element",
+            "namespace": "urn:evgrid:cim:EvCharging:1",
+        },
+    )
+    intervals: None | int = field(
+        default=None,
+        metadata={
+            "type": "Element",
+            "namespace": "urn:evgrid:cim:EvCharging:1",
+        },
+    )
+    estimated_intervals: None | int = field(
+        default=None,
+        metadata={
+            "name": "estimatedIntervals",
             "type": "Element",
             "namespace": "urn:evgrid:cim:EvCharging:1",
         },
@@ -698,6 +723,20 @@ class BillingInformation:
 class ChargingConsumption:
     """
     Step 4.1: consumption and rate of a session, to the Customer Billing System.
+
+    Attributes:
+        charging_session:
+        kind:
+        electric_vehicle:
+        charged_account:
+        host_account:
+        interval:
+        consumed_energy:
+        tariff:
+        pricing_structure: The rate the customer was told at 2.1 / 3.1.2 (its code: evNight,
+            plain or quickCharge); Tariff then carries that rate's prices.
+        usage_point: Where the session was metered: billing prices the meter data management
+            system's 15-minute intervals of this usage point and meter.
     """
 
     class Meta:
@@ -750,6 +789,20 @@ class ChargingConsumption:
             "name": "Tariff",
             "type": "Element",
         }
+    )
+    pricing_structure: None | PricingStructure = field(
+        default=None,
+        metadata={
+            "name": "PricingStructure",
+            "type": "Element",
+        },
+    )
+    usage_point: None | UsagePoint = field(
+        default=None,
+        metadata={
+            "name": "UsagePoint",
+            "type": "Element",
+        },
     )
 
 
