@@ -16,6 +16,9 @@ INTERVAL_15MIN_KWH = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
 # Cumulative forward active energy register, Wh (multiplier 0): what an IEC 61850
 # MMTR.TotWh counter holds, so no rounding happens between the meter and billing.
 REGISTER_WH = "0.0.0.1.1.1.12.0.0.0.0.0.0.0.0.0.72.0"
+# 15-minute interval forward active energy, Wh (macroPeriod 0, aggregate 0, measuringPeriod 2
+# = 15 min, accumulation 4 = delta data): the energy of one interval, stamped with its end.
+INTERVAL_15MIN_WH = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.0.72.0"
 
 # End device controls: electric meter (3), RCD switch (31) - close / open the load switch.
 CONNECT_LOAD_SWITCH = "3.31.0.18"

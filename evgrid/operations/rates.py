@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
+from evgrid.operations.metering import INTERVAL, Interval
 from evgrid.operations.model import ChargingKind, Tariff, TariffInterval
 
 CENT = Decimal("0.01")
@@ -44,6 +45,8 @@ class ChargeLine:
     energy_wh: int
     price_per_kwh: Decimal
     amount: Decimal
+    intervals: int = 0  # the metered 15-minute intervals it prices (0: priced from registers alone)
+    estimated: int = 0  # how many of them meter data management estimated
 
 
 def windows(tariff: Tariff, kind: ChargingKind, start_utc: datetime, end_utc: datetime) -> list[PricedWindow]:
@@ -118,3 +121,29 @@ def split_energy(total_wh: int, start_utc: datetime, end_utc: datetime,
         given += share
     parts.append((priced[-1], total_wh - given))
     return parts
+
+
+def price_intervals(intervals: list[Interval], priced: list[PricedWindow]) -> list[ChargeLine]:
+    """Charge lines from metered 15-minute intervals, each priced at the window in force in it.
+
+    An interval is priced by the window that holds its start (tariff windows change on
+    quarter hours, so no interval straddles two). Intervals of one label and price make
+    one line, which counts them and the estimated ones among them.
+
+    Raises:
+        ValueError: an interval lies outside every window.
+    """
+    merged: dict[tuple[str, Decimal], list[int]] = {}
+    for interval in intervals:
+        start = interval.end_utc - INTERVAL
+        window = next((w for w in priced if w.start_utc <= start < w.end_utc), None)
+        if window is None:  # an interval that began before the session's first window
+            window = next((w for w in priced if w.start_utc < interval.end_utc <= w.end_utc), None)
+        if window is None:
+            raise ValueError(f"no price for the interval ending {interval.end_utc.isoformat()}")
+        line = merged.setdefault((window.label, window.price_per_kwh), [0, 0, 0])
+        line[0] += interval.wh
+        line[1] += 1
+        line[2] += int(interval.estimated)
+    return [ChargeLine(label, wh, unit, (Decimal(wh) / 1000 * unit).quantize(CENT, ROUND_HALF_EVEN), count, guessed)
+            for (label, unit), (wh, count, guessed) in merged.items()]
