@@ -2,9 +2,10 @@
 
 ``evgrid tariff import FILE.toml`` upgrades the database first, checks the file (the
 intervals cover the local day exactly once, at least one is the EV night rate, an ISO
-4217 currency, an IANA time zone, decimal prices as strings) and creates or replaces
-the tariff of that id. The format is in the README (and in
-``evgrid.adapters.store.tariff``).
+4217 currency, an IANA time zone, decimal prices as strings, windows changing on quarter
+hours) and creates or replaces the tariff of that id; ``default = true`` in the file
+makes it the default tariff (of accounts that name none). The format is in
+docs/formats.md (and in ``evgrid.adapters.store.tariff``).
 """
 
 from __future__ import annotations
@@ -32,5 +33,6 @@ def run(args: argparse.Namespace) -> int:
     report = import_file("tariff import", args.database_url, lambda session: import_tariff(session, args.file))
     if report is None:
         return 2
-    sys.stdout.write(f"{args.file}: tariff {report.tariff_id} {report.outcome} ({report.intervals} intervals)\n")
+    default = ", the default tariff" if report.default else ""
+    sys.stdout.write(f"{args.file}: tariff {report.tariff_id} {report.outcome} ({report.intervals} intervals{default})\n")
     return 0

@@ -18,7 +18,7 @@ from evgrid.errors import MappingError
 from evgrid.mappings import codes
 from evgrid.operations import events
 from evgrid.operations.handlers import Completion, Confirmation, DeviceEvent, DeviceEventKind, UsageAssignment
-from evgrid.operations.model import ChargingKind, ChargingRequest
+from evgrid.operations.model import ChargingKind, ChargingRequest, Rate, Tariff
 from evgrid.operations.ports import Allotment
 from evgrid.operations.rates import ChargeLine, PricedWindow
 from evgrid.operations.session import Session
@@ -111,8 +111,16 @@ def usage_assignment_from_cim(assignment: ev.UsageAssignment) -> UsageAssignment
 
 
 def bill_from_cim(bill: ev.BillingInformation) -> events.BillInformation:
-    """4.1.1: bill information from the Customer Billing System."""
-    lines = tuple(ChargeLine(c.kind, c.energy, c.unit_price, c.amount) for c in bill.charge)
+    """4.1.1: bill information from the Customer Billing System.
+
+    A Charge without ``intervals`` was priced from the registers alone (0 intervals).
+    """
+    lines = tuple(ChargeLine(c.kind, c.energy, c.unit_price, c.amount, c.intervals or 0, c.estimated_intervals or 0)
+                  for c in bill.charge)
+    for line in lines:
+        if line.intervals < 0 or not 0 <= line.estimated <= line.intervals:
+            raise MappingError(f"charge {line.label!r}: {line.estimated} estimated of {line.intervals} intervals",
+                               path="BillingInformation/Charge/estimatedIntervals")
     if sum(line.energy_wh for line in lines) != bill.total_energy:
         raise MappingError("the charges' energy does not add up to totalEnergy", path="BillingInformation")
     if sum((line.amount for line in lines), Decimal(0)) != bill.total_amount:
@@ -175,10 +183,31 @@ def third_party_to_cim(event: events.ThirdPartyRecorded) -> ev.ThirdPartyChargin
     )
 
 
-def _tariff_to_cim(event: events.ConsumptionForBilling) -> ev.Tariff:
+def _tariff_to_cim(tariff: Tariff, windows: tuple[PricedWindow, ...]) -> ev.Tariff:
     return ev.Tariff(
-        m_rid=event.tariff.tariff_id, name=event.tariff.name, currency=event.tariff.currency,
-        time_tariff_interval=[_window_to_cim(window) for window in event.windows],
+        m_rid=tariff.tariff_id, name=tariff.name, currency=tariff.currency,
+        time_tariff_interval=[_window_to_cim(window) for window in windows],
+    )
+
+
+def pricing_structure_to_cim(tariff: Tariff, rate: Rate) -> ev.PricingStructure:
+    """2.1 / 3.1.2 / 4.1: the rate told, ``<tariff id>:<rate>`` with the rate as its code."""
+    return ev.PricingStructure(m_rid=f"{tariff.tariff_id}:{rate.value}", name=tariff.name, code=rate.value)
+
+
+def applicable_rate_to_cim(confirmation: Confirmation) -> ev.ApplicableRate:
+    """2.1 / 3.1.2: the EV owner's tariff and rate, with its prices from plug-in to departure.
+
+    Charged to the EV owner's account, also for a quick charge at another customer's premise.
+    """
+    session, tariff = confirmation.session, confirmation.tariff
+    if tariff is None or session.rate is None or not confirmation.windows:
+        raise MappingError(f"session {session.session_id} has no applicable rate", mrid=session.session_id)
+    return ev.ApplicableRate(
+        charging_session=reference(session.session_id), kind=KINDS[session.kind],
+        charged_account=_account(session.owner_account_id, confirmation.owner_customer_id),
+        pricing_structure=pricing_structure_to_cim(tariff, session.rate),
+        tariff=_tariff_to_cim(tariff, confirmation.windows),
     )
 
 
@@ -190,27 +219,41 @@ def _window_to_cim(window: PricedWindow) -> ev.TimeTariffInterval:
 
 
 def consumption_to_cim(event: events.ConsumptionForBilling) -> ev.ChargingConsumption:
-    """4.1: charged to the EV owner's account, whatever premise it was charged at."""
+    """4.1: charged to the EV owner's account, whatever premise it was charged at.
+
+    The Tariff carries the session's rate over every metered 15-minute interval of the
+    session, PricingStructure names that rate (as told at 2.1 / 3.1.2), and UsagePoint
+    (with premise and meter) is where billing fetches the metered intervals.
+    """
     session = event.session
     start = session.started_utc or session.plugged_in_utc
     end = session.completed_utc or start
+    usage_point = None
+    if event.usage_point_id is not None:
+        usage_point = ev.UsagePoint(
+            m_rid=event.usage_point_id,
+            service_location=ev.ServiceLocation(m_rid=session.premise_number, premise_number=session.premise_number),
+            meter=ev.Meter(m_rid=session.meter_number))
     return ev.ChargingConsumption(
         charging_session=reference(session.session_id), kind=KINDS[session.kind],
         electric_vehicle=reference(session.ev_id), charged_account=_account(session.owner_account_id),
         host_account=_account(session.host_account_id) if session.third_party else None,
         interval=ev.DateTimeInterval(start=xml_time(start), end=xml_time(end)),
-        consumed_energy=session.consumed_wh or 0, tariff=_tariff_to_cim(event),
+        consumed_energy=session.consumed_wh or 0, tariff=_tariff_to_cim(event.tariff, event.windows),
+        pricing_structure=pricing_structure_to_cim(event.tariff, event.rate) if event.rate else None,
+        usage_point=usage_point,
     )
 
 
 def bill_to_cim(bill: events.BillInformation) -> ev.BillingInformation:
-    """4.1.1."""
+    """4.1.1; a line priced from metered intervals says how many, and how many were estimated."""
     return ev.BillingInformation(
         m_rid=bill.bill_id, charging_session=reference(bill.session_id),
         customer_account=_account(bill.account_id), issued_date_time=xml_time(bill.issued_utc),
         currency=bill.currency,
         charge=[ev.Charge(kind=line.label, energy=line.energy_wh, unit_price=line.price_per_kwh,
-                          amount=line.amount) for line in bill.lines],
+                          amount=line.amount, intervals=line.intervals or None,
+                          estimated_intervals=line.estimated if line.intervals else None) for line in bill.lines],
         total_energy=bill.energy_wh, total_amount=bill.amount,
     )
 

@@ -35,8 +35,10 @@ from evgrid.operations.ports import UnitOfWork
 
 def _request_charging(command: object, header: Header, uow: UnitOfWork) -> Outcome:
     confirmation = handlers.request_charging(command, uow, uow.now, header.message_id)  # type: ignore[arg-type]
-    # The ChargingType tells the portal whose account a third-party session's usage goes to (3.3.5).
+    # The ChargingType tells the portal whose account a third-party session's usage goes to (3.3.5);
+    # the ApplicableRate the tariff and rate (2.1 / 3.1.2) it is charged at, with the prices.
     payload = (mapping.confirmation_to_cim(confirmation), mapping.charging_type_to_cim(confirmation.session),
+               mapping.applicable_rate_to_cim(confirmation),
                mapping.allotment_to_cim(confirmation.session, confirmation.allotment))
     if not confirmation.partial:
         return Outcome(env.Result.OK, payload)

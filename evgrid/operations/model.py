@@ -53,6 +53,17 @@ class ChargingKind(enum.Enum):
     THIRD_PARTY = "thirdParty"
 
 
+class Rate(enum.Enum):
+    """Steps 2.1 / 3.1.2: which of its tariff's prices a session pays (the PricingStructure code).
+
+    The tariff is the EV owner's account's, wherever the EV charges.
+    """
+
+    EV_NIGHT = "evNight"  # home, EV enrolled in the EV rate: the TOU intervals, EV-night prices
+    PLAIN = "plain"  # home, EV not enrolled: the ev_night intervals at the tariff's plain price
+    QUICK_CHARGE = "quickCharge"  # third party: the tariff's quick-charge price, whatever the hour
+
+
 class AccountStatus(enum.Enum):
     """Whether an account may be charged."""
 
@@ -62,11 +73,15 @@ class AccountStatus(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A customer account (CIM CustomerAccount) and its customer's id."""
+    """A customer account (CIM CustomerAccount), its customer's id and its tariff.
+
+    ``tariff_id`` None: the default tariff.
+    """
 
     account_id: str
     customer_id: str
     status: AccountStatus
+    tariff_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +106,17 @@ class Station:
 
 @dataclass(frozen=True, slots=True)
 class ElectricVehicle:
-    """An EV: the utility-assigned EV Id, keyed to its owner's account."""
+    """An EV: the utility-assigned EV Id, keyed to its owner's account.
+
+    ``ev_rate``: enrolled in the EV rate (the EV night prices at home); not enrolled, it
+    pays the tariff's plain price in the EV night intervals.
+    """
 
     ev_id: str
     owner: Account
     battery_wh: int
     max_power_kw: Decimal
+    ev_rate: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +139,11 @@ class TariffInterval:
 
 @dataclass(frozen=True, slots=True)
 class Tariff:
-    """A tariff (CIM Tariff with TimeTariffIntervals), its EV night rate and third-party rate."""
+    """A tariff (CIM Tariff with TimeTariffIntervals), its EV night rate and third-party rate.
+
+    ``plain_price_per_kwh``: what an EV not enrolled in the EV rate pays in the ev_night
+    intervals; None: see :attr:`plain_price`.
+    """
 
     tariff_id: str
     name: str
@@ -127,6 +151,19 @@ class Tariff:
     timezone: str
     intervals: tuple[TariffInterval, ...]
     third_party_price_per_kwh: Decimal
+    plain_price_per_kwh: Decimal | None = None
+
+    @property
+    def plain_price(self) -> Decimal:
+        """The ev_night intervals' price for an EV not enrolled in the EV rate.
+
+        The tariff's ``plain_price_per_kwh``; without one, the highest price among its
+        other (not ev_night) intervals, or among all of them if every one is ev_night.
+        """
+        if self.plain_price_per_kwh is not None:
+            return self.plain_price_per_kwh
+        others = [i.price_per_kwh for i in self.intervals if not i.ev_night]
+        return max(others or [i.price_per_kwh for i in self.intervals])
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,12 @@ the night, so it is charged at the tariff's third-party (quick-charge) rate for 
 energy, whatever the hour, to the EV owner's account; the host's account is not charged
 for it (3.3.5).
 
+The tariff is always the EV owner's account's (the default tariff when the account names
+none), at home and at another customer's premise alike. Which of its prices apply is
+the session's :class:`~evgrid.operations.model.Rate`: ``evNight`` (home, the EV enrolled
+in the EV rate), ``plain`` (home, not enrolled: the ev_night intervals at the tariff's
+plain price) or ``quickCharge`` (third party).
+
 Money is Decimal and rounded once, per charge line, to the currency's cents.
 """
 
@@ -19,7 +25,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
 from evgrid.operations.metering import INTERVAL, Interval
-from evgrid.operations.model import ChargingKind, Tariff, TariffInterval
+from evgrid.operations.model import ChargingKind, Rate, Tariff, TariffInterval
 
 CENT = Decimal("0.01")
 QUICK_CHARGE = "quick charge"
@@ -49,10 +55,23 @@ class ChargeLine:
     estimated: int = 0  # how many of them meter data management estimated
 
 
-def windows(tariff: Tariff, kind: ChargingKind, start_utc: datetime, end_utc: datetime) -> list[PricedWindow]:
-    """The priced windows covering [start_utc, end_utc) for a session of this kind."""
-    if kind is ChargingKind.THIRD_PARTY:
+def default_rate(kind: ChargingKind) -> Rate:
+    """The rate of a session of ``kind`` whose EV is enrolled in the EV rate."""
+    return Rate.QUICK_CHARGE if kind is ChargingKind.THIRD_PARTY else Rate.EV_NIGHT
+
+
+def windows(tariff: Tariff, kind: ChargingKind, start_utc: datetime, end_utc: datetime,
+            rate: Rate | None = None) -> list[PricedWindow]:
+    """The priced windows covering [start_utc, end_utc) for a session of this kind at ``rate``.
+
+    ``rate`` None: :func:`default_rate` of ``kind``. ``quickCharge`` is one window at the
+    third-party price; ``plain`` prices the ev_night intervals at the tariff's
+    :attr:`~evgrid.operations.model.Tariff.plain_price` (and marks them not ev_night).
+    """
+    rate = rate or default_rate(kind)
+    if rate is Rate.QUICK_CHARGE:
         return [PricedWindow(1, QUICK_CHARGE, start_utc, end_utc, tariff.third_party_price_per_kwh, False)]
+    plain = rate is Rate.PLAIN
     zone = ZoneInfo(tariff.timezone)
     result: list[PricedWindow] = []
     cursor = start_utc
@@ -65,6 +84,8 @@ def windows(tariff: Tariff, kind: ChargingKind, start_utc: datetime, end_utc: da
             last = result.pop()
             result.append(PricedWindow(last.sequence, last.label, last.start_utc, end,
                                        last.price_per_kwh, last.ev_night))
+        elif plain and interval.ev_night:
+            result.append(PricedWindow(interval.sequence, interval.label, cursor, end, tariff.plain_price, False))
         else:
             result.append(PricedWindow(interval.sequence, interval.label, cursor, end,
                                        interval.price_per_kwh, interval.ev_night))

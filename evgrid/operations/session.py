@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from evgrid.errors import BusinessRuleViolation
-from evgrid.operations.model import ChargingKind
+from evgrid.operations.model import ChargingKind, Rate
 
 
 class SessionState(enum.Enum):
@@ -92,6 +92,7 @@ class Session:
     departure_utc: datetime
     reachable_wh: int | None = None
     tariff_id: str | None = None
+    rate: Rate | None = None  # 2.1 / 3.1.2, with tariff_id; None before rating
     planned_start_utc: datetime | None = None
     planned_end_utc: datetime | None = None
     planned_wh: int | None = None

@@ -36,7 +36,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     select,
+    text,
+    true,
     update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -122,7 +125,10 @@ class Customer(Base):
 
 
 class CustomerAccount(Base):
-    """A customer account (CIM CustomerAccount); a closed account may not be charged."""
+    """A customer account (CIM CustomerAccount); a closed account may not be charged.
+
+    ``tariff_id`` NULL: the account pays the default tariff (:attr:`Tariff.is_default`).
+    """
 
     __tablename__ = "customer_accounts"
     __table_args__ = (CheckConstraint(f"status IN ({_ids('open', 'closed')})", name="status"),)
@@ -130,6 +136,7 @@ class CustomerAccount(Base):
     account_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
     status: Mapped[str] = mapped_column(String(8))
+    tariff_id: Mapped[str | None] = mapped_column(ForeignKey("tariffs.tariff_id"), index=True)
 
 
 class Feeder(Base):
@@ -176,7 +183,10 @@ class ChargingStation(Base):
 
 
 class ElectricVehicle(Base):
-    """An EV: the utility-assigned EV Id keyed to its owner's account."""
+    """An EV: the utility-assigned EV Id keyed to its owner's account.
+
+    ``ev_rate``: enrolled in the EV rate (EV night prices at home); false: the plain price.
+    """
 
     __tablename__ = "evs"
 
@@ -184,15 +194,24 @@ class ElectricVehicle(Base):
     owner_account_id: Mapped[str] = mapped_column(ForeignKey("customer_accounts.account_id"), index=True)
     battery_wh: Mapped[int] = mapped_column(BigInteger)
     max_power_kw: Mapped[Decimal] = mapped_column(POWER_KW)
+    ev_rate: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
 
 
 # --- tariffs ----------------------------------------------------------------------------
 
 
 class Tariff(Base):
-    """A time-of-use tariff (CIM Tariff), its currency, local time zone and third-party rate."""
+    """A time-of-use tariff (CIM Tariff), its currency, local time zone and third-party rate.
+
+    ``plain_price_per_kwh`` NULL: the highest price of the other intervals (see the domain
+    ``Tariff.plain_price``). One tariff is the default (``is_default``), the tariff of
+    accounts that name none; the imports keep exactly one marked.
+    """
 
     __tablename__ = "tariffs"
+    # At most one default, whatever two concurrent imports do (exactly one: the imports).
+    __table_args__ = (Index("ix_tariffs_is_default", "is_default", unique=True,
+                            sqlite_where=text("is_default"), postgresql_where=text("is_default")),)
 
     tariff_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -200,6 +219,8 @@ class Tariff(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     third_party_price_per_kwh: Mapped[Decimal] = mapped_column(MONEY)
     imported_at: Mapped[datetime] = mapped_column(default=utc_now)
+    plain_price_per_kwh: Mapped[Decimal | None] = mapped_column(MONEY)
+    is_default: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
 
     intervals: Mapped[list[TariffInterval]] = relationship(
         order_by="TariffInterval.sequence", cascade="all, delete-orphan"
@@ -252,6 +273,7 @@ class ChargingSession(Base):
     plugged_in_at: Mapped[datetime]
     departure_at: Mapped[datetime]
     tariff_id: Mapped[str | None] = mapped_column(ForeignKey("tariffs.tariff_id"))
+    rate: Mapped[str | None] = mapped_column(String(16))  # evNight, plain, quickCharge (2.1 / 3.1.2)
     planned_start: Mapped[datetime | None]
     planned_end: Mapped[datetime | None]
     planned_wh: Mapped[int | None] = mapped_column(BigInteger)

@@ -25,7 +25,15 @@ station_max_kw         if station the station's maximum power, kW
 ev_id                  no       the utility-assigned EV Id; empty: no EV on this row
 ev_battery_kwh         if EV    usable battery capacity, kWh (stored as integer Wh)
 ev_max_kw              if EV    the EV's maximum charging power, kW
+tariff_id              no       the account's tariff (an imported tariff id); empty:
+                                the default tariff
+ev_rate                no       the EV is enrolled in the EV rate: ``yes``/``no`` or
+                                ``true``/``false``; empty: enrolled. Only with an EV.
 ====================== ======== =====================================================
+
+The columns ``tariff_id`` and ``ev_rate`` may be left out of the header altogether:
+every account and EV then keeps what it has (a new account gets the default tariff, a
+new EV is enrolled). Every other column must be in the header, even if empty.
 
 Identifiers are at most 64 characters. Powers are positive decimals with at most three
 decimals; a battery is a positive number of kWh that is a whole number of Wh.
@@ -35,7 +43,8 @@ values is updated, an unchanged one is left alone, so importing the same file tw
 changes nothing. Nothing is ever deleted. The whole file is one transaction (the
 caller's): a bad row rejects the file and nothing of it is written. Problems are
 reported with their CSV line numbers: a missing column, an empty required field, a
-non-numeric or non-positive kW, an unknown account status, two rows that disagree about
+non-numeric or non-positive kW, an unknown account status, a ``tariff_id`` that is
+no imported tariff (import tariffs first), an ``ev_rate`` not yes/no, two rows that disagree about
 the same customer, account, premise, transformer, feeder, station or EV, and a meter
 number or usage point used by two premises (in the file, or in the file and the
 database). A transformer's base-load curve is not in the file and is kept as it is.
@@ -49,7 +58,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -69,6 +78,9 @@ COLUMNS: tuple[str, ...] = (
     "transformer_id", "transformer_capacity_kw", "feeder_id", "feeder_capacity_kw",
     "station_id", "station_max_kw", "ev_id", "ev_battery_kwh", "ev_max_kw",
 )
+# May be left out of the header: the stored values are then kept (see the module docstring).
+OPTIONAL_COLUMNS: tuple[str, ...] = ("tariff_id", "ev_rate")
+EV_RATE_VALUES = {"yes": True, "true": True, "no": False, "false": False}
 ACCOUNT_STATUSES = frozenset({"open", "closed"})
 MAX_PROBLEMS = 20
 DEFAULT_BATCH_SIZE = 10_000
@@ -166,8 +178,9 @@ def import_registry(session: Session, csv_path: str | Path, *,
     problems = _Problems()
     rows = 0
     batch: list[dict[str, object]] = []
+    absent: set[str] = set()
     try:
-        for line, parsed in _read(path, problems):
+        for line, parsed in _read(path, problems, absent):
             rows += 1
             if problems:
                 continue  # keep reading for more problems, stop loading
@@ -185,11 +198,11 @@ def import_registry(session: Session, csv_path: str | Path, *,
         raise ImportRejected(source, problems.listed, more=problems.more)
     staging.load(connection, batch)
     staging.index(connection)
-    for problem in staging.conflicts(connection, MAX_PROBLEMS):
+    for problem in staging.conflicts(connection, MAX_PROBLEMS, frozenset(absent)):
         problems.add(problem)
     if problems:
         raise ImportRejected(source, problems.listed, more=problems.more)
-    counts = staging.apply(connection)
+    counts = staging.apply(connection, frozenset(absent))
     staging.drop(connection)
     # ORM objects loaded earlier in this session may now be stale.
     session.expire_all()
@@ -198,8 +211,11 @@ def import_registry(session: Session, csv_path: str | Path, *,
     return ImportReport(source, rows, tables, time.perf_counter() - started)
 
 
-def _read(path: Path, problems: _Problems) -> Iterator[tuple[int, dict[str, object]]]:
-    """Yield (line number, staged row) for each data row; record problems as they come."""
+def _read(path: Path, problems: _Problems, absent: set[str]) -> Iterator[tuple[int, dict[str, object]]]:
+    """Yield (line number, staged row) for each data row; record problems as they come.
+
+    The optional columns the header leaves out are added to ``absent``.
+    """
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = [name.strip() for name in next(reader, [])]
@@ -207,11 +223,13 @@ def _read(path: Path, problems: _Problems) -> Iterator[tuple[int, dict[str, obje
         if missing:
             problems.add(f"line 1: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
             return
-        doubled = sorted({name for name in header if name in COLUMNS and header.count(name) > 1})
+        known = COLUMNS + OPTIONAL_COLUMNS
+        doubled = sorted({name for name in header if name in known and header.count(name) > 1})
         if doubled:
             problems.add(f"line 1: column{'s' if len(doubled) > 1 else ''} {', '.join(doubled)} given twice")
             return
-        positions = [(name, header.index(name)) for name in COLUMNS]
+        absent.update(name for name in OPTIONAL_COLUMNS if name not in header)
+        positions = [(name, header.index(name)) for name in known if name in header]
         width = len(header)
         for values in reader:
             line = reader.line_num
@@ -221,7 +239,7 @@ def _read(path: Path, problems: _Problems) -> Iterator[tuple[int, dict[str, obje
                 problems.add(f"line {line}: {len(values)} fields, but the header has {width}")
                 yield line, {}
                 continue
-            fields = {name: values[index].strip() for name, index in positions}
+            fields = dict.fromkeys(absent, "") | {name: values[index].strip() for name, index in positions}
             row_problems: list[str] = []
             parsed = _parse(fields, row_problems)
             for problem in row_problems:
@@ -241,7 +259,7 @@ def _parse(fields: dict[str, str], problems: list[str]) -> dict[str, object]:
             elif fields[name] and not fields[optional]:
                 problems.append(f"{name} is given but {optional} is empty")
     for name in ("customer_id", "account_id", "premise_number", "usage_point_id", "meter_number",
-                 "transformer_id", "feeder_id", "station_id", "ev_id"):
+                 "transformer_id", "feeder_id", "station_id", "ev_id", "tariff_id"):
         if len(fields[name]) > ID_LENGTH:
             problems.append(f"{name} is longer than {ID_LENGTH} characters")
     if len(fields["customer_name"]) > _NAME_LENGTH:
@@ -249,6 +267,13 @@ def _parse(fields: dict[str, str], problems: list[str]) -> dict[str, object]:
     status = fields["account_status"].lower()
     if fields["account_status"] and status not in ACCOUNT_STATUSES:
         problems.append(f"account_status {fields['account_status']!r} is not 'open' or 'closed'")
+    ev_rate = EV_RATE_VALUES.get(fields["ev_rate"].lower()) if fields["ev_rate"] else None
+    if fields["ev_rate"] and ev_rate is None:
+        problems.append(f"ev_rate {fields['ev_rate']!r} is not yes, no, true or false")
+    elif fields["ev_rate"] and not fields["ev_id"]:
+        problems.append("ev_rate is given but ev_id is empty")
+    if ev_rate is None and fields["ev_id"]:
+        ev_rate = True  # empty: enrolled
     battery_kwh = _decimal(fields, "ev_battery_kwh", problems, _MAX_KWH)
     battery_wh = None
     if battery_kwh is not None:
@@ -262,6 +287,7 @@ def _parse(fields: dict[str, str], problems: list[str]) -> dict[str, object]:
         "customer_name": fields["customer_name"],
         "account_id": fields["account_id"],
         "account_status": status,
+        "tariff_id": fields["tariff_id"] or None,
         "premise_number": fields["premise_number"],
         "usage_point_id": fields["usage_point_id"],
         "meter_number": fields["meter_number"],
@@ -274,6 +300,7 @@ def _parse(fields: dict[str, str], problems: list[str]) -> dict[str, object]:
         "ev_id": fields["ev_id"] or None,
         "ev_battery_wh": battery_wh,
         "ev_max_kw": _decimal(fields, "ev_max_kw", problems, _MAX_KW, places=3),
+        "ev_rate": ev_rate,
     }
 
 
@@ -308,20 +335,23 @@ def _checked_decimal(text: str, limit: Decimal, places: int | None) -> Decimal |
     return value
 
 
-def seed(database_url: str, registry_csv: Path, tariff_toml: Path,
+def seed(database_url: str, registry_csv: Path, tariff_toml: Path | Sequence[Path],
          then: Callable[[Session], None] | None = None) -> None:
-    """Migrate the database at ``database_url``, then import a registry and a tariff in one transaction.
+    """Migrate the database at ``database_url``, then import tariffs and a registry in one transaction.
 
-    ``then`` does more in that transaction (the demo sets each transformer's base load).
-    What ``evgrid db upgrade``, ``registry import`` and ``tariff import`` do, for the demo,
-    the benchmarks and the tests.
+    The tariffs (one file, or several in order) come first: the registry's accounts
+    name them. ``then`` does more in that transaction (the demo sets each transformer's
+    base load). What ``evgrid db upgrade``, ``tariff import`` and ``registry import`` do,
+    for the demo, the benchmarks and the tests.
     """
+    tariffs = [tariff_toml] if isinstance(tariff_toml, Path | str) else list(tariff_toml)
     engine = make_engine(database_url)
     try:
         upgrade(engine)
         with session_factory(engine).begin() as db:
+            for toml in tariffs:
+                import_tariff(db, toml)
             import_registry(db, registry_csv)
-            import_tariff(db, tariff_toml)
             if then is not None:
                 then(db)
     finally:

@@ -10,13 +10,14 @@ same on SQLite and PostgreSQL: ``UPDATE ... FROM`` for keys whose values changed
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Integer,
@@ -44,6 +45,7 @@ from evgrid.adapters.store.models import (
     ElectricVehicle,
     Feeder,
     ServiceLocation,
+    Tariff,
     Transformer,
 )
 
@@ -56,6 +58,7 @@ STAGE = Table(
     Column("customer_name", String(200)),
     Column("account_id", String(ID_LENGTH)),
     Column("account_status", String(8)),
+    Column("tariff_id", String(ID_LENGTH)),
     Column("premise_number", String(ID_LENGTH)),
     Column("usage_point_id", String(ID_LENGTH)),
     Column("meter_number", String(ID_LENGTH)),
@@ -68,6 +71,7 @@ STAGE = Table(
     Column("ev_id", String(ID_LENGTH)),
     Column("ev_battery_wh", BigInteger),
     Column("ev_max_kw", POWER_KW),
+    Column("ev_rate", Boolean),
     prefixes=["TEMPORARY"],
 )
 COLUMNS: tuple[str, ...] = tuple(column.name for column in STAGE.c)
@@ -107,7 +111,8 @@ TARGETS: tuple[Target, ...] = (
     Target("customers", "customer", _table(Customer),
            {"customer_id": "customer_id", "name": "customer_name"}),
     Target("customer_accounts", "account", _table(CustomerAccount),
-           {"account_id": "account_id", "customer_id": "customer_id", "status": "account_status"}),
+           {"account_id": "account_id", "customer_id": "customer_id", "status": "account_status",
+            "tariff_id": "tariff_id"}),
     Target("service_locations", "premise", _table(ServiceLocation),
            {"premise_number": "premise_number", "usage_point_id": "usage_point_id",
             "meter_number": "meter_number", "account_id": "account_id", "transformer_id": "transformer_id"}),
@@ -115,7 +120,7 @@ TARGETS: tuple[Target, ...] = (
            {"station_id": "station_id", "premise_number": "premise_number", "max_power_kw": "station_max_kw"}),
     Target("evs", "EV", _table(ElectricVehicle),
            {"ev_id": "ev_id", "owner_account_id": "account_id", "battery_wh": "ev_battery_wh",
-            "max_power_kw": "ev_max_kw"}),
+            "max_power_kw": "ev_max_kw", "ev_rate": "ev_rate"}),
 )
 # Unique columns of a premise besides its number: (staging column, noun)
 _PREMISE_UNIQUE = (("meter_number", "meter number"), ("usage_point_id", "usage point"))
@@ -191,10 +196,24 @@ def drop(connection: Connection) -> None:
     connection.execute(DropTable(STAGE, if_exists=True))
 
 
-def conflicts(connection: Connection, limit: int) -> list[str]:
-    """Rows that disagree with an earlier row, or with the database, about the same thing."""
+def targets(absent: frozenset[str] = frozenset()) -> tuple[Target, ...]:
+    """:data:`TARGETS` without the staging columns ``absent`` from the file: those are kept as stored."""
+    if not absent:
+        return TARGETS
+    return tuple(replace(t, columns={name: column for name, column in t.columns.items() if column not in absent})
+                 for t in TARGETS)
+
+
+def conflicts(connection: Connection, limit: int, absent: frozenset[str] = frozenset()) -> list[str]:
+    """Rows that disagree with an earlier row, or with the database, about the same thing.
+
+    Also rows naming a tariff that is not imported. ``absent``: optional columns the
+    file does not have.
+    """
     problems: list[tuple[int, str]] = []
-    for target in TARGETS:
+    if "tariff_id" not in absent:
+        problems += _unknown_tariffs(connection, limit)
+    for target in targets(absent):
         values = [source for source in target.columns.values() if source != target.key]
         problems += _disagreements(connection, target.key, values, target.noun, limit)
     for column, noun in _PREMISE_UNIQUE:
@@ -263,17 +282,36 @@ def _taken(connection: Connection, column: str, noun: str, limit: int) -> list[t
     return list(found.values())
 
 
+def _unknown_tariffs(connection: Connection, limit: int) -> list[tuple[int, str]]:
+    """Rows whose ``tariff_id`` is no imported tariff; each id once."""
+    tariffs = _table(Tariff)
+    pairs = (
+        select(STAGE.c.line, STAGE.c.tariff_id.label("value"))
+        .where(STAGE.c.tariff_id.is_not(None), ~exists().where(tariffs.c.tariff_id == STAGE.c.tariff_id))
+    )
+    found: dict[str, tuple[int, str]] = {}
+    for line, value in connection.execute(_first_by_line(pairs, limit)):
+        message = f"line {line}: tariff_id {value!r} is not an imported tariff (import it first: evgrid tariff import)"
+        found.setdefault(value, (int(line), message))
+    return list(found.values())
+
+
 def _show(value: object) -> str:
     if value is None:
         return "empty"
+    if isinstance(value, bool):
+        return repr("yes" if value else "no")
     if isinstance(value, Decimal):
         return repr(f"{value.normalize():f}")  # '60', as in the file, not the column's '60.000'
     return repr(str(value))
 
 
-def apply(connection: Connection) -> dict[str, tuple[int, int, int]]:
-    """Upsert every target from the staging table; (inserted, updated, unchanged) per table."""
-    return {target.name: _upsert(connection, target) for target in TARGETS}
+def apply(connection: Connection, absent: frozenset[str] = frozenset()) -> dict[str, tuple[int, int, int]]:
+    """Upsert every target from the staging table; (inserted, updated, unchanged) per table.
+
+    Columns fed by a staging column in ``absent`` are left as stored (new rows: the default).
+    """
+    return {target.name: _upsert(connection, target) for target in targets(absent)}
 
 
 def _upsert(connection: Connection, target: Target) -> tuple[int, int, int]:

@@ -2,24 +2,42 @@
 
 Format (``tomllib``; prices are strings so that they stay exact decimals)::
 
-    id = "NL-EV-TOU-2025"            # at most 64 characters
+    id = "NL-EV-TOU-2025"            # at most 52 characters
     name = "Residential time-of-use with EV night rate"
     currency = "EUR"                 # ISO 4217: three capital letters
     timezone = "Europe/Amsterdam"    # IANA name; interval times are local to it
     third_party_price_per_kwh = "0.31"
+    plain_price_per_kwh = "0.28"     # optional; see below
+    default = true                   # optional; see below
 
     [[interval]]
     label = "day"
-    start = "07:00"                  # HH:MM, 00:00 to 23:59
+    start = "07:00"                  # HH:MM on a quarter hour (minutes 00, 15, 30, 45)
     end = "23:00"                    # an end not after the start wraps past midnight
     price_per_kwh = "0.28"
     ev_night = false                 # true: the EV night (off-peak) rate
 
 Rules: the intervals cover the 24 hours of the local day exactly once (no gap, no
-overlap, to the minute); at least one is an EV night interval; prices are non-negative
-with at most six decimals. Unknown keys are refused (a typo would otherwise be dropped
-silently). Importing a tariff id again replaces that tariff; importing the same file
-again changes nothing.
+overlap); at least one is an EV night interval; every start and end is on a quarter
+hour (billing prices metered 15-minute intervals, each by the window holding its start,
+so no window may change inside one); prices are non-negative with at most six
+decimals. Unknown keys are refused (a typo would otherwise be dropped silently). The id
+is at most 52 characters: the rate a session is told is named ``<id>:<rate>`` (rate
+``evNight``, ``plain`` or ``quickCharge``), an mRID of at most 64.
+
+``plain_price_per_kwh``: what an EV that is *not* enrolled in the EV rate (registry
+column ``ev_rate = no``) pays in the ``ev_night`` intervals at home; its other intervals
+are priced as they are. Absent: the highest price among the tariff's intervals that are
+not ``ev_night``.
+
+Several tariffs are kept, each account names its own (registry column ``tariff_id``)
+and exactly one is the default, the tariff of accounts that name none. ``default =
+true`` makes this tariff the default (the mark leaves the previous one); absent or
+``false``, the mark stays where it is, except that the first tariff imported into a
+database is the default whatever it says.
+
+Importing a tariff id again replaces that tariff; importing the same file again changes
+nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +51,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from evgrid.adapters.store.models import ID_LENGTH, Tariff, TariffInterval, bump_registry_version
@@ -42,7 +61,11 @@ MINUTES_PER_DAY = 24 * 60
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _MAX_PRICE = Decimal(10) ** 8  # Numeric(14, 6)
-_TOP_KEYS = {"id", "name", "currency", "timezone", "third_party_price_per_kwh", "interval"}
+_TOP_KEYS = {"id", "name", "currency", "timezone", "third_party_price_per_kwh", "plain_price_per_kwh", "default",
+             "interval"}
+# "<tariff id>:quickCharge" (the PricingStructure mRID of a rate) must stay an mRID (64).
+MAX_TARIFF_ID = ID_LENGTH - len(":quickCharge")
+QUARTER_HOUR = 15
 _INTERVAL_KEYS = {"label", "start", "end", "price_per_kwh", "ev_night"}
 
 
@@ -67,15 +90,18 @@ class TariffSpec:
     timezone: str
     third_party_price_per_kwh: Decimal
     intervals: tuple[IntervalSpec, ...]
+    plain_price_per_kwh: Decimal | None = None
+    default: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class TariffImportReport:
-    """What importing a tariff did."""
+    """What importing a tariff did; ``default``: it is the default tariff now."""
 
     tariff_id: str
     outcome: Literal["created", "updated", "unchanged"]
     intervals: int
+    default: bool = False
 
 
 def import_tariff(session: Session, toml_path: str | Path, *, now: datetime | None = None) -> TariffImportReport:
@@ -104,19 +130,27 @@ def import_tariff(session: Session, toml_path: str | Path, *, now: datetime | No
         raise ImportRejected(source, [f"not valid TOML: {exc}"]) from exc
     spec = parse_tariff(document, source)
     existing = session.get(Tariff, spec.tariff_id)
-    if existing is not None and _same(existing, spec):
-        return TariffImportReport(spec.tariff_id, "unchanged", len(spec.intervals))
+    # the first tariff is the default: there is always exactly one
+    make_default = spec.default or session.scalar(select(Tariff.tariff_id).where(Tariff.is_default).limit(1)) is None
+    if existing is not None and _same(existing, spec) and (existing.is_default or not make_default):
+        return TariffImportReport(spec.tariff_id, "unchanged", len(spec.intervals), existing.is_default)
     imported_at = now or datetime.now(UTC)
+    if make_default:
+        # the mark leaves the old default first: at most one row may hold it (a unique index)
+        session.execute(update(Tariff).where(Tariff.is_default, Tariff.tariff_id != spec.tariff_id)
+                        .values(is_default=False))
     if existing is None:
-        tariff = Tariff(tariff_id=spec.tariff_id)
+        tariff = Tariff(tariff_id=spec.tariff_id, is_default=make_default)
         session.add(tariff)
     else:
         tariff = existing
+        tariff.is_default = tariff.is_default or make_default
         tariff.intervals.clear()
         # the old rows must be gone before new ones reuse their (tariff_id, sequence)
         session.flush()
     tariff.name, tariff.currency, tariff.timezone = spec.name, spec.currency, spec.timezone
     tariff.third_party_price_per_kwh = spec.third_party_price_per_kwh
+    tariff.plain_price_per_kwh = spec.plain_price_per_kwh
     tariff.imported_at = imported_at
     tariff.intervals.extend(
         TariffInterval(sequence=number, label=i.label, start_local=i.start_local, end_local=i.end_local,
@@ -125,15 +159,18 @@ def import_tariff(session: Session, toml_path: str | Path, *, now: datetime | No
     )
     session.flush()
     bump_registry_version(session)
-    return TariffImportReport(spec.tariff_id, "created" if existing is None else "updated", len(spec.intervals))
+    return TariffImportReport(spec.tariff_id, "created" if existing is None else "updated", len(spec.intervals),
+                              tariff.is_default)
 
 
 def _same(tariff: Tariff, spec: TariffSpec) -> bool:
     stored = tuple(
         IntervalSpec(i.label, i.start_local, i.end_local, i.price_per_kwh, i.ev_night) for i in tariff.intervals
     )
-    return (tariff.name, tariff.currency, tariff.timezone, tariff.third_party_price_per_kwh, stored) == (
-        spec.name, spec.currency, spec.timezone, spec.third_party_price_per_kwh, spec.intervals)
+    return (tariff.name, tariff.currency, tariff.timezone, tariff.third_party_price_per_kwh,
+            tariff.plain_price_per_kwh, stored) == (
+        spec.name, spec.currency, spec.timezone, spec.third_party_price_per_kwh, spec.plain_price_per_kwh,
+        spec.intervals)
 
 
 def parse_tariff(document: dict[str, object], source: str = "tariff") -> TariffSpec:
@@ -146,7 +183,7 @@ def parse_tariff(document: dict[str, object], source: str = "tariff") -> TariffS
     unknown = sorted(set(document) - _TOP_KEYS)
     if unknown:
         problems.append(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
-    tariff_id = _string(document, "id", problems, max_length=ID_LENGTH)
+    tariff_id = _string(document, "id", problems, max_length=MAX_TARIFF_ID)
     name = _string(document, "name", problems, max_length=200)
     currency = _string(document, "currency", problems)
     if currency and not _CURRENCY.fullmatch(currency):
@@ -158,10 +195,14 @@ def parse_tariff(document: dict[str, object], source: str = "tariff") -> TariffS
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(f"timezone {timezone!r} is not an IANA time zone")
     third_party = _price(document, "third_party_price_per_kwh", problems)
+    plain = _price(document, "plain_price_per_kwh", problems) if "plain_price_per_kwh" in document else None
+    default = document.get("default", False)
+    if not isinstance(default, bool):
+        problems.append(f"default must be true or false, not {default!r}")
     intervals = _intervals(document.get("interval"), problems)
     if problems or third_party is None:  # a None always comes with a problem; this tells mypy
         raise ImportRejected(source, problems)
-    return TariffSpec(tariff_id, name, currency, timezone, third_party, intervals)
+    return TariffSpec(tariff_id, name, currency, timezone, third_party, intervals, plain, default is True)
 
 
 def _intervals(raw: object, problems: list[str]) -> tuple[IntervalSpec, ...]:
@@ -244,6 +285,10 @@ def _clock(table: dict[str, object], key: str, problems: list[str], where: str) 
     value = table.get(key)
     if not isinstance(value, str) or not _TIME.fullmatch(value):
         problems.append(f"{where}: {key} must be a string \"HH:MM\" from 00:00 to 23:59, not {value!r}")
+        return ""
+    if _minutes(value) % QUARTER_HOUR:
+        problems.append(f"{where}: {key} {value} is not on a quarter hour (minutes 00, 15, 30 or 45): "
+                        "billing prices 15-minute intervals")
         return ""
     return value
 

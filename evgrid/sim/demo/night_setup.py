@@ -40,15 +40,15 @@ class Plant:
 
 
 def seed_database(database_url: str, scenario: sc.Scenario, work: Path) -> None:
-    """Migrate, import the registry and the tariff, and set each transformer's base load."""
+    """Migrate, import both tariffs and the registry, and set each transformer's base load."""
     registry = sc.write_registry(scenario, work / "registry.csv")
-    tariff = sc.write_tariff(work / "tariff.toml")
+    tariffs = sc.write_tariffs(work)
 
     def base_loads(session: object) -> None:
         for transformer in scenario.transformers:
             set_base_load(session, transformer.transformer_id, transformer.base_load_kw)  # type: ignore[arg-type]
 
-    seed(database_url, registry, tariff, then=base_loads)
+    seed(database_url, registry, tariffs, then=base_loads)
 
 
 def write_portal_files(scenario: sc.Scenario, plant: Plant, work: Path, portal_ports: list[int]) -> Path:

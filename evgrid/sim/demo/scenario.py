@@ -1,7 +1,10 @@
-"""A simulated night for ``evgrid demo``: homes, transformers, the tariff and who charges where.
+"""A simulated night for ``evgrid demo``: homes, transformers, the tariffs and who charges where.
 
 Deterministic for a seed. Each home has a customer, an account, a premise with a meter
-and a charging station, and one EV. Homes are grouped about eight to a distribution
+and a charging station, and one EV. Two tariffs: every third account pays the second
+one (:data:`PEAK_TARIFF_ID`, an evening peak and a later, cheaper EV night), the others
+the default (:data:`TARIFF_ID`); every fourth EV is not enrolled in the EV rate and pays
+its tariff's plain price in the EV night. Homes are grouped about eight to a distribution
 transformer whose capacity holds the evening base load plus about a third of its stations
 at full power: charging everyone on arrival would overload it, a schedule does not.
 
@@ -32,12 +35,18 @@ HOMES_PER_TRANSFORMER = 8
 _BASE_KW_PER_HOME = (0.4, 0.35, 0.35, 0.35, 0.35, 0.4, 0.6, 0.8, 0.7, 0.6, 0.6, 0.6,
                      0.6, 0.6, 0.6, 0.7, 0.9, 1.3, 1.5, 1.3, 1.0, 0.8, 0.6, 0.5)
 
+TARIFF_ID = "DEMO-EV-TOU"
+PEAK_TARIFF_ID = "DEMO-EV-PEAK"
+PEAK_EVERY = 3  # accounts of homes 3, 6, 9, ... pay PEAK_TARIFF_ID
+NOT_ENROLLED_EVERY = 4  # the EVs of homes 4, 8, 12, ... are not enrolled in the EV rate
+
 TARIFF_TOML = """\
-# The demo's tariff: residential time-of-use with the EV night rate (use-case step 2.1).
+# The demo's default tariff: residential time-of-use with the EV night rate (use-case step 2.1).
 id = "DEMO-EV-TOU"
 name = "Residential time-of-use with EV night rate"
 currency = "EUR"
 timezone = "Europe/Amsterdam"
+default = true
 third_party_price_per_kwh = "0.31"
 
 [[interval]]
@@ -54,6 +63,45 @@ end = "07:00"
 price_per_kwh = "0.09"
 ev_night = true
 """
+
+PEAK_TARIFF_TOML = """\
+# The demo's second tariff: an evening peak and a shorter, cheaper EV night from midnight.
+id = "DEMO-EV-PEAK"
+name = "Residential with evening peak and EV night rate"
+currency = "EUR"
+timezone = "Europe/Amsterdam"
+third_party_price_per_kwh = "0.34"
+plain_price_per_kwh = "0.21"
+
+[[interval]]
+label = "day"
+start = "07:00"
+end = "17:00"
+price_per_kwh = "0.24"
+ev_night = false
+
+[[interval]]
+label = "peak"
+start = "17:00"
+end = "21:00"
+price_per_kwh = "0.36"
+ev_night = false
+
+[[interval]]
+label = "evening"
+start = "21:00"
+end = "00:00"
+price_per_kwh = "0.24"
+ev_night = false
+
+[[interval]]
+label = "EV night"
+start = "00:00"
+end = "07:00"
+price_per_kwh = "0.07"
+ev_night = true
+"""
+TARIFFS = {TARIFF_ID: TARIFF_TOML, PEAK_TARIFF_ID: PEAK_TARIFF_TOML}  # the default first
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +121,8 @@ class Home:
     ev_id: str
     ev_battery_kwh: int
     ev_max_kw: float
+    tariff_id: str = TARIFF_ID  # the account's tariff
+    ev_rate: bool = True  # the EV is enrolled in the EV rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +210,7 @@ def _home(n: int, rng: random.Random) -> Home:
         station_id=f"S-{n:05d}", station_max_kw=station_kw,
         transformer_id=f"T-{(n - 1) // HOMES_PER_TRANSFORMER + 1:03d}",
         ev_id=f"EV-{n:05d}", ev_battery_kwh=rng.choice((40, 58, 64, 77, 82)), ev_max_kw=rng.choice((7.4, 11.0)),
+        tariff_id=PEAK_TARIFF_ID if n % PEAK_EVERY == 0 else TARIFF_ID, ev_rate=n % NOT_ENROLLED_EVERY != 0,
     )
 
 
@@ -199,11 +250,15 @@ def _visit(owner: Home, station_number: int, night: datetime, rng: random.Random
 
 REGISTRY_COLUMNS = ("customer_id", "customer_name", "account_id", "account_status", "premise_number",
                     "usage_point_id", "meter_number", "transformer_id", "transformer_capacity_kw", "feeder_id",
-                    "feeder_capacity_kw", "station_id", "station_max_kw", "ev_id", "ev_battery_kwh", "ev_max_kw")
+                    "feeder_capacity_kw", "station_id", "station_max_kw", "ev_id", "ev_battery_kwh", "ev_max_kw",
+                    "tariff_id", "ev_rate")
 
 
 def write_registry(scenario: Scenario, path: Path) -> Path:
-    """The registry CSV ``evgrid registry import`` reads (one feeder for all transformers)."""
+    """The registry CSV ``evgrid registry import`` reads (one feeder for all transformers).
+
+    Accounts on the default tariff leave ``tariff_id`` empty; the others name theirs.
+    """
     capacity = {t.transformer_id: t.capacity_kw for t in scenario.transformers}
     feeder_kw = round(sum(capacity.values()) * 0.9, 1)  # diversity: the feeder need not hold every peak
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -217,11 +272,22 @@ def write_registry(scenario: Scenario, path: Path) -> Path:
                 "transformer_capacity_kw": capacity[h.transformer_id], "feeder_id": "F-001",
                 "feeder_capacity_kw": feeder_kw, "station_id": h.station_id, "station_max_kw": h.station_max_kw,
                 "ev_id": h.ev_id, "ev_battery_kwh": h.ev_battery_kwh, "ev_max_kw": h.ev_max_kw,
+                "tariff_id": "" if h.tariff_id == TARIFF_ID else h.tariff_id, "ev_rate": "yes" if h.ev_rate else "no",
             })
     return path
 
 
 def write_tariff(path: Path) -> Path:
-    """The demo's tariff, for ``evgrid tariff import``."""
+    """The demo's default tariff, for ``evgrid tariff import``."""
     path.write_text(TARIFF_TOML, encoding="utf-8")
     return path
+
+
+def write_tariffs(folder: Path) -> list[Path]:
+    """Both demo tariffs (``<id>.toml`` in ``folder``), the default first: import them in this order."""
+    paths = []
+    for tariff_id, text in TARIFFS.items():
+        path = folder / f"{tariff_id}.toml"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths

@@ -16,7 +16,7 @@ from evgrid.errors import MappingError
 from evgrid.mappings import catalog, examples
 from evgrid.mappings import ev_charging as mapping
 from evgrid.operations import events, handlers
-from evgrid.operations.model import ChargingKind
+from evgrid.operations.model import ChargingKind, ChargingRequest, Rate
 from evgrid.operations.ports import Allotment
 from evgrid.operations.rates import windows
 from evgrid.operations.session import Session, SessionState
@@ -103,3 +103,82 @@ def test_outbound_nouns_validate() -> None:
     reply = env.reply_ok("ChargingRequest", mapping.confirmation_to_cim(confirmation), source="t",
                          correlation_id="m")
     codec.decode(codec.dump(reply))
+
+
+# ---------------------------------------------------------- 2.1 / 3.1.2 and 4.1: the rate
+EV_NS = "{urn:evgrid:cim:EvCharging:1}"
+
+
+def test_uc_2_1_applicable_rate_names_tariff_and_rate_with_its_prices() -> None:
+    session = replace(SESSION, kind=ChargingKind.HOME, host_account_id="ACC-O", rate=Rate.PLAIN)
+    priced = tuple(windows(TARIFF, ChargingKind.HOME, session.plugged_in_utc, session.departure_utc, Rate.PLAIN))
+    confirmation = handlers.Confirmation(session, Decimal("7.2"), Allotment("S-1", "TX-1", (), 15, 0), TARIFF, priced,
+                                         "C-O")
+    rate = mapping.applicable_rate_to_cim(confirmation)
+    assert (rate.pricing_structure.m_rid, rate.pricing_structure.code, rate.pricing_structure.name) == (
+        "T-EV:plain", "plain", TARIFF.name)
+    assert (rate.charged_account.m_rid, rate.charged_account.customer.m_rid) == ("ACC-O", "C-O")
+    assert rate.tariff.m_rid == "T-EV" and rate.kind is ev.ChargingKind.HOME
+    assert [(i.label, i.price) for i in rate.tariff.time_tariff_interval] == [
+        ("day", Decimal("0.28")), ("EV night", Decimal("0.28"))]
+    _round_trip("ApplicableRate", rate)
+
+
+def test_an_unrated_confirmation_has_no_applicable_rate() -> None:
+    confirmation = handlers.Confirmation(SESSION, Decimal("7.2"), Allotment("S-1", "TX-1", (), 15, 0))
+    with pytest.raises(MappingError, match="no applicable rate"):
+        mapping.applicable_rate_to_cim(confirmation)
+
+
+def test_uc_4_1_consumption_names_the_rate_and_the_metered_usage_point() -> None:
+    session = replace(SESSION, rate=Rate.QUICK_CHARGE)
+    priced = tuple(windows(TARIFF, session.kind, datetime(2026, 11, 26, 18, tzinfo=UTC),
+                           datetime(2026, 11, 26, 21, tzinfo=UTC), Rate.QUICK_CHARGE))
+    consumption = mapping.consumption_to_cim(events.ConsumptionForBilling(
+        session, TARIFF, priced, rate=Rate.QUICK_CHARGE, usage_point_id="UP-1"))
+    assert (consumption.pricing_structure.m_rid, consumption.pricing_structure.code) == (
+        "T-EV:quickCharge", "quickCharge")
+    point = consumption.usage_point
+    assert (point.m_rid, point.meter.m_rid, point.service_location.premise_number) == ("UP-1", "MTR-1", "P-1")
+    (window,) = consumption.tariff.time_tariff_interval
+    assert (window.start_time.to_datetime(), window.end_time.to_datetime(), window.price) == (
+        datetime(2026, 11, 26, 18, tzinfo=UTC), datetime(2026, 11, 26, 21, tzinfo=UTC), Decimal("0.31"))
+    _round_trip("ChargingConsumption", consumption)
+
+
+@pytest.mark.parametrize(("ev_id", "customer", "code", "prices"), [
+    ("EV-A", "C-A", "evNight", [Decimal("0.28"), Decimal("0.09")]),
+    ("EV-B", "C-B", "quickCharge", [Decimal("0.31")]),
+], ids=["home", "third_party"])
+def test_uc_2_1_1_the_request_reply_carries_the_applicable_rate_and_the_portal_still_reads_it(
+        ev_id: str, customer: str, code: str, prices: list[Decimal]) -> None:
+    from types import SimpleNamespace
+
+    from evgrid.apps.portal.host import PortalHost
+    from evgrid.cim.codec import Header
+    from evgrid.messaging import routes
+    from tests.unit.operations.fakes import FakeUnitOfWork
+
+    uow = FakeUnitOfWork()
+    command = ChargingRequest(
+        request_mrid="R-1", ev_id=ev_id, station_id="EVSE-A", customer_id="C-A", usage_point_id="UP-A",
+        premise_number="P-A", requested_wh=3_000, departure_utc=uow.now + timedelta(hours=13),
+        max_power_kw=Decimal("11"), plugged_in_utc=uow.now)
+    with uow:
+        outcome = routes._request_charging(command, Header(env.Verb.CREATE, "ChargingRequest", "m-1"), uow)
+    reply = codec.dump(env.reply(outcome.result, "ChargingRequest", *outcome.payload, source="evgrid",
+                                 correlation_id="m-1", errors=outcome.errors))
+    inbound = codec.decode(reply)  # schema-valid with the ApplicableRate
+    (element,) = inbound.payload.getparent().iter(f"{EV_NS}ApplicableRate")
+    rate = codec.bind(element, ev.ApplicableRate)
+    assert rate.pricing_structure.m_rid == f"T-EV:{code}" and rate.pricing_structure.code == code
+    assert (rate.charged_account.m_rid, rate.charged_account.customer.m_rid) == (f"ACC-{ev_id[-1]}", customer)
+    assert [i.price for i in rate.tariff.time_tariff_interval] == prices
+
+    # The portal's reading of the reply takes what it knows and leaves the ApplicableRate alone.
+    seen: list[object] = []
+    site = SimpleNamespace(confirmed=seen.append, allotted=seen.append)
+    PortalHost.request_answered(SimpleNamespace(portals={"P-A": site}, codec=codec), "portal:P-A", reply)  # type: ignore[arg-type]
+    confirmed, allotted = seen
+    assert (confirmed.session_id, confirmed.third_party) == ("S-R-1", ev_id == "EV-B")  # type: ignore[attr-defined]
+    assert allotted.session_id == "S-R-1"  # type: ignore[attr-defined]

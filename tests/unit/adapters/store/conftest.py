@@ -52,6 +52,17 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
     return session_factory(engine)
 
 
+EXAMPLE_TARIFFS = ("tariff.toml", "tariff-peak.toml")  # the default first
+
+
+def import_example_tariffs(db: Session, examples: Path = EXAMPLES) -> None:
+    """Import the example tariffs (before the example registry: its accounts name them)."""
+    from evgrid.adapters.store.tariff import import_tariff
+
+    for name in EXAMPLE_TARIFFS:
+        import_tariff(db, examples / name)
+
+
 REGISTRY_HEADER = ("customer_id,customer_name,account_id,account_status,premise_number,usage_point_id,meter_number,"
                    "transformer_id,transformer_capacity_kw,feeder_id,feeder_capacity_kw,station_id,station_max_kw,"
                    "ev_id,ev_battery_kwh,ev_max_kw")

@@ -11,17 +11,28 @@ from evgrid.cli import main
 
 def test_db_upgrade_then_again(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade", "--database-url", store_url]) == 0
-    assert "upgraded from empty to revision 0003" in capsys.readouterr().out
+    assert "upgraded from empty to revision 0004" in capsys.readouterr().out
     assert main(["db", "upgrade", "--database-url", store_url]) == 0
-    assert "already at revision 0003" in capsys.readouterr().out
+    assert "already at revision 0004" in capsys.readouterr().out
 
 
 def test_imports_on_a_fresh_database(store_url: str, examples: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the tariffs first: the registry's accounts name them
+    assert main(["tariff", "import", str(examples / "tariff.toml"), "--database-url", store_url]) == 0
+    assert "tariff NL-EV-TOU-2025 created (2 intervals, the default tariff)" in capsys.readouterr().out
+    assert main(["tariff", "import", str(examples / "tariff-peak.toml"), "--database-url", store_url]) == 0
+    assert "tariff NL-EV-PEAK-2025 created (4 intervals)\n" in capsys.readouterr().out
     assert main(["registry", "import", str(examples / "registry.csv"), "--database-url", store_url]) == 0
     out = capsys.readouterr().out
     assert "service_locations: 6 (6 new, 0 updated, 0 unchanged)" in out and "evs: 5 (5 new" in out
-    assert main(["tariff", "import", str(examples / "tariff.toml"), "--database-url", store_url]) == 0
-    assert "tariff NL-EV-TOU-2025 created (2 intervals)" in capsys.readouterr().out
+
+
+def test_a_registry_naming_a_tariff_not_imported_is_refused(
+    store_url: str, examples: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["registry", "import", str(examples / "registry.csv"), "--database-url", store_url]) == 2
+    err = capsys.readouterr().err
+    assert "line 5: tariff_id 'NL-EV-TOU-2025' is not an imported tariff" in err and "nothing written" in err
 
 
 def test_the_database_comes_from_the_environment_then_the_current_directory(

@@ -24,6 +24,7 @@ from evgrid.adapters.store.models import (
     Tariff,
 )
 from evgrid.adapters.store.registry import import_registry
+from tests.unit.adapters.store.conftest import import_example_tariffs
 
 PLUGGED_IN = datetime(2025, 11, 26, 18, 5, tzinfo=UTC)
 
@@ -46,6 +47,7 @@ def _session_row(session_id: str = "CS-1") -> ChargingSession:
 def registered(sessions: sessionmaker[Session], examples: Path) -> sessionmaker[Session]:
     """The example registry, imported."""
     with sessions.begin() as db:
+        import_example_tariffs(db, examples)
         import_registry(db, examples / "registry.csv")
     return sessions
 

@@ -35,8 +35,9 @@ def _session(session_id: str, plugged_in_at: datetime, state: str) -> m.Charging
 @pytest.fixture
 def seeded(sessions: sessionmaker[Session], examples: Path) -> sessionmaker[Session]:
     with sessions.begin() as db:
-        import_registry(db, examples / "registry.csv")
         import_tariff(db, examples / "tariff.toml")
+        import_tariff(db, examples / "tariff-peak.toml")
+        import_registry(db, examples / "registry.csv")
     return sessions
 
 

@@ -20,7 +20,9 @@ from evgrid.adapters.store.models import (
     Transformer,
 )
 from evgrid.adapters.store.registry import COLUMNS, MAX_PROBLEMS, import_registry
+from evgrid.adapters.store.uow import SqlRegistry
 from evgrid.errors import ImportRejected
+from tests.unit.adapters.store.conftest import import_example_tariffs
 
 Row = dict[str, str]
 
@@ -64,6 +66,7 @@ def _counts(db: Session) -> dict[str, int]:
 
 def test_example_registry_is_imported(sessions: sessionmaker[Session], examples: Path) -> None:
     with sessions.begin() as db:
+        import_example_tariffs(db, examples)
         report = import_registry(db, examples / "registry.csv")
     assert report.rows == 7 and report.changed
     assert {name: c.inserted for name, c in report.tables.items()} == {
@@ -83,6 +86,7 @@ def test_example_registry_is_imported(sessions: sessionmaker[Session], examples:
 
 def test_importing_the_same_file_again_changes_nothing(sessions: sessionmaker[Session], examples: Path) -> None:
     with sessions.begin() as db:
+        import_example_tariffs(db, examples)
         import_registry(db, examples / "registry.csv")
     with sessions.begin() as db:
         again = import_registry(db, examples / "registry.csv")
@@ -94,6 +98,7 @@ def test_changed_values_are_updated_and_new_keys_inserted(
     sessions: sessionmaker[Session], examples: Path, tmp_path: Path
 ) -> None:
     with sessions.begin() as db:
+        import_example_tariffs(db, examples)
         import_registry(db, examples / "registry.csv")
         db.get_one(Transformer, "T-01").base_load_kw = [1.5] * 24  # from a load study, not the CSV
     rows = _example_rows(examples)
@@ -186,6 +191,7 @@ def test_a_meter_registered_to_another_premise_is_refused(
     sessions: sessionmaker[Session], examples: Path, tmp_path: Path
 ) -> None:
     with sessions.begin() as db:
+        import_example_tariffs(db, examples)
         import_registry(db, examples / "registry.csv")
     newcomer = _example_rows(examples)[0] | {"premise_number": "P-2000", "usage_point_id": "UP-2000",
                                              "station_id": "", "station_max_kw": "", "ev_id": "",
@@ -199,6 +205,7 @@ def test_one_bad_row_after_many_batches_rejects_the_whole_file(
     sessions: sessionmaker[Session], examples: Path, tmp_path: Path
 ) -> None:
     with sessions.begin() as db:
+        import_example_tariffs(db, examples)
         import_registry(db, examples / "registry.csv")
     rows = _example_rows(examples)
     rows[0]["customer_name"] = "Changed"
@@ -234,3 +241,90 @@ def test_unreadable_or_non_utf8_files_are_rejected(sessions: sessionmaker[Sessio
             import_registry(db, latin)
         with pytest.raises(ImportRejected, match="cannot read the file"):
             import_registry(db, tmp_path / "missing.csv")
+
+
+# ------------------------------------------------------------- tariff_id per account, ev_rate per EV
+ALL_COLUMNS = (*COLUMNS, "tariff_id", "ev_rate")
+
+
+def test_each_account_s_tariff_and_each_ev_s_enrolment_are_stored(
+    sessions: sessionmaker[Session], examples: Path
+) -> None:
+    with sessions.begin() as db:
+        import_example_tariffs(db, examples)
+        import_registry(db, examples / "registry.csv")
+    with sessions() as db:
+        tariffs = {a.account_id: a.tariff_id for a in db.scalars(select(CustomerAccount))}
+        assert tariffs == {"A-1001": None, "A-1002": None, "A-1003": "NL-EV-TOU-2025", "A-1004": None,
+                           "A-1005": "NL-EV-TOU-2025", "A-1006": "NL-EV-TOU-2025"}
+        rates = {e.ev_id: e.ev_rate for e in db.scalars(select(ElectricVehicle))}
+        assert rates == {"EV-1001": True, "EV-1002": True, "EV-1003": True, "EV-1004": True, "EV-1005": False}
+        registry = SqlRegistry(db, None)
+        ev = registry.ev("EV-1005")
+        assert ev is not None and (ev.ev_rate, ev.owner.tariff_id) == (False, "NL-EV-TOU-2025")
+        assert registry.tariff(ev.owner.tariff_id).plain_price == Decimal("0.28")  # none given: the day's
+        assert registry.tariff(None).tariff_id == "NL-EV-TOU-2025"  # the default, for A-1001's EV
+
+
+@pytest.mark.parametrize(("line", "values", "problem"), [
+    pytest.param(1, {"tariff_id": "NL-NOPE"},
+                 "line 3: tariff_id 'NL-NOPE' is not an imported tariff (import it first", id="unknown-tariff"),
+    pytest.param(0, {"ev_rate": "maybe"}, "line 2: ev_rate 'maybe' is not yes, no, true or false", id="bad-ev-rate"),
+    pytest.param(3, {"ev_rate": "no"}, "line 5: ev_rate is given but ev_id is empty", id="ev-rate-without-ev"),
+    pytest.param(1, {"tariff_id": "NL-EV-PEAK-2025"},
+                 "line 4: account 'A-1002' has tariff_id=empty, but line 3 has tariff_id='NL-EV-PEAK-2025'",
+                 id="account-rows-disagree"),
+    pytest.param(2, {"ev_id": "EV-1002", "ev_battery_kwh": "77", "ev_max_kw": "11", "ev_rate": "no"},
+                 "line 4: EV 'EV-1002' has ev_rate='no', but line 3 has ev_rate='yes'", id="ev-rows-disagree"),
+])
+def test_bad_tariffs_and_ev_rates_are_refused(
+    sessions: sessionmaker[Session], examples: Path, tmp_path: Path, line: int, values: dict[str, str], problem: str,
+) -> None:
+    with sessions.begin() as db:
+        import_example_tariffs(db, examples)
+    rows = _example_rows(examples)
+    rows[line].update(values)
+    with sessions() as db, pytest.raises(ImportRejected) as info:
+        import_registry(db, _write(tmp_path / "bad.csv", rows, ALL_COLUMNS))
+    assert any(p.startswith(problem) for p in info.value.problems), info.value.problems
+    with sessions() as db:
+        assert _counts(db)["customer_accounts"] == 0
+
+
+def test_ev_rate_words(sessions: sessionmaker[Session], examples: Path, tmp_path: Path) -> None:
+    rows = [row | {"tariff_id": ""} for row in _example_rows(examples)]  # no tariff imported here
+    for row, word in zip([r for r in rows if r["ev_id"]], ["Yes", "TRUE", "false", "No", ""], strict=True):
+        row["ev_rate"] = word
+    with sessions.begin() as db:
+        import_registry(db, _write(tmp_path / "words.csv", rows, ALL_COLUMNS))
+    with sessions() as db:
+        assert [e.ev_rate for e in db.scalars(select(ElectricVehicle).order_by(ElectricVehicle.ev_id))] == [
+            True, True, False, False, True]
+
+
+def test_left_out_columns_keep_what_is_stored_and_empty_ones_reset_it(
+    sessions: sessionmaker[Session], examples: Path, tmp_path: Path
+) -> None:
+    with sessions.begin() as db:
+        import_example_tariffs(db, examples)
+        import_registry(db, examples / "registry.csv")
+    rows = _example_rows(examples)
+    rows[0]["customer_name"] = "Anna"
+    with sessions.begin() as db:  # the old 16 columns: tariffs and enrolments stay
+        report = import_registry(db, _write(tmp_path / "old.csv", rows))
+    assert {name: c.updated for name, c in report.tables.items() if c.updated} == {"customers": 1}
+    with sessions() as db:
+        assert db.get_one(CustomerAccount, "A-1003").tariff_id == "NL-EV-TOU-2025"
+        assert db.get_one(ElectricVehicle, "EV-1005").ev_rate is False
+    for row in rows:
+        row["tariff_id"] = row["ev_rate"] = ""
+    rows.append(rows[3] | {"premise_number": "P-2000", "usage_point_id": "UP-2000", "meter_number": "M-2000",
+                           "station_id": "", "station_max_kw": "", "ev_id": "EV-2000", "ev_battery_kwh": "50",
+                           "ev_max_kw": "11"})
+    with sessions.begin() as db:  # present but empty: the default tariff, enrolled
+        report = import_registry(db, _write(tmp_path / "empty.csv", rows, ALL_COLUMNS))
+    assert (report.tables["customer_accounts"].updated, report.tables["evs"].updated) == (3, 1)
+    with sessions() as db:
+        assert set(db.scalars(select(CustomerAccount.tariff_id))) == {None}
+        assert set(db.scalars(select(ElectricVehicle.ev_rate))) == {True}
+        assert db.get_one(ElectricVehicle, "EV-2000").owner_account_id == "A-1003"
