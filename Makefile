@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_inbound.py
 	$(BIN)/python benchmarks/bench_iec61850.py
 	$(BIN)/python benchmarks/bench_scheduler.py
+	$(BIN)/python benchmarks/bench_mdm.py
 
 # Regenerate the committed xsdata bindings from our schemas.
 generate: $(STAMP)

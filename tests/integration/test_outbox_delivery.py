@@ -41,7 +41,7 @@ from evgrid.messaging.outbox import Due, OutboxWorker, RetryPolicy
 from tests.conftest import free_port
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, completion, event_message, register, request_message
-from tests.integration.test_soap_client import fixture, start_sim, stop_sim
+from tests.integration.test_soap_client import span_fixture, start_sim, stop_sim
 
 EV = "{" + ns.EV_CHARGING + "}"
 USER, PASSWORD = "evos", "evos-secret"
@@ -329,7 +329,7 @@ def test_a_message_the_receiver_refuses_fails_at_once_and_the_next_goes(store: S
 
 def test_meter_readings_go_to_the_mdm_and_unknown_destinations_wait(store: Store) -> None:
     now = datetime.now(UTC)  # the thread runner delivers on the wall clock
-    queue(store, "mdm", fixture("MeterReadings_created_envelope.xml"), now)
+    queue(store, "mdm", span_fixture("MeterReadings_created_envelope.xml"), now)  # a whole span: MDM validates
     queue(store, "portal:P-9", consumption_message("S-PORTAL"), now)  # no deliverer here: left pending
     mdm = MeterDataManagement()
     app = make_app([endpoint_for("MeterDataManagement", mdm.handle)], utility_credentials())
@@ -338,7 +338,7 @@ def test_meter_readings_go_to_the_mdm_and_unknown_destinations_wait(store: Store
         worker = OutboxWorker(SqlOutboxStore(store.sessions), {"mdm": soap_deliverer(to_mdm)})
         with worker.running(interval_s=0.05):
             poll(lambda: store.rows()[0].status == "delivered")
-    assert mdm.count() == 2
+    assert mdm.count() == 3  # the span's two register reads and its interval
     assert [(r.destination, r.status, r.attempts) for r in store.rows()][1] == ("portal:P-9", "pending", 0)
     mdm.close()
 

@@ -8,6 +8,7 @@ its 61968-100 code.
 
 from __future__ import annotations
 
+import copy
 import socket
 import subprocess
 import sys
@@ -40,6 +41,28 @@ codec = Codec()
 
 def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
+
+
+# The MeterReadings fixtures carry the closing register read of a span; MDM stores a span
+# whole (VEE): each gets its opening read (the closing one less its intervals) and its meter.
+SPAN_STARTS = {"MeterReadings_created_register.xml": ("2024-05-14T07:00:00Z", "18225.74"),
+               "MeterReadings_created_envelope.xml": ("2024-05-14T07:45:00Z", "18233.54")}
+METER = "b1f5e3a2-7c44-4a0e-9f6b-0d2c1e9a4b11"
+
+
+def span_fixture(name: str) -> bytes:
+    """A MeterReadings fixture as a whole span: its opening register read added, and a Meter if it has none."""
+    root = etree.fromstring(fixture(name))
+    reading = next(root.iter(MR + "MeterReading"))
+    closing = reading.find(MR + "Readings")
+    if reading.find(MR + "Meter") is None:
+        meter = etree.Element(MR + "Meter")
+        etree.SubElement(meter, MR + "mRID").text = METER
+        closing.addprevious(meter)
+    opening = copy.deepcopy(closing)
+    opening.find(MR + "timeStamp").text, opening.find(MR + "value").text = SPAN_STARTS[name]
+    closing.addprevious(opening)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 @pytest.fixture
@@ -88,32 +111,32 @@ def test_standard_meter_readings_are_stored_and_read_back(mdm_url: str, mdm: Met
         send = sender(mdm_client, path)
         # As other systems produce them: the noun-specific wrapper and the generic envelope.
         for name in ("MeterReadings_created_register.xml", "MeterReadings_created_envelope.xml"):
-            result = codec.decode(send(fixture(name)))
+            result = codec.decode(send(span_fixture(name)))
             assert result.result == "OK" and result.header.verb is env.Verb.REPLY
         assert mdm.count() == 7
 
         reply = send(fixture("GetMeterReadings_get_usagepoint.xml"))
 
     readings = readings_in(reply)
-    meter = "b1f5e3a2-7c44-4a0e-9f6b-0d2c1e9a4b11"
-    assert readings[(meter, "register", "2024-05-14T08:00:00Z")] == "18234.56"  # the exact text received
-    assert readings[(meter, "interval", "2024-05-14T07:30:00Z")] == "2.74"
-    assert readings[("UP-CP-0042", "interval", "2024-05-14T08:00:00Z")] == "1.02"
-    assert len(readings) == 7
+    assert readings[(METER, "register", "2024-05-14T08:00:00Z")] == "18234.56"  # in the ReadingType received
+    assert readings[(METER, "interval", "2024-05-14T07:30:00Z")] == "2.74"
+    assert readings[(METER, "interval", "2024-05-14T08:00:00Z")] == "1.02"
+    assert len(readings) == 7  # registers at 07:00, 07:45 and 08:00, intervals 07:15 to 08:00
 
 
 def test_changed_readings_replace_and_a_replay_changes_nothing(mdm_url: str, mdm: MeterDataManagement) -> None:
-    created = fixture("MeterReadings_created_envelope.xml")
+    created = span_fixture("MeterReadings_created_envelope.xml")
     changed = (created.replace(b"<msg:Verb>created</msg:Verb>", b"<msg:Verb>changed</msg:Verb>")
-               .replace(b"18234.56", b"18234.61").replace(b"4b5c6d7e-", b"9b5c6d7e-"))
+               .replace(b"18234.56", b"18234.61").replace(b">1.02<", b">1.07<").replace(b"4b5c6d7e-", b"9b5c6d7e-"))
     with client(mdm_url) as mdm_client:
         first = mdm_client.send(created)
         assert mdm_client.send(created) == first  # the same MessageID: the stored reply
         mdm_client.send(changed)
         reply = mdm_client.send(fixture("GetMeterReadings_get_envelope.xml").replace(
             b"0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0", b"0.0.0.1.1.1.12.0.0.0.0.0.0.0.0.3.72.0"))
-    assert readings_in(reply) == {("UP-CP-0042", "register", "2024-05-14T08:00:00Z"): "18234.61"}
-    assert mdm.count() == 2
+    assert readings_in(reply) == {(METER, "register", "2024-05-14T07:45:00Z"): "18233.54",
+                                  (METER, "register", "2024-05-14T08:00:00Z"): "18234.61"}
+    assert mdm.count() == 3
 
 
 def get_without_selection() -> bytes:
@@ -225,8 +248,8 @@ def test_evgrid_sim_mdm_serves_its_wsdl_and_readings() -> None:
         address = etree.fromstring(wsdl.content).find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address")
         assert address is not None and address.get("location") == url
         with client(url.rsplit("/", 1)[0]) as mdm_client:
-            mdm_client.send(fixture("MeterReadings_created_register.xml"))
-            assert len(readings_in(mdm_client.send(fixture("GetMeterReadings_get_usagepoint.xml")))) == 5
+            mdm_client.send(span_fixture("MeterReadings_created_register.xml"))
+            assert len(readings_in(mdm_client.send(fixture("GetMeterReadings_get_usagepoint.xml")))) == 6
     finally:
         assert stop_sim(process) in (0, 143, -15)
 
@@ -241,8 +264,8 @@ def test_over_tls_the_client_verifies_the_server_with_a_ca_file(tmp_path: Path, 
     with serve_in_thread(app, tls=pki.server) as url:
         assert url.startswith("https://")
         with client(url, verify=pki.ca_file) as trusting:
-            trusting.send(fixture("MeterReadings_created_envelope.xml"))
+            trusting.send(span_fixture("MeterReadings_created_envelope.xml"))
         with client(url) as untrusting, pytest.raises(UpstreamFault) as raised:  # the system store lacks our CA
             untrusting.send(fixture("MeterReadings_created_register.xml"))
     assert raised.value.code == "4.1" and "CERTIFICATE_VERIFY_FAILED" in raised.value.reason
-    assert mdm.count() == 2
+    assert mdm.count() == 3

@@ -35,12 +35,16 @@ class ServiceSettings:
     port: int
     credentials: tuple[tuple[str, str], ...]
     host: str = "127.0.0.1"
-    database: Path | None = None
+    database: Path | str | None = None  # mdm: a path or a database URL
     tls: TlsFiles | None = None
     # billing only: the EV Operation System that bills are forwarded to
     evos_url: str | None = None
     evos_credentials: tuple[str, str] | None = None
     evos_ca: Path | None = None
+    # billing only: the meter data management whose 15-minute intervals are priced
+    mdm_url: str | None = None
+    mdm_credentials: tuple[str, str] | None = None
+    mdm_ca: Path | None = None
 
 
 @dataclass(slots=True)
@@ -51,6 +55,7 @@ class ReferenceService:
     app: SoapApp
     service: BillingSystem | MeterDataManagement
     evos: ServiceClient | None = None
+    mdm: ServiceClient | None = None
 
     def running(self) -> contextlib.AbstractContextManager[object]:
         """What runs beside the SOAP server: billing's forwarding of bills, nothing for MDM."""
@@ -59,8 +64,9 @@ class ReferenceService:
     def close(self) -> None:
         """Close the service's store and its client."""
         self.service.close()
-        if self.evos is not None:
-            self.evos.close()
+        for client in (self.evos, self.mdm):
+            if client is not None:
+                client.close()
 
 
 def build(settings: ServiceSettings) -> ReferenceService:
@@ -78,9 +84,15 @@ def build(settings: ServiceSettings) -> ReferenceService:
     if settings.evos_url:
         evos = ServiceClient("EVOperationSystem", settings.evos_url, credentials=settings.evos_credentials,
                              verify=settings.evos_ca or True)
-    billing = BillingSystem(database, evos=evos)
+    mdm_client = None
+    if settings.mdm_url:
+        # Half the senders' default timeout: billing answers "MDM did not answer" (5.1, sent
+        # again later) before the operation system gives up waiting for billing.
+        mdm_client = ServiceClient(MDM, settings.mdm_url, credentials=settings.mdm_credentials,
+                                   verify=settings.mdm_ca or True, timeout_s=5.0)
+    billing = BillingSystem(database, evos=evos, mdm=mdm_client)
     return ReferenceService(BILLING, make_app([inbound_endpoint_for(BILLING, billing.handle_inbound)], credentials,
-                                              source="evgrid-billing"), billing, evos)
+                                              source="evgrid-billing"), billing, evos, mdm_client)
 
 
 def run(settings: ServiceSettings) -> int:
