@@ -1,6 +1,6 @@
 """The Customer Communication Portal's side of the CIM messages: portal domain <-> CIM.
 
-What a portal sends (1.1.2 ChargingRequest, 2.3.1 / 2.3.3 MeterReadings, 2.3.4
+What a portal sends (1.1.2 ChargingRequest, 2.3.1 / 2.3.3 and interval MeterReadings, 2.3.4
 ChargingCompletion, 3.3.5 UsageAssignment) is built here from the portal's own values;
 what it receives (the request's reply: ChargingConfirmation, ChargingType and
 TimeSlotAllotment; 2.3 EndDeviceControls; 4.1.1 BillingInformation) is read here into
@@ -9,6 +9,7 @@ frozen values of :mod:`evgrid.portal.model`. The portal itself never touches CIM
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from evgrid.cim.generated import end_device_controls as edc
@@ -18,6 +19,7 @@ from evgrid.cim.generated import meter_readings as mr
 from evgrid.errors import MappingError
 from evgrid.mappings import codes
 from evgrid.mappings.ev_charging import bill_from_cim, kilowatts, reference, utc, xml_time
+from evgrid.operations.metering import Interval, Register
 from evgrid.portal.model import Allotted, Bill, Completed, Confirmed, PlugIn, Site, SwitchOrder
 
 
@@ -42,13 +44,23 @@ def charging_request_to_cim(site: Site, plug: PlugIn) -> ev.ChargingRequest:
     )
 
 
-def register_to_cim(site: Site, at_utc: datetime, register_wh: int) -> mr.MeterReadings:
-    """2.3.1 / 2.3.3: the meter's forward active energy register (Wh) at one instant."""
-    reading = mr.Reading(time_stamp=xml_time(at_utc), value=str(register_wh),
-                         reading_type=mr.Reading.ReadingType(ref=codes.REGISTER_WH))
+def readings_to_cim(site: Site, registers: Sequence[Register], intervals: Sequence[Interval]) -> mr.MeterReadings:
+    """2.3.1 / 2.3.3 and each 15-minute boundary: register reads (Wh) and the intervals between them.
+
+    IEC 61968-9 MeterReading: each register read is a ``Readings`` of the forward active
+    energy register; the intervals are one ``IntervalBlocks`` of 15-minute delta data, each
+    ``IntervalReadings`` stamped with the end of its interval. No block when there are none
+    (the start, or a span the meter data management estimates).
+    """
+    readings = [mr.Reading(time_stamp=xml_time(read.at_utc), value=str(read.wh),
+                           reading_type=mr.Reading.ReadingType(ref=codes.REGISTER_WH)) for read in registers]
+    blocks = [mr.IntervalBlock(
+        interval_readings=[mr.IntervalReading(time_stamp=xml_time(interval.end_utc), value=str(interval.wh))
+                           for interval in intervals],
+        reading_type=mr.IntervalBlock.ReadingType(ref=codes.INTERVAL_15MIN_WH))] if intervals else []
     return mr.MeterReadings(meter_reading=[mr.MeterReading(
         meter=mr.Meter(m_rid=site.meter_number), usage_point=mr.UsagePoint(m_rid=site.usage_point_id),
-        readings=[reading])])
+        readings=readings, interval_blocks=blocks)])
 
 
 def device_event_to_cim(site: Site, code: str, ev_id: str, at_utc: datetime, mrid: str,

@@ -17,6 +17,14 @@ store-and-forward). It follows one EV's visit at a time:
   owner (3.3.5);
 - the bill information for the EV owner arrives later at the owner's own portal (4.1.1).
 
+While it charges, the portal also reads the register at every 15-minute boundary and
+sends each *span* between two reads with the interval it closes (IEC 61968-9 interval
+data; the rules are :mod:`evgrid.operations.metering`): a boundary read is stamped with
+the boundary itself, and a span that touches more than one interval (a read was missed:
+the IED was away, a read failed) goes without intervals, a gap that meter data
+management estimates. A read never produces a value it cannot prove: a register below
+the last read is not sent (see :meth:`SitePortal.read_boundary`).
+
 Reading the register before closing and after opening makes the meter delta exactly
 the session's energy. An IED restart opens the contactor (fail-safe): the portal does
 not take that for the end of the session but closes it again once the IED is back
@@ -31,11 +39,13 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from evgrid.errors import InvalidParameter, UnknownReference, WriteRejected
+from evgrid.operations.metering import Interval, Register, floor_interval, interval_ends
 from evgrid.operations.ports import Clock
 from evgrid.portal.model import Allotted, Bill, Completed, Confirmed, EvView, PlugIn, Site, SwitchOrder
 
@@ -46,6 +56,8 @@ CHARGING_COMPLETE = "charging-complete"
 UNPLUGGED = "unplugged"
 # An EV that reports no departure is assumed to stay this long (a plausible overnight stay).
 DEFAULT_STAY = timedelta(hours=12)
+START, END = "start", "end"  # the tags of a session's first and last span (a boundary's is its time)
+_AFTER = timedelta(microseconds=1)
 
 
 class StationPort(Protocol):
@@ -71,8 +83,13 @@ class Uplink(Protocol):
 
     def request_charging(self, site: Site, plug: PlugIn) -> None: ...
 
-    def report_register(self, site: Site, session_id: str, at_utc: datetime, register_wh: int,
-                        at_start: bool) -> None: ...
+    def report_readings(self, site: Site, session_id: str, tag: str, registers: Sequence[Register],
+                        intervals: Sequence[Interval]) -> None:
+        """2.3.1 / 2.3.3 and each boundary: register reads and the intervals between them.
+
+        ``tag`` is ``start``, ``end`` or the boundary as ``%Y%m%dT%H%M``: with the session it
+        names the message, so a span is stored and sent once.
+        """
 
     def report_completion(self, site: Site, done: Completed) -> None: ...
 
@@ -101,6 +118,8 @@ class Visit:
     allotted: Allotted | None = None
     started_utc: datetime | None = None
     start_register_wh: int | None = None
+    last_read: Register | None = None  # the latest register read sent: where the next span begins
+    tried_boundary: datetime | None = None  # the latest boundary a read was attempted at (once each)
     interrupted: bool = False  # the IED connection dropped while charging
     left: bool = False  # the EV has been unplugged
     limit_kw: float | None = None  # the power limit last written to the station
@@ -279,6 +298,7 @@ class SitePortal:
             # 2.3.1 before closing: nothing flows while the contactor is open, so the delta is
             # exact. Kept for a retried start: a close that timed out may still have happened.
             visit.start_register_wh, visit.started_utc = self._meter.register_wh(), now
+            visit.last_read = Register(now, visit.start_register_wh)
         self._station.set_power_limit(kw)
         visit.limit_kw = kw
         try:
@@ -305,32 +325,51 @@ class SitePortal:
             visit.ordered_session_id = session_id
         visit.phase = Phase.CHARGING
         assert visit.started_utc is not None and visit.start_register_wh is not None
-        self._uplink.report_register(self.site, session_id, visit.started_utc, visit.start_register_wh,
-                                     at_start=True)
+        self._uplink.report_readings(self.site, session_id, START,
+                                     (Register(visit.started_utc, visit.start_register_wh),), ())
 
     def _end(self, visit: Visit, reason: str) -> None:
         """2.3.3 + 2.3.4 (+ 3.3.5): read the register, report completion (and assign usage)."""
         visit.phase = Phase.FINISHED
         session_id = visit.session_id
-        if visit.started_utc is None or visit.start_register_wh is None or session_id is None:
+        previous = visit.last_read
+        if visit.started_utc is None or visit.start_register_wh is None or previous is None or session_id is None:
             return
         now = self._clock.now()
+        # Reads are sequential: the end read comes after the last one even when the clock has
+        # not moved since (two reads at one instant would make an empty span, refused).
+        at = now if now > previous.at_utc else previous.at_utc + _AFTER
         end = self._meter.register_wh()
-        if end < visit.start_register_wh:
-            # A meter reset (exchange) mid-session: the register restarted; report what we can prove.
-            log.error("site %s: register went from %d to %d Wh; reported as 0 Wh", self.site.station_id,
-                      visit.start_register_wh, end)
-            end = visit.start_register_wh
-        done = Completed(session_id, visit.plug.ev_id, visit.started_utc, max(now, visit.started_utc),
-                         visit.start_register_wh, end, reason)
+        measured = end >= previous.wh
+        if not measured:
+            # A meter reset (exchange) mid-session: the register restarted. Report what can be
+            # proved (nothing since the last read) and no interval: the span's energy is unknown.
+            log.error("site %s: register went from %d to %d Wh; nothing more reported", self.site.station_id,
+                      previous.wh, end)
+            end = previous.wh
+        done = Completed(session_id, visit.plug.ev_id, visit.started_utc, at, visit.start_register_wh, end, reason)
         visit.completed = done
         self.finished.append(done)
         if reason == "evFull":  # 2.3.2 / 3.3.2
             self._uplink.report_event(self.site, CHARGING_COMPLETE, done.ev_id, now, f"{done.session_id}:full")
-        self._uplink.report_register(self.site, done.session_id, done.completed_utc, end, at_start=False)
+        self._report_span(visit, session_id, END, Register(at, end), measured=measured)  # 2.3.3
         self._uplink.report_completion(self.site, done)
         if visit.confirmed is not None:
             self._assign_usage(done, visit.confirmed)
+
+    def _report_span(self, visit: Visit, session_id: str, tag: str, read: Register, *, measured: bool) -> None:
+        """Send the span from the last read to ``read``, with its interval when it closes exactly one.
+
+        One interval: the register delta is its energy. More (a boundary read was missed):
+        how the delta splits between them is unknown, so none is sent; the span is a gap
+        that meter data management estimates.
+        """
+        previous = visit.last_read
+        assert previous is not None
+        ends = interval_ends(previous.at_utc, read.at_utc)
+        intervals = (Interval(ends[0], read.wh - previous.wh),) if measured and len(ends) == 1 else ()
+        self._uplink.report_readings(self.site, session_id, tag, (previous, read), intervals)
+        visit.last_read = read
 
     def _assign_usage(self, done: Completed, confirmed: Confirmed) -> None:
         """3.3.5: at a third-party site, the session's usage goes to the EV owner's account."""
@@ -356,6 +395,46 @@ class SitePortal:
                 return None
             due = visit.allotted.limit_at(now)
             return None if due == visit.limit_kw else due
+
+    def read_boundary(self, now: datetime) -> None:
+        """At a 15-minute boundary while charging: read the register, send the span since the last read.
+
+        Called by the host before the new slot's power limit is written, so the energy of
+        the next slot does not leak into this interval. The read is stamped with the
+        boundary itself, not the moment it was taken (a few seconds later): the intervals
+        then follow from the stamps alone (:func:`~evgrid.operations.metering.interval_ends`);
+        the energy of those seconds, still drawn at the old slot's power, stays in the
+        interval that ends at the boundary, and no Wh is lost or counted twice.
+
+        Each boundary is considered once, at the first call after it, and not read while
+        the IED connection is down: a read taken long after its boundary (the IED back
+        minutes later, a failed read retried) would be a wrong value for it, so a missed
+        boundary is left to the next read (a gap, estimated). A register below the last read
+        (a meter exchange; a device that lost part of its count) is not sent either: the
+        span from the last read runs on to the next read at or above it (a gap as well),
+        so no register sent ever goes back.
+
+        Raises:
+            AdapterError: the read failed (the boundary is not tried again).
+        """
+        with self._lock:
+            visit = self.visit
+            if visit is None or visit.phase is not Phase.CHARGING or visit.last_read is None or visit.session_id is None:
+                return
+            boundary = floor_interval(now)
+            if boundary <= visit.last_read.at_utc or (visit.tried_boundary is not None
+                                                      and boundary <= visit.tried_boundary):
+                return  # no boundary since the last read, or this one was considered already
+            visit.tried_boundary = boundary
+            if visit.interrupted:
+                return  # the IED is away: this boundary is part of a gap
+            wh = self._meter.register_wh()
+            if wh < visit.last_read.wh:
+                log.error("site %s: register %d Wh at %s is below the last read (%d Wh): not sent",
+                          self.site.station_id, wh, boundary.isoformat(), visit.last_read.wh)
+                return
+            self._report_span(visit, visit.session_id, f"{boundary:%Y%m%dT%H%M}", Register(boundary, wh),
+                              measured=True)
 
     def apply_power_limit(self, kw: float) -> None:
         """Write the allotted power to the station (called by the host at slot boundaries)."""

@@ -254,9 +254,16 @@ def test_3_3_3_the_consumption_is_read_from_the_hosts_meter(night: FinishedNight
     _, third = _home_and_third_party(night)
     for session in third:
         meter = night.night.scenario.home(int(session["station_id"].split("-")[1])).meter_number
-        values = night.core("SELECT value_wh FROM meter_readings WHERE meter_number = ? AND session_id = ? "
-                            "ORDER BY timestamp", meter, session["session_id"])
-        assert values == [(session["start_wh"],), (session["end_wh"],)]
+        registers = [wh for (wh,) in night.core(
+            "SELECT value_wh FROM meter_readings WHERE meter_number = ? AND session_id = ? AND kind = 'register' "
+            "ORDER BY timestamp", meter, session["session_id"])]
+        intervals = [wh for (wh,) in night.core(
+            "SELECT value_wh FROM meter_readings WHERE meter_number = ? AND session_id = ? AND kind = 'interval' "
+            "ORDER BY timestamp", meter, session["session_id"])]
+        # Start, every 15-minute boundary, end: never going back; the intervals hold the rest.
+        assert registers[0] == session["start_wh"] and registers[-1] == session["end_wh"]
+        assert registers == sorted(registers)
+        assert sum(intervals) <= session["end_wh"] - session["start_wh"]
 
 
 def test_3_3_4_the_hosts_portal_reports_completion(night: FinishedNight) -> None:

@@ -9,13 +9,15 @@ the site's customer and location and go out with the site's own credentials.
 Threads, and why none can deadlock: the IEC 61850 I/O thread only decodes reports and
 queues them for the events thread (:mod:`evgrid.apps.portal.threads`), because
 portals wait for it and it must never wait for a portal; slot boundaries have their own
-thread; the SOAP server's threads apply the utility's orders (CustomerPortal service);
+thread (it reads the meters at 15-minute boundaries, then writes the new slot's power);
+the SOAP server's threads apply the utility's orders (CustomerPortal service);
 the outbox threads deliver the portals' messages to the EV Operation System, in order
 per site, retried until they arrive (store-and-forward in SQLite), and read the reply to
 a charging request back into its portal.
 
 The portal's messages are idempotent by MessageID (``ChargingRequest:<request>``,
-``MeterReadings:<session>:start``, ...), so a retry after a lost reply changes nothing.
+``MeterReadings:<session>:start``, ``MeterReadings:<session>:<boundary %Y%m%dT%H%M>``, ...),
+so a retry after a lost reply changes nothing.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from evgrid.mappings import codes
 from evgrid.mappings import portal as mapping
 from evgrid.messaging.outbox import OutboxItem, OutboxWorker
 from evgrid.messaging.router import Outcome, Route, Router
+from evgrid.operations.metering import Interval, Register
 from evgrid.operations.ports import Clock
 from evgrid.portal.model import Bill, Completed, EvView, PlugIn, Site
 from evgrid.portal.site import CHARGING_COMPLETE, PLUGGED_IN, UNPLUGGED, SitePortal
@@ -119,11 +122,10 @@ class OutboxUplink:
         self._queue(site, env.Verb.CREATE, "ChargingRequest", f"ChargingRequest:{plug.request_mrid}",
                     mapping.charging_request_to_cim(site, plug))
 
-    def report_register(self, site: Site, session_id: str, at_utc: datetime, register_wh: int,
-                        at_start: bool) -> None:
-        self._queue(site, env.Verb.CREATED, "MeterReadings",
-                    f"MeterReadings:{session_id}:{'start' if at_start else 'end'}",
-                    mapping.register_to_cim(site, at_utc, register_wh))
+    def report_readings(self, site: Site, session_id: str, tag: str, registers: Sequence[Register],
+                        intervals: Sequence[Interval]) -> None:
+        self._queue(site, env.Verb.CREATED, "MeterReadings", f"MeterReadings:{session_id}:{tag}",
+                    mapping.readings_to_cim(site, registers, intervals))
 
     def report_event(self, site: Site, event: str, ev_id: str, at_utc: datetime, mrid: str) -> None:
         code, reason = _EVENTS[event]
@@ -194,7 +196,7 @@ class PortalHost:
                 binding.site, _StationAdapter(station), _MeterAdapter(MeterDevice(ied, binding.meter_ld)),
                 uplink, clock)
         self._events = Events()
-        self._slots = SlotBoundaries(self.apply_power_limits, clock, slot_origin or datetime(2000, 1, 1, tzinfo=UTC))
+        self._slots = SlotBoundaries(self.slot_boundary, clock, slot_origin or datetime(2000, 1, 1, tzinfo=UTC))
         self.router = Router(self._routes(), codec=self.codec, source=SOURCE)
 
     def close(self) -> None:
@@ -238,6 +240,20 @@ class PortalHost:
                 self.portals[station_id].reconnected(ev_view(station.read_ev()))
             except AdapterError as error:
                 log.warning("site %s: not resumed after reconnect: %s", station_id, error.reason)
+
+    def slot_boundary(self) -> None:
+        """Each tick of the boundary thread: the registers due (interval metering) first, then the power.
+
+        Reading before writing keeps the new slot's energy out of the interval that just
+        ended. A failed read is a gap in that session's intervals, nothing more.
+        """
+        now = self.clock.now()
+        for station_id, portal in self.portals.items():
+            try:
+                portal.read_boundary(now)
+            except AdapterError as error:
+                log.warning("site %s: register not read at the boundary (a gap): %s", station_id, error.reason)
+        self.apply_power_limits()
 
     def apply_power_limits(self) -> None:
         """At a slot boundary: each charging session's allotted power, decreases first."""

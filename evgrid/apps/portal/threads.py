@@ -3,8 +3,8 @@
 - :class:`Events` applies station reports and connection changes to the portals, in the
   order they came; the I/O thread only queues them, because portals wait for the I/O
   thread (every MMS call is handed to it) and it must never wait for a portal.
-- :class:`SlotBoundaries` writes the allotted power at every 15-minute slot boundary, on
-  its own thread so that a burst of reports never delays a boundary.
+- :class:`SlotBoundaries` reads the meters and writes the allotted power at every
+  15-minute boundary, on its own thread so that a burst of reports never delays a boundary.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from evgrid.errors import AdapterError
+from evgrid.operations.metering import INTERVAL, floor_interval
 from evgrid.operations.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,11 @@ class Events:
 
 
 class SlotBoundaries:
-    """A thread that wakes at every 15-minute slot boundary (and each second) to write the allotted power.
+    """A thread that wakes at every 15-minute boundary (and each second) to read the meters and write the power.
 
+    It wakes at the slots' boundaries (counted from ``origin``) and at the metering
+    intervals' (multiples of 15 minutes UTC), which differ only for an origin off the
+    quarter hour: a boundary read is stamped with its boundary, so it must be taken then.
     Apart from the events thread, so that a burst of reports never delays a boundary.
     """
 
@@ -67,7 +71,7 @@ class SlotBoundaries:
 
     def _wall_seconds_to_next(self) -> float:
         now = self._clock.now()
-        boundary = self._origin + ((now - self._origin) // SLOT + 1) * SLOT
+        boundary = min(self._origin + ((now - self._origin) // SLOT + 1) * SLOT, floor_interval(now) + INTERVAL)
         to_wall = getattr(self._clock, "wall_seconds", lambda seconds: seconds)
         return max(to_wall((boundary - now).total_seconds()), 0.0)
 

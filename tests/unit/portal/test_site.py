@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from evgrid.errors import DeviceUnreachable, InvalidParameter, UnknownReference, WriteRejected
+from evgrid.operations.metering import Interval, Register
 from evgrid.portal.model import Allotted, Confirmed, EvView, Site, SwitchOrder
 from evgrid.portal.site import Phase, SitePortal
 
@@ -56,12 +58,17 @@ class Meter:
 class Uplink:
     def __init__(self) -> None:
         self.sent: list[tuple[str, object]] = []
+        # (session, tag, registers, intervals) of every MeterReadings, in order
+        self.spans: list[tuple[str, str, tuple[Register, ...], tuple[Interval, ...]]] = []
 
     def request_charging(self, site: Site, plug: object) -> None:
         self.sent.append(("request", plug))
 
-    def report_register(self, site: Site, session_id: str, at_utc: datetime, register_wh: int, at_start: bool) -> None:
-        self.sent.append(("register-start" if at_start else "register-end", register_wh))
+    def report_readings(self, site: Site, session_id: str, tag: str, registers: Sequence[Register],
+                        intervals: Sequence[Interval]) -> None:
+        self.spans.append((session_id, tag, tuple(registers), tuple(intervals)))
+        kind = {"start": "register-start", "end": "register-end"}.get(tag, "span")
+        self.sent.append((kind, registers[-1].wh))
 
     def report_completion(self, site: Site, done: object) -> None:
         self.sent.append(("completion", done))
