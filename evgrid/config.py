@@ -17,6 +17,8 @@ Sections (keys optional unless marked *required*)::
     [night]     start (offset date-time; default [clock] start, else 16:00 UTC), slots = 64 (at most 96: a day)
     [clock]     speed, start, epoch: the accelerated clock of a demo; no section: real time
     [billing]   url, user, password (all required), ca: outbox delivery to the billing system
+    [mdm]       url, user, password (all required), ca: every meter reading forwarded to meter
+                data management; no section: readings stay in the operation system
     [portals]   file (CSV, evgrid.adapters.soap.portals), user, password (all required), ca
     [[users]]   user, password, kind = "portal" | "billing" | "utility"; portals also
                 customer and usage_point (the site they are bound to): who may call evgrid
@@ -55,7 +57,6 @@ from evgrid.settings import (
     SECTIONS,
     USER_KINDS,
     AmqpSettings,
-    BillingSettings,
     ClockSettings,
     DatabaseSettings,
     GatewaySettings,
@@ -63,6 +64,7 @@ from evgrid.settings import (
     LogSettings,
     NightSettings,
     PortalsSettings,
+    ServiceSettings,
     Settings,
     SoapSettings,
     UserSettings,
@@ -113,7 +115,8 @@ class _Reader:
             database=DatabaseSettings(url or ""), soap=soap,
             night=NightSettings(night.moment("start"), night.integer("slots", 64, 1, 96)),
             clock=self._clock(self.table(data, "clock")) if data.get("clock") else None,  # [clock] alone: real time
-            billing=self._billing(self.table(data, "billing")) if "billing" in data else None,
+            billing=self._service(self.table(data, "billing")) if "billing" in data else None,
+            mdm=self._service(self.table(data, "mdm")) if "mdm" in data else None,
             portals=self._portals(self.table(data, "portals")) if "portals" in data else None,
             users=self._users(data.get("users", [])),
             gateways=self._gateways(data.get("gateways", []), soap, "portals" in data),
@@ -147,12 +150,12 @@ class _Reader:
     def _clock(self, clock: _Table) -> ClockSettings:
         return ClockSettings(clock.number("speed"), clock.moment("start"), clock.number("epoch", zero=True))
 
-    def _billing(self, billing: _Table) -> BillingSettings | None:
-        url = billing.text("url", required=True)
+    def _service(self, service: _Table) -> ServiceSettings | None:
+        url = service.text("url", required=True)
         if url is not None and urlsplit(url).scheme not in ("http", "https"):
-            billing.problem("url", f"must be an http(s) URL, got {url!r}")
-        user, password, ca = billing.text("user", required=True), billing.secret(), billing.path("ca")
-        return BillingSettings(url, user, password, ca) if url and user and password else None
+            service.problem("url", f"must be an http(s) URL, got {url!r}")
+        user, password, ca = service.text("user", required=True), service.secret(), service.path("ca")
+        return ServiceSettings(url, user, password, ca) if url and user and password else None
 
     def _portals(self, portals: _Table) -> PortalsSettings | None:
         file = portals.path("file", required=True)

@@ -64,8 +64,8 @@ class ClockSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class BillingSettings:
-    """``[billing]``: where bills go and the login evgrid presents there."""
+class ServiceSettings:
+    """``[billing]`` or ``[mdm]``: a SOAP service evgrid delivers to, and the login it presents there."""
 
     url: str
     user: str
@@ -153,7 +153,8 @@ class Settings:
     soap: SoapSettings = SoapSettings()
     night: NightSettings = NightSettings()
     clock: ClockSettings | None = None
-    billing: BillingSettings | None = None
+    billing: ServiceSettings | None = None
+    mdm: ServiceSettings | None = None
     portals: PortalsSettings | None = None
     users: tuple[UserSettings, ...] = ()
     gateways: tuple[GatewaySettings, ...] = ()
@@ -168,7 +169,8 @@ def _keys(cls: type, *extra: str) -> tuple[str, ...]:
 
 # A section's keys are its class's fields: the settings mirror the file, key for key.
 SECTIONS = {"database": _keys(DatabaseSettings), "soap": _keys(SoapSettings, "tls"), "night": _keys(NightSettings),
-             "clock": _keys(ClockSettings), "billing": _keys(BillingSettings, "password_env"),
+             "clock": _keys(ClockSettings), "billing": _keys(ServiceSettings, "password_env"),
+             "mdm": _keys(ServiceSettings, "password_env"),
              "portals": _keys(PortalsSettings, "password_env"), "users": _keys(UserSettings, "password_env"),
              "gateways": _keys(GatewaySettings),
              "amqp": _keys(AmqpSettings), "worker": _keys(WorkerSettings), "health": _keys(HealthSettings),

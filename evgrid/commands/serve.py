@@ -21,12 +21,12 @@ from evgrid.commands.clock_options import add_clock_options
 from evgrid.config import load_settings
 from evgrid.errors import ConfigError
 from evgrid.settings import (
-    BillingSettings,
     ClockSettings,
     DatabaseSettings,
     LogSettings,
     NightSettings,
     PortalsSettings,
+    ServiceSettings,
     Settings,
     SoapSettings,
     UserSettings,
@@ -36,7 +36,8 @@ from evgrid.settings import (
 
 # Options that the file replaces; with --config they are refused rather than silently ignored.
 _FILE_OPTIONS = ("database_url", "host", "port", "tls_dir", "portal", "billing_user", "utility_user", "billing_url",
-                 "billing_credentials", "billing_ca", "portals", "portal_credentials", "portal_ca", "speed", "start",
+                 "billing_credentials", "billing_ca", "mdm_url", "mdm_credentials", "mdm_ca",
+                 "portals", "portal_credentials", "portal_ca", "speed", "start",
                  "epoch", "night_start", "slots")
 _DEFAULTS: dict[str, object] = {"host": "127.0.0.1", "port": 8080, "slots": 64}
 
@@ -68,6 +69,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--billing-url", help="base URL of the Customer Billing System (outbox delivery)")
     parser.add_argument("--billing-credentials", metavar="USER:PASSWORD", type=lambda text: _secret(2, text))
     parser.add_argument("--billing-ca", type=Path, help="CA certificate of the billing system's TLS")
+    parser.add_argument("--mdm-url", help="base URL of the Meter Data Management system (readings forwarded)")
+    parser.add_argument("--mdm-credentials", metavar="USER:PASSWORD", type=lambda text: _secret(2, text))
+    parser.add_argument("--mdm-ca", type=Path, help="CA certificate of the meter data management system's TLS")
     parser.add_argument("--portals", type=Path, metavar="FILE.csv",
                         help="portals: user,password,customer_id,usage_point_id,premise_number,portal_url "
                              "(logins, and where portal:<premise> messages go)")
@@ -115,7 +119,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     from evgrid.adapters.store.database import database_url
 
     problems = [f"--{url.replace('_', '-')} and --{login.replace('_', '-')} go together"
-                for url, login in (("billing_url", "billing_credentials"), ("portals", "portal_credentials"))
+                for url, login in (("billing_url", "billing_credentials"), ("mdm_url", "mdm_credentials"),
+                                   ("portals", "portal_credentials"))
                 if bool(getattr(args, url)) != bool(getattr(args, login))]
     if problems:
         raise ConfigError(problems, source="command line")
@@ -133,8 +138,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         database=DatabaseSettings(database_url(args.database_url)),
         soap=SoapSettings(args.host, args.port, tls_dir=args.tls_dir),
         night=NightSettings(night_start, args.slots), clock=clock,
-        billing=BillingSettings(args.billing_url, *args.billing_credentials, args.billing_ca)
+        billing=ServiceSettings(args.billing_url, *args.billing_credentials, args.billing_ca)
         if args.billing_url else None,
+        mdm=ServiceSettings(args.mdm_url, *args.mdm_credentials, args.mdm_ca) if args.mdm_url else None,
         portals=PortalsSettings(args.portals, *args.portal_credentials, args.portal_ca) if args.portals else None,
         users=tuple(users), worker=WorkerSettings(default_worker_id()),
         log=LogSettings(args.log_level or "INFO", args.log_format or "text"))

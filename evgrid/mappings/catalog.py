@@ -130,7 +130,8 @@ STEPS: tuple[Step, ...] = (
          "closes the contactor", f"{CIM} -> {IEC61850_CONTROL}", CENTER_TO_SITE, _test("2.3"),
          iec61850="CSWI1.Pos [CO] Oper ctlVal=true", **CONNECT),
     Step("2.3.1", "Meter starts measuring: register read at start", METER, EVOS,
-         "MeterReadings: cumulative forward active energy register at start",
+         "MeterReadings: register (Wh) read before the contactor closes; the operation system "
+         "keeps it and forwards it to MDM (created MeterReadings, the portal's MessageID)",
          f"{IEC61850_READ} -> {CIM}", SITE_TO_CENTER, _test("2.3.1"),
          iec61850="MMTR1.TotWh.actVal [ST]", **READINGS),
     Step("2.3.2", "EV switches off when full", EV, EVOS,
@@ -138,7 +139,9 @@ STEPS: tuple[Step, ...] = (
          "complete)", f"{IEC61850_REPORT} -> {CIM}", INTRA_SITE, _test("2.3.2"),
          iec61850="XCBR1.Pos.stVal [ST] (data set Contactor)", **CHARGING_DONE),
     Step("2.3.3", "Consumption is read from the meter", METER, EVOS,
-         "MeterReadings: register at end and the session's interval reading",
+         "MeterReadings at every 15-minute boundary while charging and at the end: two "
+         "registers and the IntervalBlock (15-minute Wh, stamped with each interval's end) "
+         "between them; forwarded to MDM, which validates them and estimates a gap",
          f"{IEC61850_READ} -> {CIM}", SITE_TO_CENTER, _test("2.3.3"),
          iec61850="MMTR1.TotWh.actVal [ST]", **READINGS),
     Step("2.3.4", "Portal reports completion to the operation system", PORTAL, EVOS,
@@ -166,14 +169,15 @@ STEPS: tuple[Step, ...] = (
          "EndDeviceControl 3.31.0.18 (close load switch) now", f"{CIM} -> {IEC61850_CONTROL}",
          CENTER_TO_SITE, _test("3.3"), iec61850="CSWI1.Pos [CO] Oper ctlVal=true", **CONNECT),
     Step("3.3.1", "Host's meter starts measuring", METER, EVOS,
-         "MeterReadings: register at start", f"{IEC61850_READ} -> {CIM}", SITE_TO_CENTER,
+         "MeterReadings: register at start, forwarded to MDM", f"{IEC61850_READ} -> {CIM}", SITE_TO_CENTER,
          _test("3.3.1"), iec61850="MMTR1.TotWh.actVal [ST]", **READINGS),
     Step("3.3.2", "EV switches off when full", EV, EVOS,
          "Contactor opened by the EV; EndDeviceEvent charging complete",
          f"{IEC61850_REPORT} -> {CIM}", INTRA_SITE, _test("3.3.2"),
          iec61850="XCBR1.Pos.stVal [ST] (data set Contactor)", **CHARGING_DONE),
     Step("3.3.3", "Consumption is read from the host's meter", METER, EVOS,
-         "MeterReadings: register at end", f"{IEC61850_READ} -> {CIM}", SITE_TO_CENTER,
+         "MeterReadings every 15 minutes and at the end: registers and 15-minute intervals, "
+         "forwarded to MDM", f"{IEC61850_READ} -> {CIM}", SITE_TO_CENTER,
          _test("3.3.3"), iec61850="MMTR1.TotWh.actVal [ST]", **READINGS),
     Step("3.3.4", "Host's portal reports completion", PORTAL, EVOS,
          "ChargingCompletion: registers, energy, interval", CIM, SITE_TO_CENTER, _test("3.3.4"),
@@ -182,7 +186,9 @@ STEPS: tuple[Step, ...] = (
          "UsageAssignment: energy leaves the host's account for the owner's", CIM,
          SITE_TO_CENTER, _test("3.3.5"), **_cim("created", "UsageAssignment")),
     Step("4.1", "Consumption and rate go to billing", EVOS, BILLING,
-         "ChargingConsumption: energy, interval, tariff, charged (owner) account", CIM,
+         "ChargingConsumption: metered energy, interval, the rate told (PricingStructure, "
+         "Tariff), charged (owner) account, usage point; billing reads the session's 15-minute "
+         "intervals from MDM (get MeterReadings) and prices each at the rate in force", CIM,
          INTRA_CENTER, _test("4.1"), **_cim("create", "ChargingConsumption")),
     Step("4.1.1", "Bill information goes to the EV owner's portal", BILLING, PORTAL,
          "BillingInformation: charges per tariff interval, total, currency", CIM,

@@ -242,16 +242,23 @@ def end_device_control(third_party: bool) -> edc.EndDeviceControls:
 
 
 def meter_readings(at_end: bool, third_party: bool) -> mr.MeterReadings:
-    """Steps 2.3.1 / 2.3.3 / 3.3.1 / 3.3.3: the register at start, or at end with intervals."""
+    """Steps 2.3.1 / 2.3.3 / 3.3.1 / 3.3.3: the register at start, or the last span of a session.
+
+    The last span: the register read at the last 15-minute boundary, the register at the
+    end, and the one interval between them (in kWh here: any Wh multiple is read).
+    """
     start, end, t0, t1 = _session_energy(third_party)
-    readings = [mr.Reading(time_stamp=_t(t1 if at_end else t0), value=str(end if at_end else start),
-                           reading_type=mr.Reading.ReadingType(ref=codes.REGISTER_WH))]
-    blocks = []
-    if at_end:
-        quarter = (end - start) // 4
+    if not at_end:
+        readings = [mr.Reading(time_stamp=_t(t0), value=str(start),
+                               reading_type=mr.Reading.ReadingType(ref=codes.REGISTER_WH))]
+        blocks = []
+    else:
+        boundary = t1 - (NIGHT.minute + t1) % 15  # the last 15-minute boundary before the end
+        last_wh = 2_000
+        readings = [mr.Reading(time_stamp=_t(at), value=str(wh), reading_type=mr.Reading.ReadingType(
+            ref=codes.REGISTER_WH)) for at, wh in ((boundary, end - last_wh), (t1, end))]
         blocks = [mr.IntervalBlock(
-            interval_readings=[mr.IntervalReading(time_stamp=_t(t0 + 15 * (i + 1)),
-                                                  value=f"{quarter / 1000:.3f}") for i in range(4)],
+            interval_readings=[mr.IntervalReading(time_stamp=_t(boundary + 15), value=f"{last_wh / 1000:.3f}")],
             reading_type=mr.IntervalBlock.ReadingType(ref=codes.INTERVAL_15MIN_KWH))]
     return mr.MeterReadings(meter_reading=[mr.MeterReading(
         meter=mr.Meter(m_rid=HOST["meter"]), usage_point=mr.UsagePoint(m_rid=HOST["usage_point"]),

@@ -15,7 +15,10 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 
 from evgrid.cim import namespaces as ns
+from evgrid.cim.generated import meter_readings as mr
 from evgrid.errors import MappingError
+from evgrid.mappings.codes import INTERVAL_15MIN_WH, REGISTER_WH
+from evgrid.mappings.ev_charging import xml_time
 from evgrid.operations.model import IntervalBlock, MeterReadingSet, RegisterReading
 
 _MR = "{" + ns.METER_READINGS + "}"
@@ -38,6 +41,14 @@ _INTERVAL_COUNT = etree.XPath("count(m:IntervalReadings)", namespaces=_XP)
 
 # ReadingType field 16 is the multiplier (a power of ten), field 17 the unit: 72 = Wh.
 UNIT_WH = "72"
+# Field 3 is the measuring period (2 = 15 minutes), field 4 the accumulation (4 = delta data).
+FIFTEEN_MINUTES, DELTA = "2", "4"
+
+
+def fifteen_minute_delta(reading_type: str) -> bool:
+    """True for a ReadingType of 15-minute interval energy (what IntervalBlocks must carry here)."""
+    fields = reading_type.split(".")
+    return len(fields) == 18 and fields[2] == FIFTEEN_MINUTES and fields[3] == DELTA
 
 
 def wh_factor(reading_type: str) -> Decimal:
@@ -101,6 +112,9 @@ def readings_from_cim(payload: etree._Element) -> MeterReadingSet:
             ))
         for block in meter_reading.iterchildren(INTERVAL_BLOCKS):
             ref, factor = factor_of(block)
+            if not fifteen_minute_delta(ref):
+                raise MappingError(f"IntervalBlocks of meter {meter}: ReadingType {ref} is not 15-minute interval "
+                                   f"energy (e.g. {INTERVAL_15MIN_WH})", mrid=ref)
             texts = _INTERVAL_TEXTS(block)
             # timeStamp and value are optional per reading: pairing them needs both.
             if len(texts) != 2 * int(_INTERVAL_COUNT(block)):
@@ -111,3 +125,22 @@ def readings_from_cim(payload: etree._Element) -> MeterReadingSet:
             )
             blocks.append(IntervalBlock(meter, usage_point, ref, pairs))
     return MeterReadingSet(registers=tuple(registers), intervals=tuple(blocks))
+
+
+def readings_to_cim(readings: MeterReadingSet) -> mr.MeterReadings:
+    """Readings in Wh as one MeterReadings: one MeterReading per meter, registers then intervals."""
+    grouped: dict[tuple[str, str | None], tuple[list[mr.Reading], list[mr.IntervalReading]]] = {}
+    for register in readings.registers:
+        entry = grouped.setdefault((register.meter_mrid, register.usage_point_mrid), ([], []))
+        entry[0].append(mr.Reading(time_stamp=xml_time(register.timestamp_utc), value=str(register.energy_wh),
+                                   reading_type=mr.Reading.ReadingType(ref=REGISTER_WH)))
+    for block in readings.intervals:
+        entry = grouped.setdefault((block.meter_mrid, block.usage_point_mrid), ([], []))
+        entry[1].extend(mr.IntervalReading(time_stamp=xml_time(end), value=str(wh)) for end, wh in block.readings)
+    return mr.MeterReadings(meter_reading=[
+        mr.MeterReading(meter=mr.Meter(m_rid=meter), usage_point=mr.UsagePoint(m_rid=usage_point) if usage_point else None,
+                        readings=registers,
+                        interval_blocks=[mr.IntervalBlock(interval_readings=intervals,
+                                                          reading_type=mr.IntervalBlock.ReadingType(
+                                                              ref=INTERVAL_15MIN_WH))] if intervals else [])
+        for (meter, usage_point), (registers, intervals) in grouped.items()])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from evgrid.cim import envelope as env
 from evgrid.cim.codec import Codec
 from evgrid.mappings import ev_charging as mapping
+from evgrid.mappings.meter_readings import readings_to_cim
 from evgrid.operations import events
 
 
@@ -54,6 +55,10 @@ def render(event: object, codec: Codec, *, source: str, owner_premise: str | Non
         # 4.1.1: to the EV owner's own portal, also for a charge at someone else's premise.
         return _message(codec, source, portal(owner_premise), env.Verb.CREATED, "BillingInformation",
                         event.session_id, mapping.bill_to_cim(event))
+    if isinstance(event, events.ReadingsForMdm):
+        # Under the portal's own MessageID: MDM applies it once, however often it came.
+        return _message(codec, source, events.MDM, env.Verb.CREATED, "MeterReadings", "",
+                        readings_to_cim(event.readings), message_id=event.message_id)
     if isinstance(event, events.SessionAcknowledged):
         return _message(codec, source, events.SCHEDULER, env.Verb.CREATED, "ChargingAcknowledgment",
                         event.session_id, mapping.acknowledgment_to_cim(event))
@@ -61,8 +66,8 @@ def render(event: object, codec: Codec, *, source: str, owner_premise: str | Non
 
 
 def _message(codec: Codec, source: str, destination: str, verb: env.Verb, noun: str, session_id: str,
-             payload: object) -> OutboundMessage:
-    message_id = f"{noun}:{session_id}"
+             payload: object, *, message_id: str | None = None) -> OutboundMessage:
+    message_id = message_id or f"{noun}:{session_id}"
     build = env.request if verb in env.REQUEST_VERBS else env.event
     body = codec.dump(build(verb, noun, payload, source=source, message_id=message_id))
     return OutboundMessage(destination, verb.value, noun, message_id, body)

@@ -116,7 +116,8 @@ EV_OPERATION_SYSTEM = Service(
                   "A portal relays a station event: EV plugged in, charging complete.",
                   steps=("1", "2.3.2", "3.3.2")),
         Operation(Verb.CREATED, "MeterReadings", ns.qname(ns.METER_READINGS, "MeterReadings"),
-                  "A portal relays the meter's register at start and end of a session.",
+                  "A portal relays the meter's registers at start, every 15 minutes and end of a "
+                  "session, with the 15-minute intervals between them.",
                   steps=("2.3.1", "2.3.3", "3.3.1", "3.3.3")),
         Operation(Verb.CREATED, "ChargingCompletion", ns.qname(_EV, "ChargingCompletion"),
                   "A portal reports a completed charging session.", steps=("2.3.4", "3.3.4")),
@@ -140,12 +141,14 @@ CUSTOMER_BILLING = Service(
     ),
 )
 
-# Meter data management takes no step of the use case: it keeps the readings the
-# operation system receives and serves them back on request (IEC 61968-9 MeterReadings).
+# Meter data management is the system of record of the readings: the operation system
+# forwards every MeterReadings it accepts (2.3.1 / 2.3.3 / 3.3.1 / 3.3.3), billing reads a
+# session's 15-minute intervals back at 4.1 (IEC 61968-9 MeterReadings).
 METER_DATA_MANAGEMENT = Service(
     "MeterDataManagement", "MeterDataManagement.wsdl", catalog.MDM, (
         Operation(Verb.CREATED, "MeterReadings", ns.qname(ns.METER_READINGS, "MeterReadings"),
-                  "New readings of a meter are stored."),
+                  "New readings of a meter are validated (gaps estimated) and stored.",
+                  steps=("2.3.1", "2.3.3", "3.3.1", "3.3.3")),
         Operation(Verb.CHANGED, "MeterReadings", ns.qname(ns.METER_READINGS, "MeterReadings"),
                   "Corrected readings replace stored ones."),
         Operation(Verb.GET, "MeterReadings", ns.qname(ns.GET_METER_READINGS, "GetMeterReadings"),

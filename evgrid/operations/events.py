@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from evgrid.operations.model import Tariff
+from evgrid.operations.model import MeterReadingSet, Rate, Tariff
 from evgrid.operations.ports import Allotment
 from evgrid.operations.rates import ChargeLine, PricedWindow
 from evgrid.operations.session import Session
@@ -51,13 +51,33 @@ class ThirdPartyRecorded:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadingsForMdm:
+    """2.3.1 / 2.3.3 / 3.3.1 / 3.3.3: accepted meter readings, on to meter data management.
+
+    ``message_id`` is the inbound MeterReadings' own: MDM gets each once, however often
+    the portal resent it.
+    """
+
+    readings: MeterReadingSet
+    message_id: str
+    destination: str = MDM
+
+
+@dataclass(frozen=True, slots=True)
 class ConsumptionForBilling:
-    """4.1: a session's consumption and rate, charged to the EV owner's account."""
+    """4.1: a session's consumption and rate, charged to the EV owner's account.
+
+    ``windows``: the session's ``rate`` at its ``tariff``, from the start of the metered
+    15-minute interval holding the session's start to the end of the one holding its end;
+    ``usage_point_id``: where it was metered (billing fetches that meter's intervals).
+    """
 
     session: Session
     tariff: Tariff
     windows: tuple[PricedWindow, ...]
     destination: str = BILLING
+    rate: Rate | None = None
+    usage_point_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from evgrid.errors import (
@@ -22,10 +22,10 @@ from evgrid.errors import (
     StationBusy,
     UnknownReference,
 )
-from evgrid.operations import events
-from evgrid.operations.model import AccountStatus, ChargingKind, ChargingRequest, MeterReadingSet
+from evgrid.operations import events, metering
+from evgrid.operations.model import AccountStatus, ChargingKind, ChargingRequest, MeterReadingSet, Rate, Tariff
 from evgrid.operations.ports import Allotment, UnitOfWork
-from evgrid.operations.rates import windows
+from evgrid.operations.rates import PricedWindow, default_rate, windows
 from evgrid.operations.session import Session, SessionState, advance, opened
 
 S = SessionState
@@ -35,11 +35,19 @@ SECONDS_PER_HOUR = 3600
 
 @dataclass(frozen=True, slots=True)
 class Confirmation:
-    """Steps 2.1.1 / 3.1.3 (and 2.2 / 3.2): what the request's reply says."""
+    """Steps 2.1.1 / 3.1.3 (and 2.2 / 3.2): what the request's reply says.
+
+    With the applicable rate (2.1 / 3.1.2): the EV owner's ``tariff``, its priced
+    ``windows`` from plug-in to departure at the session's rate, and the owner's
+    customer id (the session holds the owner's account).
+    """
 
     session: Session
     effective_power_kw: Decimal
     allotment: Allotment
+    tariff: Tariff | None = None
+    windows: tuple[PricedWindow, ...] = ()
+    owner_customer_id: str | None = None
 
     @property
     def partial(self) -> bool:
@@ -101,10 +109,14 @@ def request_charging(cmd: ChargingRequest, uow: UnitOfWork, now: datetime,
         uow.outbox.put(events.ThirdPartyRecorded(session, ev.owner.customer_id, cmd.customer_id,
                                                  premise.usage_point_id))
 
-    # 2.1 / 3.1.2: the applicable rate (see evgrid.operations.rates for the rule).
-    tariff = uow.registry.tariff()
+    # 2.1 / 3.1.2: the applicable rate (see evgrid.operations.rates for the rule): the
+    # EV owner's tariff wherever it charges; at home the EV night prices if the EV is
+    # enrolled in the EV rate, else the plain price; at another's premise the quick charge.
+    tariff = uow.registry.tariff(ev.owner.tariff_id)
+    rate = Rate.QUICK_CHARGE if not home else Rate.EV_NIGHT if ev.ev_rate else Rate.PLAIN
     session = _move(uow, session, S.RATED, now, message_id, "2.1" if home else "3.1.2",
-                    tariff_id=tariff.tariff_id)
+                    tariff_id=tariff.tariff_id, rate=rate)
+    priced = tuple(windows(tariff, kind, cmd.plugged_in_utc, cmd.departure_utc, rate))
 
     # 2.1.1 / 3.1.3: what is reachable by departure at the lower of station and EV power.
     hours = Decimal((cmd.departure_utc - max(now, cmd.plugged_in_utc)).total_seconds()) / SECONDS_PER_HOUR
@@ -123,7 +135,7 @@ def request_charging(cmd: ChargingRequest, uow: UnitOfWork, now: datetime,
                     planned_wh=allotment.planned_wh)
     uow.sessions.allot(allotment)
     uow.outbox.put(events.SlotAllotted(session, allotment))
-    return Confirmation(session, power_kw, allotment)
+    return Confirmation(session, power_kw, allotment, tariff, priced, ev.owner.customer_id)
 
 
 def start_due(session_id: str, uow: UnitOfWork, now: datetime) -> bool:
@@ -179,20 +191,89 @@ def record_start(cmd: StartReading, uow: UnitOfWork, now: datetime, message_id: 
 
 def record_readings(readings: MeterReadingSet, uow: UnitOfWork, now: datetime,
                     message_id: str | None = None) -> tuple[Session, ...]:
-    """2.3.1 / 3.3.1: a register read on the meter of a scheduled session starts it.
+    """2.3.1 / 2.3.3 / 3.3.1 / 3.3.3: a meter's register reads and 15-minute intervals.
 
-    Every register value of the MeterReadings event is kept either way.
+    Checked per meter by the interval rules (:func:`evgrid.operations.metering.spans`),
+    against the register read before them, and against the session charging on that meter
+    (no reading before its start or in the future). A register read on the meter of a
+    scheduled session starts it. Every reading is kept, and queued for meter data
+    management (once per MessageID). Any broken rule refuses the whole message.
     """
     started: list[Session] = []
-    for reading in readings.registers:
-        session = uow.sessions.starting_on_meter(reading.meter_mrid)
-        if session is None:
-            uow.ledger.record_register(reading.meter_mrid, reading.timestamp_utc, reading.energy_wh, None,
-                                       message_id)
-            continue
-        started.append(record_start(StartReading(session.session_id, reading.meter_mrid, reading.timestamp_utc,
-                                                 reading.energy_wh), uow, now, message_id))
+    for meter, usage_point, registers, intervals in _per_meter(readings):
+        what = f"meter {meter}"
+        _check_usage_point(uow, meter, usage_point)
+        checked = metering.spans(registers, intervals, what=what)
+        first = min(registers, key=lambda r: r.at_utc, default=None)
+        if first is not None:
+            before = uow.ledger.last_register(meter, first.at_utc)
+            if before is not None and before[1] > first.wh:
+                raise InvalidParameter(f"{what}: the register goes backwards from {before[1]} Wh at "
+                                       f"{before[0].isoformat()} to {first.wh} Wh at {first.at_utc.isoformat()}")
+        latest = max((r.at_utc for r in registers), default=None)
+        if latest is not None and latest > now + CLOCK_SKEW:
+            raise InvalidParameter(f"{what}: a register read at {latest.isoformat()} is in the future")
+        session = uow.sessions.charging_on_meter(meter)
+        starting = uow.sessions.starting_on_meter(meter) if session is None else None
+        if session is not None and first is not None and session.started_utc and first.at_utc < session.started_utc:
+            raise InvalidParameter(f"{what}: the read at {first.at_utc.isoformat()} is before session "
+                                   f"{session.session_id} started ({session.started_utc.isoformat()})")
+        owner = session.session_id if session is not None else None
+        for register in sorted(registers, key=lambda r: r.at_utc):
+            if starting is not None and register is first:
+                started.append(record_start(StartReading(starting.session_id, meter, register.at_utc, register.wh),
+                                            uow, now, message_id))
+                owner = starting.session_id
+                continue
+            uow.ledger.record_register(meter, register.at_utc, register.wh, owner, message_id)
+        for span in checked:
+            for interval in span.intervals:
+                uow.ledger.record_interval(meter, interval.end_utc, interval.wh, owner, message_id)
+    if readings.registers or readings.intervals:
+        uow.outbox.put(events.ReadingsForMdm(readings, message_id or _readings_key(readings)))
     return tuple(started)
+
+
+# How far ahead of the operation system's clock a portal's reading may be stamped.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _per_meter(readings: MeterReadingSet) -> list[tuple[str, str | None, list[metering.Register],
+                                                        list[metering.Interval]]]:
+    found: dict[str, tuple[str | None, list[metering.Register], list[metering.Interval]]] = {}
+    for reading in readings.registers:
+        entry = found.setdefault(reading.meter_mrid, (reading.usage_point_mrid, [], []))
+        _same_usage_point(reading.meter_mrid, entry[0], reading.usage_point_mrid)
+        entry[1].append(metering.Register(reading.timestamp_utc, reading.energy_wh))
+    for block in readings.intervals:
+        entry = found.setdefault(block.meter_mrid, (block.usage_point_mrid, [], []))
+        _same_usage_point(block.meter_mrid, entry[0], block.usage_point_mrid)
+        entry[2].extend(metering.Interval(end, wh) for end, wh in block.readings)
+    return [(meter, usage_point, registers, intervals) for meter, (usage_point, registers, intervals) in found.items()]
+
+
+def _same_usage_point(meter: str, known: str | None, given: str | None) -> None:
+    if known != given:
+        raise InvalidParameter(f"meter {meter} is given at usage points {known} and {given}")
+
+
+def _check_usage_point(uow: UnitOfWork, meter: str, usage_point: str | None) -> None:
+    """The meter must be in the registry, and at the usage point the reading names (if it names one)."""
+    registered = uow.registry.usage_point_of(meter)
+    if registered is None:
+        raise UnknownReference(f"unknown meter {meter}", mrid=meter)
+    if usage_point is not None and usage_point != registered:
+        raise UnknownReference(f"meter {meter} is not at usage point {usage_point} (it is at {registered})",
+                               mrid=usage_point)
+
+
+def _readings_key(readings: MeterReadingSet) -> str:
+    """A MessageID for readings that came without one: their first meter and time."""
+    first = readings.registers[0] if readings.registers else None
+    if first is not None:
+        return f"MeterReadings:{first.meter_mrid}:{first.timestamp_utc:%Y%m%dT%H%M%S}"
+    block = readings.intervals[0]
+    return f"MeterReadings:{block.meter_mrid}:{block.readings[0][0]:%Y%m%dT%H%M%S}"
 
 
 class DeviceEventKind(enum.Enum):
@@ -331,12 +412,24 @@ def record_bill(bill: events.BillInformation, uow: UnitOfWork, now: datetime,
 
 
 def _hand_to_billing(uow: UnitOfWork, session: Session, now: datetime, message_id: str | None) -> Session:
+    """4.1: the consumption with its rate's windows over every metered 15-minute interval it touches.
+
+    Billing prices each interval by the window holding its start, so the windows run
+    from the start of the interval holding the session's start to the end of the one
+    holding its end (at least one interval). A session rated before rates were recorded
+    gets its kind's rate.
+    """
     tariff = uow.registry.tariff(session.tariff_id)
+    rate = session.rate or default_rate(session.kind)
     start = session.started_utc or session.plugged_in_utc
-    end = session.completed_utc or now
-    priced = tuple(windows(tariff, session.kind, start, max(end, start)))
+    end = max(session.completed_utc or now, start)
+    first = metering.floor_interval(start)
+    last = max(metering.ceil_interval(end), first + metering.INTERVAL)
+    priced = tuple(windows(tariff, session.kind, first, last, rate))
+    station = uow.registry.station(session.station_id)
+    usage_point = station.premise.usage_point_id if station is not None else None
     session = _move(uow, session, S.BILLING, now, message_id, "4.1")
-    uow.outbox.put(events.ConsumptionForBilling(session, tariff, priced))
+    uow.outbox.put(events.ConsumptionForBilling(session, tariff, priced, rate=rate, usage_point_id=usage_point))
     return session
 
 

@@ -272,8 +272,9 @@ def test_the_same_start_reading_at_two_workers_at_once_starts_the_session_once(
     # No plan lock for readings: the session row is what serialises them (read FOR UPDATE).
     a, b = workers("A"), workers("B")
     assert request(a.system, 7) == ("OK", None)
-    (session_id, start, _), = a.system.pending_dispatch(["S-0007"])
-    reading = register("M-0007", start, 1_000_000)
+    (session_id, _, _), = a.system.pending_dispatch(["S-0007"])
+    # Read now (the fixed clock), not at the planned start: a reading from the future is refused.
+    reading = register("M-0007", Clock().now(), 1_000_000)
     barrier = threading.Barrier(2)
 
     def send(pair: tuple[OperationSystem, str]) -> tuple[str, str | None]:

@@ -17,6 +17,7 @@ from evgrid.settings import AmqpSettings, HealthSettings, SoapSettings, UserSett
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "evgrid.toml"
 PASSWORDS = {"EVGRID_BILLING_PASSWORD": "pw-billing-out", "EVGRID_PORTALS_PASSWORD": "pw-portals-out",
+             "EVGRID_MDM_PASSWORD": "pw-mdm-out",
              "EVGRID_BILLING_USER_PASSWORD": "pw-billing-in", "EVGRID_OPS_PASSWORD": "pw-ops"}
 PORTALS_CSV = ("user,password,customer_id,usage_point_id,premise_number,portal_url\n"
                "portal-1001,pw-1001,C-1001,UP-1001,P-1001,https://portal-1.example.net\n")
@@ -27,7 +28,7 @@ def example_folder(folder: Path) -> Path:
     config = folder / "evgrid.toml"
     shutil.copy(EXAMPLE, config)
     (folder / "tls").mkdir()
-    for name in ("server.pem", "server.key", "billing-ca.pem", "evgrid-ca.pem"):
+    for name in ("server.pem", "server.key", "billing-ca.pem", "mdm-ca.pem", "evgrid-ca.pem"):
         (folder / "tls" / name).write_text("PEM\n", encoding="utf-8")
     (folder / "portals.csv").write_text(PORTALS_CSV, encoding="utf-8")
     (folder / "sites-gw1.json").write_text('{"sites": []}', encoding="utf-8")
@@ -61,6 +62,8 @@ def test_the_example_file_reads_as_documented(tmp_path: Path) -> None:
     assert (settings.night.start, settings.night.slots, settings.clock) == (None, 64, None)
     assert settings.billing is not None and settings.billing.password == "pw-billing-out"
     assert settings.billing.ca == tmp_path / "tls" / "billing-ca.pem"
+    assert settings.mdm is not None and settings.mdm.password == "pw-mdm-out"
+    assert settings.mdm.url == "https://mdm.example.net/soap" and settings.mdm.ca == tmp_path / "tls" / "mdm-ca.pem"
     assert settings.portals is not None and settings.portals.file == tmp_path / "portals.csv"
     assert [(g.ied, g.port, g.evos_ca) for g in settings.gateways] == [
         ("10.20.0.7:102", 8601, tmp_path / "tls" / "evgrid-ca.pem")]

@@ -31,6 +31,7 @@ from evgrid.adapters.store import models as m
 from evgrid.adapters.store.plan_log import PlanLog, SharedPlan
 from evgrid.cim.codec import Codec
 from evgrid.errors import InvalidParameter, UnknownReference
+from evgrid.mappings import codes
 from evgrid.mappings.outbound import render
 from evgrid.operations import events
 from evgrid.operations.model import (
@@ -39,6 +40,7 @@ from evgrid.operations.model import (
     ChargingKind,
     ElectricVehicle,
     Premise,
+    Rate,
     Station,
     Tariff,
     TariffInterval,
@@ -56,7 +58,7 @@ def _wall_now() -> datetime:
 
 
 def _account(row: m.CustomerAccount) -> Account:
-    return Account(row.account_id, row.customer_id, AccountStatus(row.status))
+    return Account(row.account_id, row.customer_id, AccountStatus(row.status), row.tariff_id)
 
 
 def _kept(db: DbSession, row: _Row) -> _Row:
@@ -86,7 +88,7 @@ class SqlRegistry:
         if row is None:
             return None
         owner = _kept(self.db, self.db.get_one(m.CustomerAccount, row.owner_account_id))
-        return ElectricVehicle(row.ev_id, _account(owner), row.battery_wh, row.max_power_kw)
+        return ElectricVehicle(row.ev_id, _account(owner), row.battery_wh, row.max_power_kw, row.ev_rate)
 
     def station(self, station_id: str) -> Station | None:
         row = self.db.get(m.ChargingStation, station_id)
@@ -103,6 +105,11 @@ class SqlRegistry:
         return self.db.scalar(select(m.ServiceLocation.meter_number)
                               .where(m.ServiceLocation.usage_point_id == usage_point_id))
 
+    def usage_point_of(self, meter_number: str) -> str | None:
+        """The usage point a meter is at."""
+        return self.db.scalar(select(m.ServiceLocation.usage_point_id)
+                              .where(m.ServiceLocation.meter_number == meter_number))
+
     def premise_of_account(self, account_id: str) -> str | None:
         """The (first) premise billed to an account: where its owner's portal is."""
         return self.db.scalar(select(m.ServiceLocation.premise_number)
@@ -112,7 +119,9 @@ class SqlRegistry:
     def tariff(self, tariff_id: str | None = None) -> Tariff:
         wanted = tariff_id or self.default_tariff
         query = select(m.Tariff)
-        query = query.where(m.Tariff.tariff_id == wanted) if wanted else query.order_by(m.Tariff.imported_at.desc())
+        # no id and none configured: the tariff marked default (before any mark: the newest)
+        query = (query.where(m.Tariff.tariff_id == wanted) if wanted
+                 else query.order_by(m.Tariff.is_default.desc(), m.Tariff.imported_at.desc()))
         row = self.db.scalars(query.limit(1)).first()
         if row is None:
             raise UnknownReference(f"no tariff {wanted or '(none imported)'}", mrid=wanted or "-")
@@ -121,7 +130,8 @@ class SqlRegistry:
                            i.price_per_kwh, i.ev_night)
             for i in row.intervals
         )
-        return Tariff(row.tariff_id, row.name, row.currency, row.timezone, intervals, row.third_party_price_per_kwh)
+        return Tariff(row.tariff_id, row.name, row.currency, row.timezone, intervals, row.third_party_price_per_kwh,
+                      row.plain_price_per_kwh)
 
 
 _FIELDS = {  # domain Session field -> ChargingSession column, where the names differ
@@ -193,6 +203,15 @@ class SqlSessions:
             .order_by(m.ChargingSession.planned_start))
         return self._domain(row) if row else None
 
+    def charging_on_meter(self, meter_number: str) -> Session | None:
+        row = self._first(
+            select(m.ChargingSession)
+            .join(m.ServiceLocation, m.ServiceLocation.premise_number == m.ChargingSession.premise_number)
+            .where(m.ServiceLocation.meter_number == meter_number,
+                   m.ChargingSession.state == SessionState.CHARGING.value)
+            .order_by(m.ChargingSession.started_at.desc()))
+        return self._domain(row) if row else None
+
     def add(self, session: Session, transition: Transition) -> None:
         row = m.ChargingSession(
             session_id=session.session_id, request_mrid=session.request_mrid, ev_id=session.ev_id,
@@ -209,6 +228,7 @@ class SqlSessions:
     def save(self, session: Session, transition: Transition) -> None:
         row = self._row(session.session_id)
         row.state, row.kind = session.state.value, session.kind.value
+        row.rate = session.rate.value if session.rate else None
         for name in _COPIED:
             setattr(row, name, getattr(session, name))
         for name, column in _FIELDS.items():
@@ -236,6 +256,7 @@ class SqlSessions:
             station_id=row.station_id, premise_number=row.premise_number, meter_number=location.meter_number,
             transformer_id=location.transformer_id, owner_account_id=row.owner_account_id,
             host_account_id=row.host_account_id, kind=ChargingKind(row.kind), state=SessionState(row.state),
+            rate=Rate(row.rate) if row.rate else None,
             **fields,  # type: ignore[arg-type]
         )
 
@@ -265,6 +286,27 @@ class SqlLedger:
                                    value_wh=value_wh, session_id=session_id, kind="register",
                                    source_message_id=message_id))
 
+    def last_register(self, meter_number: str, before_utc: datetime) -> tuple[datetime, int] | None:
+        row = self.db.execute(select(m.MeterReading.timestamp, m.MeterReading.value_wh).where(
+            m.MeterReading.meter_number == meter_number, m.MeterReading.kind == "register",
+            m.MeterReading.timestamp < before_utc).order_by(m.MeterReading.timestamp.desc()).limit(1)).first()
+        return (row[0], int(row[1])) if row else None
+
+    def record_interval(self, meter_number: str, end_utc: datetime, value_wh: int, session_id: str | None,
+                        message_id: str | None) -> None:
+        reading_type = codes.INTERVAL_15MIN_WH
+        known = self.db.scalar(select(m.MeterReading).where(
+            m.MeterReading.meter_number == meter_number, m.MeterReading.reading_type == reading_type,
+            m.MeterReading.timestamp == end_utc))
+        if known is not None:
+            if known.value_wh != value_wh:
+                raise InvalidParameter(f"meter {meter_number}: interval {end_utc.isoformat()} was {known.value_wh} "
+                                       f"Wh, not {value_wh} Wh (an overlapping or duplicate interval)")
+            return
+        self.db.add(m.MeterReading(meter_number=meter_number, reading_type=reading_type, timestamp=end_utc,
+                                   value_wh=value_wh, session_id=session_id, kind="interval",
+                                   source_message_id=message_id))
+
     def settle(self, session_id: str, from_account_id: str, to_account_id: str, energy_wh: int,
                at_utc: datetime) -> None:
         self.db.add(m.SettlementRecord(settlement_id=f"SET-{session_id}", session_id=session_id,
@@ -273,7 +315,10 @@ class SqlLedger:
 
     def record_bill(self, bill: object) -> None:
         assert isinstance(bill, events.BillInformation)
+        # The statement's text; a line priced from metered intervals also says how many (and
+        # how many of them MDM estimated). evgrid.sim.demo.report.charge_lines reads it back.
         lines = "; ".join(f"{line.label}: {line.energy_wh} Wh x {line.price_per_kwh} = {line.amount}"
+                          + (f" ({line.intervals} intervals, {line.estimated} estimated)" if line.intervals else "")
                           for line in bill.lines)
         self.db.add(m.Bill(bill_id=bill.bill_id, session_id=bill.session_id, account_id=bill.account_id,
                            currency=bill.currency, energy_wh=bill.energy_wh, amount=bill.amount,
@@ -290,11 +335,14 @@ class SqlOutbox:
     """
 
     def __init__(self, db: DbSession, registry: SqlRegistry, codec: Codec, source: str,
-                 queued_at: datetime) -> None:
+                 queued_at: datetime, unrouted: frozenset[str] = frozenset()) -> None:
         self.db, self.registry, self.codec, self.source, self.queued_at = db, registry, codec, source, queued_at
+        self.unrouted = unrouted
         self.events: list[object] = []  # for what has to happen after the commit (dispatch jobs)
 
     def put(self, event: object) -> None:
+        if getattr(event, "destination", None) in self.unrouted:
+            return
         self.events.append(event)
         owner_premise = None
         if isinstance(event, events.BillInformation):
@@ -331,8 +379,11 @@ class SqlUnitOfWork:
                  default_tariff: str | None = None,
                  after_commit: Callable[[list[object]], None] | None = None,
                  wall_clock: Callable[[], datetime] = _wall_now, plan_log: PlanLog | None = None,
-                 lock_rows: bool = False) -> None:
+                 lock_rows: bool = False, unrouted: frozenset[str] = frozenset()) -> None:
         """``clock`` is the core's (maybe simulated) time; ``wall_clock`` times the outbox rows.
+
+        Events for a destination in ``unrouted`` (one not configured: ``mdm`` without an
+        ``[mdm]`` section) are not queued.
 
         ``lock`` serialises whole units of work (one process, SQLite); None for scale-out
         workers on PostgreSQL, which give ``plan_log`` and ``lock_rows`` instead (see the
@@ -345,6 +396,7 @@ class SqlUnitOfWork:
         self._after_commit = after_commit
         self._lock = lock  # shared by every unit of work over this planner
         self._plan_log, self._lock_rows = plan_log, lock_rows
+        self._unrouted = unrouted
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._lock is not None:
@@ -372,7 +424,8 @@ class SqlUnitOfWork:
         self.registry = SqlRegistry(self.db, self._tariff)
         self.sessions = SqlSessions(self.db, self._lock_rows)
         self.ledger = SqlLedger(self.db, self._register_type)
-        self.outbox = SqlOutbox(self.db, self.registry, self._codec, self._source, self._wall_clock())
+        self.outbox = SqlOutbox(self.db, self.registry, self._codec, self._source, self._wall_clock(),
+                                self._unrouted)
         self.inbound = SqlInboundJournal(self.db)
         return self
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from evgrid.errors import ConfigError
-from evgrid.settings import BillingSettings, PortalsSettings, Settings, display_url
+from evgrid.settings import PortalsSettings, ServiceSettings, Settings, display_url
 
 
 def check(settings: Settings, source: Path | None) -> int:
@@ -55,6 +55,7 @@ def summary(settings: Settings, source: Path | None, portal_sites: int) -> str:
          f"accelerated x{clock.speed or 1}, start {clock.start or 'now'}, epoch {clock.epoch or 'now'}"),
         ("users", ", ".join(f"{user.user} ({user.kind})" for user in settings.users) or "none"),
         ("billing", _peer(settings.billing, settings.billing and display_url(settings.billing.url))),
+        ("mdm", _peer(settings.mdm, settings.mdm and display_url(settings.mdm.url))),
         ("portals", _peer(settings.portals, settings.portals and
                           f"{settings.portals.file}: {portal_sites} site{'' if portal_sites == 1 else 's'},")),
         ("amqp", "off (no url)" if settings.amqp is None else
@@ -68,7 +69,7 @@ def summary(settings: Settings, source: Path | None, portal_sites: int) -> str:
     return head + "".join(f"  {name:<9} {text}\n" for name, text in rows)
 
 
-def _peer(peer: BillingSettings | PortalsSettings | None, where: str | None) -> str:
+def _peer(peer: ServiceSettings | PortalsSettings | None, where: str | None) -> str:
     if peer is None:
         return "off"
     return f"{where} as {peer.user}, CA {peer.ca or 'the system store'}"

@@ -132,7 +132,8 @@ def open_night(sessions: object, start_utc: datetime, slot_count: int) -> NightP
 def operation_system(database_url: str, *, night_start_utc: datetime, slot_count: int,
                      clock: Clock | None = None, codec: Codec | None = None, source: str = "evgrid-evos",
                      after_commit: Callable[[list[object]], None] | None = None, worker_id: str | None = None,
-                     lease_ttl_seconds: float = DEFAULT_TTL_SECONDS) -> OperationSystem:
+                     lease_ttl_seconds: float = DEFAULT_TTL_SECONDS, forward_readings: bool = False,
+                     ) -> OperationSystem:
     """Build the operation system on the database at ``database_url`` (migrated first).
 
     With ``worker_id`` it is one of several scale-out workers on that database: planner
@@ -140,6 +141,9 @@ def operation_system(database_url: str, *, night_start_utc: datetime, slot_count
     fired starts and stops through the station leases (``system.leases``, lease time
     ``lease_ttl_seconds``) and the dispatch fence; run it with :func:`worker_dispatch`.
     Without, one process owns everything, as in the embedded default.
+
+    With ``forward_readings`` every meter reading accepted is queued for meter data
+    management (outbox destination ``mdm``); without, readings stay in this store only.
     """
     engine = make_engine(database_url)
     upgrade(engine)
@@ -180,7 +184,8 @@ def operation_system(database_url: str, *, night_start_utc: datetime, slot_count
 
     def unit_of_work() -> SqlUnitOfWork:
         return SqlUnitOfWork(sessions, planner, codec, clock, register_type=codes.REGISTER_WH, lock=lock,
-                             source=source, after_commit=notify, plan_log=plan_log, lock_rows=concurrent)
+                             source=source, after_commit=notify, plan_log=plan_log, lock_rows=concurrent,
+                             unrouted=frozenset() if forward_readings else frozenset({events.MDM}))
 
     router = Router(ROUTES, codec=codec, source=source, unit_of_work=unit_of_work, unavailable=unavailable)
     return OperationSystem(router, planner, sessions, engine, unit_of_work, listeners, leases=leases)

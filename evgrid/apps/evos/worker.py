@@ -53,9 +53,9 @@ from evgrid.operations import events
 from evgrid.scheduler.jobs import Dispatcher
 from evgrid.settings import (
     AmqpSettings,
-    BillingSettings,
     ClockSettings,
     PortalsSettings,
+    ServiceSettings,
     Settings,
     SoapSettings,
     UserSettings,
@@ -101,6 +101,11 @@ class Worker:
                         "CustomerBilling", settings.billing.url, credentials=_login(settings.billing),
                         verify=str(settings.billing.ca) if settings.billing.ca else True))
                     deliverers[events.BILLING] = soap_deliverer(billing)
+                if settings.mdm:
+                    mdm = stack.enter_context(ServiceClient(
+                        "MeterDataManagement", settings.mdm.url, credentials=_login(settings.mdm),
+                        verify=str(settings.mdm.ca) if settings.mdm.ca else True))
+                    deliverers[events.MDM] = soap_deliverer(mdm)
                 if settings.portals:
                     deliverers[f"{events.PORTAL}:*"] = stack.enter_context(PortalDelivery(
                         self.sites, credentials=_login(settings.portals),
@@ -271,7 +276,7 @@ def build(settings: Settings) -> Worker:
     credentials = _credentials(settings.users, sites)
     tls = _tls(settings.soap)
     system = operation_system(url, night_start_utc=start, slot_count=settings.night.slots,
-                              clock=clock, **mode)  # type: ignore[arg-type]
+                              clock=clock, forward_readings=settings.mdm is not None, **mode)  # type: ignore[arg-type]
     dispatcher.bind(system)
     return Worker(settings, system, dispatcher, sites, credentials, tls, scale_out)
 
@@ -318,7 +323,7 @@ def _tls(soap: SoapSettings) -> TlsFiles | None:
     return None
 
 
-def _login(peer: BillingSettings | PortalsSettings) -> tuple[str, str]:
+def _login(peer: ServiceSettings | PortalsSettings) -> tuple[str, str]:
     return peer.user, peer.password
 
 

@@ -32,8 +32,8 @@ def test_interval_block_in_kwh_becomes_whole_wh() -> None:
     readings = readings_from_cim(_payload("2.3.3"))
     (block,) = readings.intervals
     assert block.reading_type == codes.INTERVAL_15MIN_KWH
-    assert [wh for _, wh in block.readings] == [6000] * 4
-    assert block.readings[0][0] == datetime(2026, 11, 26, 22, 55, tzinfo=UTC)
+    assert block.readings == ((datetime(2026, 11, 27, 2, 0, tzinfo=UTC), 2000),)
+    assert [r.energy_wh for r in readings.registers] == [5_464_115, 5_466_115]
 
 
 @pytest.mark.parametrize(("reading_type", "factor"), [
@@ -73,4 +73,28 @@ def test_interval_reading_without_value_is_refused() -> None:
                          "{http://iec.ch/TC57/2011/MeterReadings#}value")
     value.getparent().remove(value)
     with pytest.raises(MappingError, match="timeStamp and a value"):
+        readings_from_cim(payload)
+
+
+def test_readings_forwarded_to_mdm_validate_and_read_back_the_same() -> None:
+    from evgrid.cim import envelope as env
+    from evgrid.mappings.meter_readings import readings_to_cim
+
+    original = readings_from_cim(_payload("2.3.3"))
+    codec = Codec()
+    body = codec.dump(env.event(env.Verb.CREATED, "MeterReadings", readings_to_cim(original), source="t",
+                                message_id="m-1"))
+    again = readings_from_cim(codec.decode(body).payload)  # decode validates against the schema
+    assert [(r.meter_mrid, r.usage_point_mrid, r.timestamp_utc, r.energy_wh) for r in again.registers] == [
+        (r.meter_mrid, r.usage_point_mrid, r.timestamp_utc, r.energy_wh) for r in original.registers]
+    assert [b.readings for b in again.intervals] == [b.readings for b in original.intervals]
+    assert {b.reading_type for b in again.intervals} == {codes.INTERVAL_15MIN_WH}
+
+
+def test_an_interval_block_that_is_not_15_minute_energy_is_refused() -> None:
+    payload = _payload("2.3.3")
+    for ref in payload.iter("{*}ReadingType"):
+        if ref.getparent().tag.endswith("IntervalBlocks"):
+            ref.set("ref", codes.REGISTER_WH)
+    with pytest.raises(MappingError, match="not 15-minute interval energy"):
         readings_from_cim(payload)

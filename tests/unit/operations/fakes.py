@@ -31,6 +31,18 @@ TARIFF = Tariff(
     ),
     third_party_price_per_kwh=Decimal("0.31"),
 )
+# A second tariff, with an evening peak and a plain price: accounts naming "T-PEAK" pay it.
+PEAK = Tariff(
+    tariff_id="T-PEAK", name="Residential with evening peak", currency="EUR", timezone="UTC",
+    intervals=(
+        TariffInterval(1, "day", time(7), time(17), Decimal("0.25"), ev_night=False),
+        TariffInterval(2, "peak", time(17), time(21), Decimal("0.35"), ev_night=False),
+        TariffInterval(3, "evening", time(21), time(0, 30), Decimal("0.25"), ev_night=False),
+        TariffInterval(4, "EV night", time(0, 30), time(7), Decimal("0.07"), ev_night=True),
+    ),
+    third_party_price_per_kwh=Decimal("0.33"), plain_price_per_kwh=Decimal("0.22"),
+)
+TARIFFS = {TARIFF.tariff_id: TARIFF, PEAK.tariff_id: PEAK}  # TARIFF is the default
 
 
 def world() -> dict[str, object]:
@@ -64,11 +76,18 @@ class FakeRegistry:
         stations = self.data["stations"].values()  # type: ignore[union-attr]
         return next((s.premise.meter_number for s in stations if s.premise.usage_point_id == usage_point_id), None)
 
+    def usage_point_of(self, meter_number: str) -> str | None:
+        stations = self.data["stations"].values()  # type: ignore[union-attr]
+        return next((s.premise.usage_point_id for s in stations if s.premise.meter_number == meter_number), None)
+
     def account(self, account_id: str) -> Account | None:
         return self.data["accounts"].get(account_id)  # type: ignore[union-attr]
 
     def tariff(self, tariff_id: str | None = None) -> Tariff:
-        return TARIFF
+        found = TARIFFS.get(tariff_id or TARIFF.tariff_id)
+        if found is None:
+            raise UnknownReference(f"no tariff {tariff_id}", mrid=tariff_id or "-")
+        return found
 
 
 @dataclass
@@ -76,6 +95,7 @@ class State:
     sessions: dict[str, Session] = field(default_factory=dict)
     transitions: list[Transition] = field(default_factory=list)
     registers: list[tuple[str, datetime, int, str | None]] = field(default_factory=list)
+    intervals: list[tuple[str, datetime, int, str | None]] = field(default_factory=list)
     settlements: list[tuple[str, str, str, int]] = field(default_factory=list)
     bills: list[object] = field(default_factory=list)
     outbox: list[object] = field(default_factory=list)
@@ -107,6 +127,10 @@ class FakeSessions:
         return next((s for s in self.state.sessions.values()
                      if s.meter_number == meter_number and s.state is SessionState.SCHEDULED), None)
 
+    def charging_on_meter(self, meter_number: str) -> Session | None:
+        return next((s for s in self.state.sessions.values()
+                     if s.meter_number == meter_number and s.state is SessionState.CHARGING), None)
+
     def save(self, session: Session, transition: Transition) -> None:
         self.state.sessions[session.session_id] = session
         self.state.transitions.append(transition)
@@ -122,6 +146,14 @@ class FakeLedger:
     def record_register(self, meter_number: str, at_utc: datetime, value_wh: int, session_id: str | None,
                         message_id: str | None) -> None:
         self.state.registers.append((meter_number, at_utc, value_wh, session_id))
+
+    def last_register(self, meter_number: str, before_utc: datetime) -> tuple[datetime, int] | None:
+        earlier = [(at, wh) for meter, at, wh, _ in self.state.registers if meter == meter_number and at < before_utc]
+        return max(earlier) if earlier else None
+
+    def record_interval(self, meter_number: str, end_utc: datetime, value_wh: int, session_id: str | None,
+                        message_id: str | None) -> None:
+        self.state.intervals.append((meter_number, end_utc, value_wh, session_id))
 
     def settle(self, session_id: str, from_account_id: str, to_account_id: str, energy_wh: int,
                at_utc: datetime) -> None:
