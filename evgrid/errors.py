@@ -27,6 +27,7 @@ The tree, with codes::
     │   ├── AccountClosed           6.3
     │   ├── AlreadyCharging         6.4
     │   ├── StationBusy             6.5
+    │   ├── MeterDataMismatch       6.6   MDM's intervals do not add up to the metered energy
     │   └── SchedulingConflict      6.1
     ├── SecurityRejected            7.0
     │   ├── Unauthenticated         7.1
@@ -61,10 +62,15 @@ from collections.abc import Sequence
 
 
 class AdapterError(Exception):
-    """Base of every evgrid error; answered as a FAILED 61968-100 reply."""
+    """Base of every evgrid error; answered as a FAILED 61968-100 reply.
+
+    ``transient``: the failure says nothing about the message (a peer the handler needed
+    was down), so its reply is not journaled under the MessageID: a resend is judged afresh.
+    """
 
     code = "5.0"
     level = "FATAL"
+    transient = False
 
     def __init__(self, reason: str, *, details: str | None = None) -> None:
         super().__init__(reason)
@@ -171,6 +177,16 @@ class StationBusy(BusinessRuleViolation):
     code = "6.5"
 
 
+class MeterDataMismatch(BusinessRuleViolation):
+    """The 15-minute intervals of meter data management do not add up to a session's metered energy.
+
+    Nothing is billed from meter data that contradicts the registers: billing answers it
+    (FAILED, with both figures) instead of choosing one of them.
+    """
+
+    code = "6.6"
+
+
 class SchedulingConflict(BusinessRuleViolation):
     """No slot satisfies the request within the transformer and feeder limits."""
 
@@ -225,9 +241,14 @@ class WriteRejected(DeviceError):
 
 
 class UpstreamFault(AdapterError):
-    """An external system (billing, MDM, broker) failed or answered FAILED."""
+    """An external system (billing, MDM, broker) failed or answered FAILED.
+
+    Transient: a handler that needed the peer fails now and may succeed when the same
+    message comes again, so its reply is not journaled (see :class:`AdapterError`).
+    """
 
     code = "5.1"
+    transient = True
 
     def __init__(self, reason: str, *, code: str | None = None, details: str | None = None) -> None:
         super().__init__(reason, details=details)

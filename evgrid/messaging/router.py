@@ -246,7 +246,14 @@ class Router:
 
     def _answer_failure(self, failure: AdapterError, inbound: Inbound | None, sender: str | None,
                         raise_unexpected: bool, digest: _Digest | None = None) -> bytes:
-        """The FAILED reply to an AdapterError, remembered under the MessageID when it can be."""
+        """The FAILED reply to an AdapterError, remembered under the MessageID when it can be.
+
+        A transient failure (a peer the handler needed was down) is answered, not remembered:
+        the sender's retry of the same message is then handled afresh.
+        """
+        if failure.transient:
+            log.warning("message not processed, to be sent again: %s", failure.reason)
+            return self.codec.dump(self._failed(failure, inbound))
         try:
             return self._remember_failure(failure, inbound, sender, digest)
         except Exception:  # remembering needs the store, which may be what failed

@@ -33,7 +33,7 @@ from evgrid.adapters.store.database import make_engine, session_factory
 from evgrid.adapters.store.night_records import NightBill, NightSession, NightSettlement, read_night
 from evgrid.adapters.store.planning import night_problem
 from evgrid.operations.model import ChargingKind
-from evgrid.operations.rates import CENT
+from evgrid.operations.rates import CENT, ChargeLine
 from evgrid.operations.session import SessionState
 from evgrid.scheduler.model import SLOT_MINUTES, Problem
 from evgrid.sim.demo import plots
@@ -166,11 +166,13 @@ def _money(amount: Decimal) -> str:
     return str(cents if cents == amount else amount.normalize())
 
 
-def bill_lines(bill: NightBill) -> list[tuple[str, int, Decimal, Decimal]]:
-    """The charge lines ``(label, Wh, price per kWh, amount)`` of a stored bill.
+def charge_lines(bill: NightBill) -> list[ChargeLine]:
+    """The charge lines of a stored bill, with the metered intervals each prices.
 
-    The store keeps them as text, ``label: <Wh> Wh x <price> = <amount>`` joined by
-    ``"; "`` (:meth:`evgrid.adapters.store.uow.SqlLedger.record_bill`).
+    The store keeps them as text, ``label: <Wh> Wh x <price> = <amount>``, followed for a
+    line priced from metered intervals by `` (<n> intervals, <k> estimated)``, joined by
+    ``"; "`` (:meth:`evgrid.adapters.store.uow.SqlLedger.record_bill`). A line without the
+    counts was priced from the registers alone (0 intervals).
 
     Raises:
         ValueError: the text is not in that form.
@@ -179,10 +181,22 @@ def bill_lines(bill: NightBill) -> list[tuple[str, int, Decimal, Decimal]]:
     for part in filter(None, bill.body.split("; ")):
         label, _, rest = part.rpartition(": ")
         words = rest.split()
-        if not label or len(words) != 6 or words[1:3] != ["Wh", "x"] or words[4] != "=":
+        counts = words[6:]
+        if (not label or len(words) not in (6, 10) or words[1:3] != ["Wh", "x"] or words[4] != "="
+                or (counts and (counts[0][:1], counts[1], counts[3]) != ("(", "intervals,", "estimated)"))):
             raise ValueError(f"bill {bill.bill_id}: unreadable charge line {part!r}")
-        lines.append((label, int(words[0]), Decimal(words[3]), Decimal(words[5])))
+        intervals, estimated = (int(counts[0][1:]), int(counts[2])) if counts else (0, 0)
+        lines.append(ChargeLine(label, int(words[0]), Decimal(words[3]), Decimal(words[5]), intervals, estimated))
     return lines
+
+
+def bill_lines(bill: NightBill) -> list[tuple[str, int, Decimal, Decimal]]:
+    """The charge lines ``(label, Wh, price per kWh, amount)`` of a stored bill (:func:`charge_lines`).
+
+    Raises:
+        ValueError: the text is not in the stored form.
+    """
+    return [(line.label, line.energy_wh, line.price_per_kwh, line.amount) for line in charge_lines(bill)]
 
 
 def night_report(database_url: str, samples: Sequence[LoadSample], *, night_start_utc: datetime,
@@ -298,9 +312,12 @@ def _statement(account_id: str, bills: Sequence[NightBill], records: _Records) -
                 f"  Date:    {_local(row.plugged_in_at, zone)}",
                 f"  Charged: {_local(row.started_at, zone)} to {_local(row.completed_at, zone)}",
                 f"  EV:      {row.ev_id}", f"  Site:    {site}", f"  Energy:  {bill.energy_wh} Wh"]
-        for label, wh, unit, amount in bill_lines(bill):
-            out.append(f"    {label:<16} {wh:>9} Wh x {unit.normalize():>8} {bill.currency}/kWh = "
-                       f"{_money(amount):>9} {bill.currency}")
+        for line in charge_lines(bill):
+            # A line priced from meter data management's 15-minute intervals says how many, and
+            # how many of them MDM estimated (a span the portal could not read).
+            metered = f"  {line.intervals:>3} intervals, {line.estimated} estimated" if line.intervals else ""
+            out.append(f"    {line.label:<16} {line.energy_wh:>9} Wh x {line.price_per_kwh.normalize():>8} "
+                       f"{bill.currency}/kWh = {_money(line.amount):>9} {bill.currency}{metered}")
         out += [f"  Amount:  {_money(bill.amount)} {bill.currency}", ""]
     total = sum((b.amount for b in bills), Decimal(0))
     out.append(f"Total: {len(bills)} session(s), {sum(b.energy_wh for b in bills)} Wh, {_money(total)} {currency}")
