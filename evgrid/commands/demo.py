@@ -1,7 +1,8 @@
 """Simulate a night of EV charging through every step of the use case (the embedded default).
 
-Starts the station and meter IEDs (gateway mode), the reference billing service, the EV
-Operation System with its scheduler, and the customers' portals, each in its own process
+Starts the station and meter IEDs (gateway mode), the reference billing and meter data
+management services, the EV Operation System with its scheduler, and the customers'
+portals, each in its own process
 on loopback, on SQLite and one accelerated clock; plugs the EVs in from the evening on;
 shows progress; and when every session is billed and acknowledged writes the report to
 ``--out``: summary.json, load.png, sessions.png, one bill statement per account, the
@@ -9,7 +10,8 @@ database and the processes' logs.
 
 Faults (repeatable ``--fault``), at simulated UTC times of the night:
 ``kill-core@HH:MM`` (SIGKILL the operation system and start it again),
-``billing-down@HH:MM-HH:MM``, ``restart-ied@HH:MM`` (kill and restart the gateway IEDs).
+``billing-down@HH:MM-HH:MM``, ``mdm-down@HH:MM-HH:MM`` (meter data management stopped: readings
+wait in the outbox, billing retries), ``restart-ied@HH:MM`` (kill and restart the gateway IEDs).
 """
 
 from __future__ import annotations

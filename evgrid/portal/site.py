@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from evgrid.errors import InvalidParameter, UnknownReference, WriteRejected
+from evgrid.errors import AdapterError, InvalidParameter, UnknownReference, WriteRejected
 from evgrid.operations.metering import Interval, Register, floor_interval, interval_ends
 from evgrid.operations.ports import Clock
 from evgrid.portal.model import Allotted, Bill, Completed, Confirmed, EvView, PlugIn, Site, SwitchOrder
@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 PLUGGED_IN = "plugged-in"
 CHARGING_COMPLETE = "charging-complete"
 UNPLUGGED = "unplugged"
+# How late after a boundary a stop order may still read it (the order and the boundary read
+# race: both come at the end of a slot).
+BOUNDARY_READ_LATENESS = timedelta(minutes=1)
 # An EV that reports no departure is assumed to stay this long (a plausible overnight stay).
 DEFAULT_STAY = timedelta(hours=12)
 START, END = "start", "end"  # the tags of a session's first and last span (a boundary's is its time)
@@ -277,6 +280,17 @@ class SitePortal:
             if order.close:
                 self._start(visit, order.session_id or visit.session_id or f"S-{visit.plug.request_mrid}")
             elif visit.phase is Phase.CHARGING:
+                # A stop at the end of the allotment comes at a boundary, often just before the
+                # host's own boundary read: read that boundary first, so that the session's last
+                # interval is measured rather than estimated (only just after it: later, the read
+                # would hold the next interval's energy too).
+                now = self._clock.now()
+                try:
+                    if now - floor_interval(now) <= BOUNDARY_READ_LATENESS:
+                        self.read_boundary(now)
+                except AdapterError as error:
+                    log.warning("site %s: register not read at the boundary (a gap): %s", self.site.station_id,
+                                error.reason)
                 try:
                     self._station.open_contactor()
                 except WriteRejected:

@@ -2,6 +2,7 @@
 
 - the operation system is killed (SIGKILL) twice and started again;
 - the billing service is down for seven hours of the night;
+- meter data management is down for five hours of the night;
 - the gateway IED is killed mid-charge and restarted from its state file.
 
 Every night must still end complete: every session metered, settled where it is a
@@ -65,7 +66,12 @@ def assert_nothing_lost_nothing_doubled(night: FinishedNight) -> None:
             assert night.core("SELECT energy_wh FROM settlement_records WHERE session_id = ?", session_id) == [
                 (consumed,)]
     assert summary["violations"] == []
-    assert summary["energy_metered_wh"] == summary["energy_billed_wh"]
+    assert summary["energy_metered_wh"] == summary["energy_mdm_wh"] == summary["energy_billed_wh"]
+    # MDM got every reading once: the operation system delivered each MeterReadings, none left behind.
+    forwarded = night.core("SELECT count(*), count(DISTINCT message_id) FROM outbox WHERE destination = 'mdm' "
+                           "AND status = 'delivered'")
+    assert forwarded[0][0] == forwarded[0][1] == summary["mdm_readings"] > 0
+    assert night.core("SELECT count(*) FROM outbox WHERE destination = 'mdm' AND status != 'delivered'") == [(0,)]
 
 
 def test_the_operation_system_killed_twice_mid_night_loses_nothing(tmp_path: Path) -> None:
@@ -81,6 +87,17 @@ def test_billing_down_for_part_of_the_night_delivers_every_bill_once_after(tmp_p
     retried = night.core("SELECT count(*) FROM outbox WHERE destination = 'billing' AND attempts > 1 "
                          "AND status = 'delivered'")
     assert retried[0][0] >= 1
+    assert_nothing_lost_nothing_doubled(night)
+
+
+def test_mdm_down_for_part_of_the_night_readings_wait_and_billing_waits(tmp_path: Path) -> None:
+    night = run_night(tmp_path, faults=_faults("mdm-down@20:00-01:00"))
+    # The outage was felt: readings to MDM were retried, and billing answered 5.1 (MDM
+    # unreachable) before it billed the sessions that ended meanwhile.
+    retried = night.core("SELECT count(*) FROM outbox WHERE destination = 'mdm' AND attempts > 1 "
+                         "AND status = 'delivered'")
+    assert retried[0][0] >= 1
+    assert "5.1" in (night.out / "logs" / "core.log").read_text()
     assert_nothing_lost_nothing_doubled(night)
 
 

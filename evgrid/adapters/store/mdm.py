@@ -50,6 +50,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union,
     update,
 )
 from sqlalchemy.pool import StaticPool
@@ -194,6 +195,12 @@ class MdmStore:
     def _reading(self) -> Any:
         with self._lock or contextlib.nullcontext(), self.engine.connect() as connection:
             yield connection
+
+    def stored_messages(self) -> int:
+        """How many messages stored a reading (a replay or a refused message stores none)."""
+        ids = union(select(registers.c.message_id), select(intervals.c.message_id)).subquery()
+        with self._reading() as connection:
+            return int(connection.scalar(select(func.count(ids.c.message_id.distinct()))) or 0)
 
     def count(self, table: Table, *where: Any) -> int:
         """Rows of ``table`` (``registers``, ``intervals``, ``inbound``) matching ``where``."""

@@ -35,6 +35,8 @@ class NightSession:
     kind: str  # ChargingKind value
     state: str  # SessionState value
     tariff_id: str | None
+    rate: str | None  # the rate told at 2.1 / 3.1.2 (evNight, plain, quickCharge)
+    usage_point_id: str  # where the session was metered
     consumed_wh: int | None
     plugged_in_at: datetime
     departure_at: datetime
@@ -90,7 +92,9 @@ def read_night(database_url: str, start_utc: datetime, end_utc: datetime) -> Nig
     engine = make_engine(database_url)
     try:
         with session_factory(engine)() as db:
-            sessions = tuple(_session(row) for row in db.scalars(
+            usage_points = {premise: usage_point for premise, usage_point in db.execute(
+                select(m.ServiceLocation.premise_number, m.ServiceLocation.usage_point_id))}
+            sessions = tuple(_session(row, usage_points.get(row.premise_number, "")) for row in db.scalars(
                 select(cs).where(in_night).order_by(cs.plugged_in_at, cs.session_id)))
             bills = {b.session_id: _bill(b) for b in db.scalars(
                 select(m.Bill).join(cs, cs.session_id == m.Bill.session_id).where(in_night))}
@@ -120,11 +124,12 @@ def read_night(database_url: str, start_utc: datetime, end_utc: datetime) -> Nig
         outside=outside)
 
 
-def _session(row: m.ChargingSession) -> NightSession:
+def _session(row: m.ChargingSession, usage_point: str) -> NightSession:
     return NightSession(
         session_id=row.session_id, ev_id=row.ev_id, station_id=row.station_id, premise_number=row.premise_number,
         owner_account_id=row.owner_account_id, host_account_id=row.host_account_id, kind=row.kind, state=row.state,
-        tariff_id=row.tariff_id, consumed_wh=row.consumed_wh, plugged_in_at=row.plugged_in_at,
+        tariff_id=row.tariff_id, rate=row.rate, usage_point_id=usage_point, consumed_wh=row.consumed_wh,
+        plugged_in_at=row.plugged_in_at,
         departure_at=row.departure_at, started_at=row.started_at, completed_at=row.completed_at)
 
 

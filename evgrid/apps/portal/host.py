@@ -242,20 +242,25 @@ class PortalHost:
                 log.warning("site %s: not resumed after reconnect: %s", station_id, error.reason)
 
     def slot_boundary(self) -> None:
-        """Each tick of the boundary thread: the registers due (interval metering) first, then the power.
+        """Each tick of the boundary thread: power decreases, the registers due, then power increases.
 
-        Reading before writing keeps the new slot's energy out of the interval that just
-        ended. A failed read is a gap in that session's intervals, nothing more.
+        The grid comes first: the decreases go out before anything else (the reads of a
+        gateway's stations take a few ms each on its one MMS connection, simulated minutes
+        at the demo's speed, and a transformer must not carry the old slot's power that
+        long). The reads come before the increases, which keeps most of the new slot's
+        energy out of the interval that just ended; the totals are exact either way. A
+        failed read is a gap in that session's intervals, nothing more.
         """
         now = self.clock.now()
+        self.apply_power_limits(decreases=True, increases=False)
         for station_id, portal in self.portals.items():
             try:
                 portal.read_boundary(now)
             except AdapterError as error:
                 log.warning("site %s: register not read at the boundary (a gap): %s", station_id, error.reason)
-        self.apply_power_limits()
+        self.apply_power_limits(decreases=False, increases=True)
 
-    def apply_power_limits(self) -> None:
+    def apply_power_limits(self, *, decreases: bool = True, increases: bool = True) -> None:
         """At a slot boundary: each charging session's allotted power, decreases first."""
         now = self.clock.now()
         changes = []
@@ -263,7 +268,8 @@ class PortalHost:
             due = portal.power_limit_due(now)
             if due is not None:
                 current = portal.visit.limit_kw if portal.visit and portal.visit.limit_kw is not None else 0.0
-                changes.append((due - current, station_id, due))
+                if (due < current and decreases) or (due >= current and increases):
+                    changes.append((due - current, station_id, due))
         for _, station_id, kw in sorted(changes):
             try:
                 self.portals[station_id].apply_power_limit(kw)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from evgrid.apps.services.mdm import MeterDataManagement
+from evgrid.operations.metering import INTERVAL, ceil_interval, floor_interval
 from evgrid.sim.demo.night import Night, NightRun
 from evgrid.sim.demo.report import night_report, summary_table, write_report
 
@@ -62,13 +65,38 @@ def portal_bills(databases: list[Path]) -> dict[str, int]:
     return dict(counts)
 
 
+def mdm_figures(database: Path, sessions: list[dict]) -> dict:
+    """What meter data management holds: messages, intervals, estimates, and each billed session's Wh.
+
+    A session's MDM energy is the sum of the 15-minute intervals of its usage point that
+    end after the quarter hour it started in and by the quarter hour it ended in (what
+    billing prices); each session row gets ``mdm_wh``.
+    """
+    if not database.exists():
+        return {"mdm_readings": 0, "intervals": 0, "estimated_intervals": 0, "energy_mdm_wh": 0}
+    mdm = MeterDataManagement(database)
+    try:
+        energy = 0
+        for row in sessions:
+            if row["billed_wh"] is None or not row["started"] or not row["completed"]:
+                continue
+            start = floor_interval(datetime.fromisoformat(row["started"])) + INTERVAL
+            end = ceil_interval(datetime.fromisoformat(row["completed"]))
+            row["mdm_wh"] = sum(i.wh for i in mdm.intervals(row["usage_point"], start, max(start, end)))
+            energy += row["mdm_wh"]
+        return {"mdm_readings": mdm.stored_message_count(), "intervals": mdm.interval_count(),
+                "estimated_intervals": mdm.estimated_count(), "energy_mdm_wh": energy}
+    finally:
+        mdm.close()
+
+
 def summarize(night: Night, run: NightRun) -> dict:
     """The night's summary (summary.json), with ``complete`` when the night lost nothing.
 
     Complete: every visit became a session, every session was billed once (or cancelled
-    because its EV left before its start, with nothing metered) and its bill
-    reached the owner's portal, metered energy equals billed energy, and no transformer
-    went over its limit.
+    because its EV left before its start, with nothing metered) and its bill reached the
+    owner's portal, metered energy equals MDM's intervals of the billed sessions equals
+    billed energy, and no transformer went over its limit.
     """
     scenario = night.scenario
     summary = night_report(run.database_url, run.samples, night_start_utc=scenario.night_start_utc,
@@ -79,11 +107,12 @@ def summarize(night: Night, run: NightRun) -> dict:
         "wall_s": round(run.wall_s, 1), "faults": run.faults_done, "timed_out": run.timed_out,
         "bills_at_portals": delivered,
     }
+    summary.update(mdm_figures(night.out / "state" / "mdm.db", summary["sessions"]))
     # A session whose EV left before its start is cancelled: nothing metered, nothing to bill.
     cancelled = summary.get("sessions_by_state", {}).get("cancelled", 0)
     summary["complete"] = (not run.timed_out and summary["sessions_total"] == len(scenario.visits)
                            and summary["sessions_billed"] + cancelled == summary["sessions_total"]
-                           and summary["energy_metered_wh"] == summary["energy_billed_wh"]
+                           and summary["energy_metered_wh"] == summary["energy_mdm_wh"] == summary["energy_billed_wh"]
                            and delivered == summary["sessions_billed"] and not summary["violations"])
     return summary
 

@@ -4,7 +4,8 @@ What runs, each in its own process on loopback, all on one accelerated clock (sh
 through ``--speed/--start/--epoch``):
 
 - gateway IEDs (``evgrid ied serve --stations N``): the stations and meters, over MMS;
-- the reference Customer Billing System (``evgrid sim billing``);
+- the reference Customer Billing System (``evgrid sim billing``) and Meter Data
+  Management (``evgrid sim mdm``): readings go to MDM, billing prices MDM's intervals;
 - the EV Operation System with the scheduler and its dispatch (``evgrid serve``) on an
   SQLite file;
 - one portal host per gateway (``evgrid portal serve``): the sites' portals.
@@ -38,13 +39,16 @@ from evgrid.sim.devices.control import ControlClient
 
 log = logging.getLogger(__name__)
 
-FAULT_KINDS = ("kill-core", "billing-down", "restart-ied")
+FAULT_KINDS = ("kill-core", "billing-down", "mdm-down", "restart-ied")
 DONE_STATES = frozenset({"acknowledged", "cancelled"})
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """A fault injected at a simulated time: ``kill-core``, ``billing-down`` (until ``until_utc``), ``restart-ied``."""
+    """A fault injected at a simulated time.
+
+    ``kill-core``, ``billing-down`` or ``mdm-down`` (until ``until_utc``), ``restart-ied``.
+    """
 
     kind: str
     at_utc: datetime
@@ -103,9 +107,10 @@ class Night:
         self.gateways: list[_Gateway] = []
         self.core: Service | None = None
         self.billing: Service | None = None
+        self.mdm: Service | None = None
         self.clock: AcceleratedClock | None = None
         self._threads: list[threading.Thread] = []
-        self._secret = {name: secrets.token_urlsafe(12) for name in ("billing-in", "billing-out", "portal-in")}
+        self._secret = {name: secrets.token_urlsafe(12) for name in ("billing-in", "billing-out", "portal-in", "mdm-in")}
 
     # --- set up ------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -131,8 +136,9 @@ class Night:
         epoch = time.time() + 8.0 + 0.04 * opts.homes
         self.clock = AcceleratedClock(opts.speed, opts.night_start_utc, epoch=epoch)
         clock_args = ["--speed", str(opts.speed), "--start", opts.night_start_utc.isoformat(), "--epoch", f"{epoch:.3f}"]
-        billing_port, core_port = free_port(), free_port()
+        billing_port, core_port, mdm_port = free_port(), free_port(), free_port()
         core_url, billing_url = f"http://127.0.0.1:{core_port}", f"http://127.0.0.1:{billing_port}"
+        mdm_url, mdm_login = f"http://127.0.0.1:{mdm_port}", f"evos:{self._secret['mdm-in']}"
         plant = Plant(self.scenario, opts.stations_per_gateway)
         logs, state = self.out / "logs", self.out / "state"
         for g, (first, count) in enumerate(plant.gateways(), start=1):
@@ -146,18 +152,23 @@ class Night:
         self.billing = Service("billing", evgrid_command(
             "sim", "billing", "--port", str(billing_port), "--credentials", f"evos:{self._secret['billing-in']}",
             "--database", str(state / "billing.db"), "--evos-url", core_url,
-            "--evos-credentials", f"billing:{self._secret['billing-out']}", "--log-level", "WARNING"),
-            logs / "billing.log")
+            "--evos-credentials", f"billing:{self._secret['billing-out']}", "--mdm-url", mdm_url,
+            "--mdm-credentials", mdm_login, "--log-level", "WARNING"), logs / "billing.log")
+        self.mdm = Service("mdm", evgrid_command(
+            "sim", "mdm", "--port", str(mdm_port), "--credentials", mdm_login, "--database", str(state / "mdm.db"),
+            "--log-level", "WARNING"), logs / "mdm.log")
         self.core = Service("core", evgrid_command(
             "serve", "--database-url", self.database_url, "--port", str(core_port), "--portals", str(portals_csv),
             "--portal-credentials", f"evos:{self._secret['portal-in']}", "--billing-url", billing_url,
             "--billing-credentials", f"evos:{self._secret['billing-in']}",
-            "--billing-user", f"billing:{self._secret['billing-out']}", "--night-start",
+            "--billing-user", f"billing:{self._secret['billing-out']}", "--mdm-url", mdm_url,
+            "--mdm-credentials", mdm_login, "--night-start",
             opts.night_start_utc.isoformat(), "--slots", str(self.scenario.slot_count), *clock_args,
             "--log-level", "WARNING"), logs / "core.log")
         for gateway in self.gateways:
             ready = gateway.ied.start()
             gateway.control = ControlClient(int(ready["control"].rsplit(":", 1)[1]))
+        self.mdm.start()
         self.billing.start()
         self.core.start()
         for g, (gateway, port) in enumerate(zip(self.gateways, portal_ports, strict=True), start=1):
@@ -182,7 +193,7 @@ class Night:
                 gateway.control.close()
             if gateway.portal is not None:
                 gateway.portal.stop()
-        for service in (self.core, self.billing, *(g.ied for g in self.gateways)):
+        for service in (self.core, self.billing, self.mdm, *(g.ied for g in self.gateways)):
             if service is not None:
                 service.stop()
 
@@ -274,9 +285,10 @@ class Night:
             run.samples.append(LoadSample(datetime.fromisoformat(reply["time"]), delivered))
 
     def _inject(self, fault: Fault, run: NightRun) -> list[tuple[datetime, Callable[[], None]]]:
-        assert self.core is not None and self.billing is not None and self.clock is not None
+        assert self.core is not None and self.billing is not None and self.mdm is not None
+        assert self.clock is not None
         stamp = f"{fault.kind} at {self.clock.now():%H:%M}"
-        core, billing = self.core, self.billing
+        core, billing, mdm = self.core, self.billing, self.mdm
         if fault.kind == "kill-core":
             core.kill()  # SIGKILL: no shutdown, whatever was in flight
             run.faults_done.append(f"{stamp}: operation system killed (SIGKILL), restarted")
@@ -287,6 +299,12 @@ class Night:
             until = fault.until_utc or fault.at_utc + timedelta(hours=1)
             run.faults_done.append(f"{stamp}: billing down until {until:%H:%M}")
             return [(until, billing.start)]
+        if fault.kind == "mdm-down":
+            # Readings wait in the operation system's outbox, bills wait in billing's retries.
+            mdm.stop()
+            until = fault.until_utc or fault.at_utc + timedelta(hours=1)
+            run.faults_done.append(f"{stamp}: meter data management down until {until:%H:%M}")
+            return [(until, mdm.start)]
         if fault.kind == "restart-ied":
             for gateway in self.gateways:
                 gateway.restarting = True
@@ -306,7 +324,7 @@ class Night:
 
 
 def parse_fault(text: str, night_start_utc: datetime) -> Fault:
-    """``kind@HH:MM`` or ``billing-down@HH:MM-HH:MM`` (UTC, within the night that starts at ``night_start_utc``)."""
+    """``kind@HH:MM``, ``billing-down@HH:MM-HH:MM`` or ``mdm-down@HH:MM-HH:MM`` (UTC, within the night)."""
     kind, _, when = text.partition("@")
     if kind not in FAULT_KINDS or not when:
         raise ValueError(f"a fault is KIND@HH:MM[-HH:MM] with KIND one of {', '.join(FAULT_KINDS)}: {text!r}")

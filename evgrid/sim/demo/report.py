@@ -217,7 +217,8 @@ def night_report(database_url: str, samples: Sequence[LoadSample], *, night_star
         ``sessions_by_state``, ``sessions_outside_night``; ``energy_metered_wh`` (the
         sessions' meter deltas), ``energy_billed_wh``, ``energy_sampled_wh`` (what the
         stations delivered); ``bills`` per account, ``energy_by_rate`` per tariff window
-        label, ``third_party`` per session, ``settlements``, ``portal_bills``;
+        label, ``third_party`` per session, ``sessions`` (each with its tariff, rate, usage
+        point, interval, metered and billed Wh), ``settlements``, ``portal_bills``;
         ``transformers`` (limit and peak), ``violations``, ``unmapped_stations``.
     """
     records = _read(database_url, samples, night_start_utc, slot_count, slot_minutes)
@@ -267,6 +268,13 @@ def night_report(database_url: str, samples: Sequence[LoadSample], *, night_star
                          "billed_account": records.bills[row.session_id].account_id
                          if row.session_id in records.bills else None, "wh": row.consumed_wh}
                         for row in records.sessions if row.kind == THIRD_PARTY],
+        "sessions": [{"session_id": row.session_id, "kind": row.kind, "tariff": row.tariff_id, "rate": row.rate,
+                      "usage_point": row.usage_point_id,
+                      "started": row.started_at.isoformat() if row.started_at else None,
+                      "completed": row.completed_at.isoformat() if row.completed_at else None,
+                      "metered_wh": row.consumed_wh,
+                      "billed_wh": records.bills[row.session_id].energy_wh if row.session_id in records.bills else None}
+                     for row in records.sessions],
         "settlements": {"count": len(records.settlements), "wh": sum(s.energy_wh for s in records.settlements)},
         "portal_bills": dict(sorted(portal_bills.items())) if portal_bills is not None else None,
         "transformers": transformers,
@@ -370,8 +378,10 @@ def summary_table(summary: dict) -> Group:
     night = summary["night"]
     totals = _table(f"Night {night['start']} to {night['end']}", "<what", "value")
     for key in ("sessions_total", "sessions_completed", "sessions_billed", "third_party_sessions",
-                "energy_metered_wh", "energy_billed_wh", "energy_sampled_wh"):
-        totals.add_row(key.replace("_", " "), f"{summary[key]:,}")
+                "energy_metered_wh", "energy_mdm_wh", "energy_billed_wh", "energy_sampled_wh", "mdm_readings",
+                "intervals", "estimated_intervals"):
+        if key in summary:
+            totals.add_row(key.replace("_", " "), f"{summary[key]:,}")
     totals.add_row("settlements", f"{summary['settlements']['count']} ({summary['settlements']['wh']:,} Wh)")
     totals.add_row("violations", f"[red]{len(summary['violations'])}[/]" if summary["violations"] else "0")
     largest = sorted(summary["bills"], key=lambda b: -Decimal(b["amount"]))[:CONSOLE_ROWS]

@@ -273,3 +273,27 @@ def test_the_boundary_thread_wakes_at_the_quarter_hour_even_for_slots_counted_fr
     assert slots_from_2207_30._wall_seconds_to_next() == 60.0  # 22:15, before the slot at 22:22:30
     clock.moment = at(22, 20)
     assert slots_from_2207_30._wall_seconds_to_next() == 150.0  # the slot at 22:22:30
+
+
+def test_a_stop_just_after_a_boundary_reads_that_boundary_first(parts: Parts) -> None:
+    """The stop at the end of the allotment races the host's boundary read: the stop reads it."""
+    _, _, meter, uplink, _ = parts
+    session = start(parts, at(22, 7))
+    charge(parts, at(22, 29, 55))  # the 22:15 read done; 22:30 not yet
+    meter.wh += 40  # 20 s more at 7.4 kW after the boundary
+    stop(parts, at(22, 30, 20), session)
+    tags = [tag for _, tag, _, _ in uplink.spans]
+    assert tags == ["start", "20261126T2215", "20261126T2230", "end"]
+    assert [span.gap for span in checked(uplink)] == [False, False, False]
+    (_, _, (_, end), (last,)) = uplink.spans[-1]
+    assert last == Interval(at(22, 45), 0) and end.at_utc == at(22, 30, 20)
+
+
+def test_a_stop_long_after_a_missed_boundary_does_not_read_it(parts: Parts) -> None:
+    _, _, meter, uplink, _ = parts
+    session = start(parts, at(22, 7))
+    charge(parts, at(22, 29, 55))
+    meter.wh += 400
+    stop(parts, at(22, 32), session)  # two minutes late: that read would hold the next interval's energy
+    assert [tag for _, tag, _, _ in uplink.spans] == ["start", "20261126T2215", "end"]
+    assert [span.gap for span in checked(uplink)] == [False, True]

@@ -151,6 +151,10 @@ class MeterDataManagement:
         """How many of the stored intervals are estimates."""
         return self.store.count(intervals, intervals.c.quality.is_not(None))
 
+    def stored_message_count(self) -> int:
+        """How many readings messages were stored (each MessageID once; refused ones store nothing)."""
+        return self.store.stored_messages()
+
     def message_count(self) -> int:
         """How many MessageIDs were answered (applied or refused: each reply is kept)."""
         return self.store.count(inbound)
