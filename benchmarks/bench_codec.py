@@ -57,7 +57,7 @@ def main() -> int:
         return codec.bind(codec.decode(data).root, message.EventMessage)
 
     readings = full()
-    assert len(readings.intervals[0].readings) == 16 and readings.registers[0].energy_wh == 5466115
+    assert len(readings.intervals[0].readings) == 16 and readings.registers[-1].energy_wh == 5466115
 
     results = {"raw lxml": best_rate(raw), "hot path": best_rate(hot), "full path": best_rate(full),
                "xsdata bind": best_rate(xsdata)}

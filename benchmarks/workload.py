@@ -17,14 +17,20 @@ START = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
 
 
 def meter_readings_event(codec: Codec, intervals: int, message_id: str | None = None) -> bytes:
-    """A created MeterReadings: a register and ``intervals`` fifteen-minute readings."""
+    """A created MeterReadings: a span of ``intervals`` fifteen-minute readings between two registers.
+
+    The intervals (kWh with decimals) add up to the register delta, as the interval rules
+    of every receiver want (:mod:`evgrid.operations.metering`).
+    """
     def at(minutes: int) -> XmlDateTime:
         return XmlDateTime.from_datetime(START + timedelta(minutes=minutes))
 
+    end_wh = 5466115
+    opening_wh = end_wh - sum(1800 + 10 * i for i in range(intervals))
     payload = mr.MeterReadings(meter_reading=[mr.MeterReading(
         meter=mr.Meter(m_rid="MTR-000123"), usage_point=mr.UsagePoint(m_rid="UP-000123"),
-        readings=[mr.Reading(time_stamp=at(15 * intervals), value="5466115",
-                             reading_type=mr.Reading.ReadingType(ref=codes.REGISTER_WH))],
+        readings=[mr.Reading(time_stamp=at(minutes), value=str(wh), reading_type=mr.Reading.ReadingType(
+            ref=codes.REGISTER_WH)) for minutes, wh in ((0, opening_wh), (15 * intervals, end_wh))],
         interval_blocks=[mr.IntervalBlock(
             interval_readings=[mr.IntervalReading(time_stamp=at(15 * (i + 1)), value=f"{1.8 + i / 100:.3f}")
                                for i in range(intervals)],

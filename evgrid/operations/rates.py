@@ -85,7 +85,8 @@ def windows(tariff: Tariff, kind: ChargingKind, start_utc: datetime, end_utc: da
             result.append(PricedWindow(last.sequence, last.label, last.start_utc, end,
                                        last.price_per_kwh, last.ev_night))
         elif plain and interval.ev_night:
-            result.append(PricedWindow(interval.sequence, interval.label, cursor, end, tariff.plain_price, False))
+            result.append(PricedWindow(interval.sequence, f"{interval.label} (plain rate)", cursor, end,
+                                       tariff.plain_price, False))
         else:
             result.append(PricedWindow(interval.sequence, interval.label, cursor, end,
                                        interval.price_per_kwh, interval.ev_night))

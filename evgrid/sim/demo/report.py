@@ -319,7 +319,8 @@ def _statement(account_id: str, bills: Sequence[NightBill], records: _Records) -
         out += [f"Session {row.session_id} (bill {bill.bill_id})",
                 f"  Date:    {_local(row.plugged_in_at, zone)}",
                 f"  Charged: {_local(row.started_at, zone)} to {_local(row.completed_at, zone)}",
-                f"  EV:      {row.ev_id}", f"  Site:    {site}", f"  Energy:  {bill.energy_wh} Wh"]
+                f"  EV:      {row.ev_id}", f"  Site:    {site}", f"  Rate:    {row.rate or '-'} of tariff {row.tariff_id or '-'}",
+                f"  Energy:  {bill.energy_wh} Wh"]
         for line in charge_lines(bill):
             # A line priced from meter data management's 15-minute intervals says how many, and
             # how many of them MDM estimated (a span the portal could not read).

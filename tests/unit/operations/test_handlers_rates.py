@@ -91,7 +91,7 @@ def test_uc_2_1_home_not_enrolled_pays_the_plain_price_in_the_night(uow: FakeUni
     # T-EV names no plain price: the highest of its other intervals (day, 0.28)
     assert prices(confirmation.windows) == [
         ("day", NOW, at(23), D("0.28"), False),
-        ("EV night", at(23), DEPARTURE, D("0.28"), False),
+        ("EV night (plain rate)", at(23), DEPARTURE, D("0.28"), False),
     ]
 
 
@@ -111,8 +111,8 @@ def test_uc_2_1_the_account_s_own_tariff_not_enrolled(uow: FakeUnitOfWork) -> No
     assert plain.session.rate is Rate.PLAIN
     # the night at the tariff's plain_price_per_kwh (0.22); the others as they are
     assert [(w.label, w.price_per_kwh) for w in plain.windows] == [
-        ("peak", D("0.35")), ("evening", D("0.25")), ("EV night", D("0.22")), ("day", D("0.25")),
-        ("peak", D("0.35")), ("evening", D("0.25")), ("EV night", D("0.22"))]
+        ("peak", D("0.35")), ("evening", D("0.25")), ("EV night (plain rate)", D("0.22")), ("day", D("0.25")),
+        ("peak", D("0.35")), ("evening", D("0.25")), ("EV night (plain rate)", D("0.22"))]
 
 
 def test_uc_3_1_2_quick_charge_at_the_owner_s_tariff_not_the_host_s(uow: FakeUnitOfWork) -> None:
@@ -169,7 +169,7 @@ def test_uc_4_1_a_session_on_quarter_hours_is_covered_exactly(uow: FakeUnitOfWor
          "m-3", end)
     billing = _billed(uow)
     assert billing.rate is Rate.PLAIN
-    assert prices(billing.windows) == [("EV night", at(23), at(23, 45), D("0.28"), False)]
+    assert prices(billing.windows) == [("EV night (plain rate)", at(23), at(23, 45), D("0.28"), False)]
 
 
 def test_uc_4_1_third_party_consumption_at_the_owner_s_quick_charge_metered_at_the_host(
