@@ -113,7 +113,10 @@ def applicable_rate(third_party: bool) -> ev.ApplicableRate:
         charging_session=_ref(p["session"]),
         kind=ev.ChargingKind.THIRD_PARTY if third_party else ev.ChargingKind.HOME,
         charged_account=_account(p["owner"], p["owner_customer"]),
-        pricing_structure=ev.PricingStructure(m_rid="PS-RES-EV", code="RES-EV"),
+        pricing_structure=ev.PricingStructure(
+            m_rid="T-EV-QUICK:quickCharge" if third_party else "T-EV-NIGHT:evNight",
+            name="EV quick charge at a third-party site" if third_party else "Residential with EV night rate",
+            code="quickCharge" if third_party else "evNight"),
         tariff=_tariff(third_party),
     )
 

@@ -120,7 +120,7 @@ def test_uc_2_1_applicable_rate_names_tariff_and_rate_with_its_prices() -> None:
     assert (rate.charged_account.m_rid, rate.charged_account.customer.m_rid) == ("ACC-O", "C-O")
     assert rate.tariff.m_rid == "T-EV" and rate.kind is ev.ChargingKind.HOME
     assert [(i.label, i.price) for i in rate.tariff.time_tariff_interval] == [
-        ("day", Decimal("0.28")), ("EV night", Decimal("0.28"))]
+        ("day", Decimal("0.28")), ("EV night (plain rate)", Decimal("0.28"))]
     _round_trip("ApplicableRate", rate)
 
 
