@@ -195,21 +195,17 @@ class SqlSessions:
             self.db.execute(query.with_for_update(key_share=True))
 
     def starting_on_meter(self, meter_number: str) -> Session | None:
-        row = self._first(
-            select(m.ChargingSession)
-            .join(m.ServiceLocation, m.ServiceLocation.premise_number == m.ChargingSession.premise_number)
-            .where(m.ServiceLocation.meter_number == meter_number,
-                   m.ChargingSession.state == SessionState.SCHEDULED.value)
-            .order_by(m.ChargingSession.planned_start))
-        return self._domain(row) if row else None
+        return self._on_meter(meter_number, SessionState.SCHEDULED, m.ChargingSession.planned_start)
 
     def charging_on_meter(self, meter_number: str) -> Session | None:
+        return self._on_meter(meter_number, SessionState.CHARGING, m.ChargingSession.started_at.desc())
+
+    def _on_meter(self, meter_number: str, state: SessionState, order: object) -> Session | None:
         row = self._first(
             select(m.ChargingSession)
             .join(m.ServiceLocation, m.ServiceLocation.premise_number == m.ChargingSession.premise_number)
-            .where(m.ServiceLocation.meter_number == meter_number,
-                   m.ChargingSession.state == SessionState.CHARGING.value)
-            .order_by(m.ChargingSession.started_at.desc()))
+            .where(m.ServiceLocation.meter_number == meter_number, m.ChargingSession.state == state.value)
+            .order_by(order))  # type: ignore[arg-type]
         return self._domain(row) if row else None
 
     def add(self, session: Session, transition: Transition) -> None:
