@@ -266,6 +266,7 @@ def test_check_config_summarises_without_secrets(tmp_path: Path, capsys: pytest.
     assert "  database  postgresql+psycopg://evgrid@db.example.net/evgrid" in lines
     assert f"  portals   {tmp_path / 'portals.csv'}: 1 site, as evos, CA the system store" in lines
     assert "  health    GET http://0.0.0.0:9090/health (a separate server)" in lines
+    assert f"  mdm       https://mdm.example.net/soap as evos, CA {tmp_path / 'tls' / 'mdm-ca.pem'}" in lines
     assert "  amqp      amqps://evgrid@mq.example.net:5671/evgrid prefix evgrid, max_tries 5, prefetch 8" in lines
     assert "s3cret" not in out and not any(password in out for password in PASSWORDS.values())
 
