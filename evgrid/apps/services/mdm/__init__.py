@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from lxml import etree
 
@@ -33,6 +32,7 @@ from evgrid.adapters.soap.security import Principal
 from evgrid.adapters.store.database import unavailable
 from evgrid.adapters.store.mdm import MEMORY, MdmStore, MdmUnitOfWork, inbound, intervals, registers
 from evgrid.apps.services.mdm.readings import MeterReadingIn, Selection, meter_readings_element, meter_readings_in, selection_of
+from evgrid.apps.services.mdm.replies import ok_reply
 from evgrid.apps.services.mdm.vee import apply_all
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
@@ -76,8 +76,9 @@ class MdmRouter(Router):
 
     A get's reply carries a day or more of readings: it is written with lxml, not bound
     to generated classes and serialized by xsdata (about 20 times faster for a hundred
-    readings); the envelope around it is the Router's own. Journal, replay and errors
-    are the Router's.
+    readings); the envelope around it is the Router's own. The OK reply to a created or
+    changed MeterReadings is written as bytes (:mod:`.replies`, the codec's very bytes).
+    Journal, replay and errors are the Router's.
     """
 
     def route(self, inbound: Inbound) -> Routed:
@@ -88,24 +89,15 @@ class MdmRouter(Router):
                 return Routed(route, route.bind(inbound.root))
         return super().route(inbound)
 
-    def _apply(self, route: Route, command: Any, inbound: Inbound, sender: str | None, digest: Any) -> bytes:
-        if route.handle is not _get:
-            return super()._apply(route, command, inbound, sender, digest)
-        header = inbound.header
-        assert header is not None
-        with self.unit_of_work() as uow:
-            if uow.inbound is not None and header.message_id:
-                stored = self._stored_reply(uow, header.message_id, sender, inbound, digest)
-                if stored is not None:
-                    return stored
-            outcome = route.handle(command, header, uow)
-            reply = self._with_payload(self.codec.dump(env.reply(
-                outcome.result, header.noun, source=self.source, correlation_id=header.message_id)), outcome.payload)
-            if uow.inbound is not None and header.message_id:
-                uow.inbound.remember(header.message_id, header.verb.value, header.noun, sender or header.source,
-                                     reply, digest.value)
-            uow.commit()
-        return reply
+    def _reply(self, outcome: Outcome, header: Header) -> bytes:
+        noun = outcome.noun or header.noun
+        if outcome.payload:  # a get's readings, lxml elements, in the codec's envelope
+            return self._with_payload(self.codec.dump(env.reply(
+                outcome.result, noun, source=self.source, correlation_id=header.message_id, errors=outcome.errors)),
+                outcome.payload)
+        if outcome.result is env.Result.OK and not outcome.errors:  # every accepted created or changed
+            return ok_reply(noun, source=self.source, correlation_id=header.message_id)
+        return super()._reply(outcome, header)
 
     @staticmethod
     def _with_payload(envelope: bytes, payload: tuple[object, ...]) -> bytes:

@@ -46,7 +46,9 @@ REGISTER_PERIOD = "0"
 FIFTEEN_MINUTES = "2"
 _XP = {"m": ns.METER_READINGS}
 # timeStamp precedes value in an IntervalReading (schema order): one call gives [time, value, ...].
-_INTERVAL_TEXTS = etree.XPath("m:IntervalReadings/*[self::m:timeStamp or self::m:value]/text()", namespaces=_XP)
+# Plain strings, not lxml's "smart" ones (which know their parent element): a third cheaper.
+_INTERVAL_TEXTS = etree.XPath("m:IntervalReadings/*[self::m:timeStamp or self::m:value]/text()", namespaces=_XP,
+                              smart_strings=False)
 _INTERVAL_COUNT = etree.XPath("count(m:IntervalReadings)", namespaces=_XP)
 
 

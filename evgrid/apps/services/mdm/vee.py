@@ -170,7 +170,7 @@ def _plan_intervals(reading: MeterReadingIn, message_spans: list[Span], stored: 
             raise InvalidParameter(
                 f"{what}: the span {span.first.at_utc.isoformat()} to {span.last.at_utc.isoformat()} overlaps "
                 f"readings already stored (a register read at {inside[0].isoformat()})", details=what)
-    reading_types = {i.end_utc: i.reading_type for i in reading.intervals}
+    sent_intervals = {i.end_utc: i for i in reading.intervals}
     estimate_type = reading.intervals[0].reading_type if reading.intervals else INTERVAL_15MIN_WH
     first = min(span.first.at_utc for span in message_spans)
     last = max(span.last.at_utc for span in message_spans)
@@ -181,8 +181,12 @@ def _plan_intervals(reading: MeterReadingIn, message_spans: list[Span], stored: 
         replay = span.first.at_utc in stored_set and span.last.at_utc in stored_set
         for interval in span.intervals or estimate(span):
             end = interval.end_utc
-            row = StoredInterval(reading.meter, reading.usage_point, reading_types.get(end, estimate_type), end,
-                                 interval.wh, ESTIMATED if interval.estimated else None)
+            if interval.estimated:  # in the ReadingType of the interval sent for that end (another span's), if any
+                sent_row = sent_intervals.get(end)
+                row = StoredInterval(reading.meter, reading.usage_point,
+                                     sent_row.reading_type if sent_row else estimate_type, end, interval.wh, ESTIMATED)
+            else:  # the message's own row: same meter, usage point, ReadingType, end and Wh
+                row = sent_intervals[end]
             pending = writes.intervals.get(end)
             if pending is not None:  # two gaps of this message share the interval: their parts add up
                 writes.intervals[end] = _sum(pending, row)
