@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("evgrid.commands.db", "database migrations (Alembic)"),
     "registry": ("evgrid.commands.registry", "import customers, premises, meters, transformers, stations and EVs (CSV)"),
     "tariff": ("evgrid.commands.tariff", "import a tariff with time-of-use intervals and the EV night rate"),
+    "baseload": ("evgrid.commands.baseload", "import transformers' base load: daily profiles and 15-minute forecasts"),
     "ied": ("evgrid.commands.ied", "serve an SCL-defined IED over MMS (IEC 61850)"),
     "plan": ("evgrid.commands.plan", "generate or plan a night of EV charging (slot assignment)"),
     "sim": ("evgrid.commands.sim", "run the reference billing or meter data management service"),

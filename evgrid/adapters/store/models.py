@@ -149,7 +149,11 @@ class Feeder(Base):
 
 
 class Transformer(Base):
-    """A distribution transformer with its capacity and 24 hourly base-load values (kW)."""
+    """A distribution transformer with its capacity and its daily base-load profile (kW, UTC).
+
+    The profile is 24 hourly or 96 quarter-hourly values; a forecast for a slot
+    (:class:`BaseLoadForecast`) beats it.
+    """
 
     __tablename__ = "transformers"
 
@@ -158,6 +162,16 @@ class Transformer(Base):
     feeder_id: Mapped[str | None] = mapped_column(ForeignKey("feeders.feeder_id"), index=True)
     # None until a load study provides one; the registry CSV does not carry it.
     base_load_kw: Mapped[list[float] | None] = mapped_column(JSON)
+
+
+class BaseLoadForecast(Base):
+    """A transformer's base load (kW) in one 15-minute slot, from a forecast: it beats the daily profile."""
+
+    __tablename__ = "base_load_forecasts"
+
+    transformer_id: Mapped[str] = mapped_column(ForeignKey("transformers.transformer_id"), primary_key=True)
+    slot_start: Mapped[datetime] = mapped_column(primary_key=True)
+    kw: Mapped[Decimal] = mapped_column(POWER_KW)
 
 
 class ServiceLocation(Base):

@@ -30,8 +30,15 @@ def night_problem(sessions: object, start_utc: datetime, slot_count: int) -> Pro
     with sessions() as db:  # type: ignore[operator]
         tariff = SqlRegistry(db, None).tariff()
         feeders = tuple(Feeder(f.feeder_id, float(f.capacity_kw)) for f in db.scalars(select(m.Feeder)))
+        forecast: dict[str, dict[datetime, float]] = {}
+        for transformer_id, slot_start, kw in db.execute(
+                select(m.BaseLoadForecast.transformer_id, m.BaseLoadForecast.slot_start, m.BaseLoadForecast.kw)
+                .where(m.BaseLoadForecast.slot_start >= horizon.start_utc,
+                       m.BaseLoadForecast.slot_start < horizon.slot_start_utc(slot_count))):
+            forecast.setdefault(transformer_id, {})[slot_start] = float(kw)
         transformers = tuple(
-            Transformer(t.transformer_id, float(t.capacity_kw), _base_load(t.base_load_kw, horizon), t.feeder_id)
+            Transformer(t.transformer_id, float(t.capacity_kw),
+                        _base_load(t.base_load_kw, horizon, forecast.get(t.transformer_id, {})), t.feeder_id)
             for t in db.scalars(select(m.Transformer).order_by(m.Transformer.transformer_id))
         )
     prices = []
@@ -42,11 +49,24 @@ def night_problem(sessions: object, start_utc: datetime, slot_count: int) -> Pro
     return Problem(horizon, (), transformers, tuple(prices), UNMET_PENALTY_PER_KWH, feeders)
 
 
-def _base_load(hourly_kw: list[float] | None, horizon: Horizon) -> tuple[float, ...]:
-    """Per-slot base load from 24 hourly values (UTC hours); none known: zero."""
-    if not hourly_kw:
-        return tuple([0.0] * horizon.slot_count)
-    return tuple(float(hourly_kw[horizon.slot_start_utc(slot).hour % 24]) for slot in range(horizon.slot_count))
+def _base_load(profile_kw: list[float] | None, horizon: Horizon,
+               forecast: dict[datetime, float]) -> tuple[float, ...]:
+    """Per-slot base load: a slot's forecast, else the daily profile, else zero.
+
+    The profile is 24 hourly or 96 quarter-hour values of a UTC day.
+    """
+    loads = []
+    for slot in range(horizon.slot_count):
+        start = horizon.slot_start_utc(slot)
+        if start in forecast:
+            loads.append(forecast[start])
+        elif profile_kw and len(profile_kw) == 96:
+            loads.append(float(profile_kw[start.hour * 4 + start.minute // 15]))
+        elif profile_kw:
+            loads.append(float(profile_kw[start.hour % 24]))
+        else:
+            loads.append(0.0)
+    return tuple(loads)
 
 
 def planned_sessions(sessions: object, horizon: Horizon) -> list[tuple[SessionRequest, list[float]]]:

@@ -1,4 +1,4 @@
-"""``evgrid db upgrade``, ``evgrid registry import`` and ``evgrid tariff import``."""
+"""``evgrid db upgrade``, ``evgrid registry import``, ``evgrid tariff import`` and ``evgrid baseload import``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from evgrid.cli import main
 
 def test_db_upgrade_then_again(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade", "--database-url", store_url]) == 0
-    assert "upgraded from empty to revision 0004" in capsys.readouterr().out
+    assert "upgraded from empty to revision 0005" in capsys.readouterr().out
     assert main(["db", "upgrade", "--database-url", store_url]) == 0
-    assert "already at revision 0004" in capsys.readouterr().out
+    assert "already at revision 0005" in capsys.readouterr().out
 
 
 def test_imports_on_a_fresh_database(store_url: str, examples: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -25,6 +25,22 @@ def test_imports_on_a_fresh_database(store_url: str, examples: Path, capsys: pyt
     assert main(["registry", "import", str(examples / "registry.csv"), "--database-url", store_url]) == 0
     out = capsys.readouterr().out
     assert "service_locations: 6 (6 new, 0 updated, 0 unchanged)" in out and "evs: 5 (5 new" in out
+
+
+def test_baseload_import_after_the_registry(store_url: str, examples: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("tariff.toml", "tariff-peak.toml"):
+        assert main(["tariff", "import", str(examples / name), "--database-url", store_url]) == 0
+    assert main(["registry", "import", str(examples / "registry.csv"), "--database-url", store_url]) == 0
+    capsys.readouterr()
+    loads = tmp_path / "baseload.csv"
+    loads.write_text("transformer_id,time,kw\nT-01,00:00,12\nT-01,17:00,30\nT-01,2026-01-15T17:15:00Z,38.2\n")
+    assert main(["baseload", "import", str(loads), "--database-url", store_url]) == 0
+    assert capsys.readouterr().out == f"{loads}: 1 daily profile(s), 1 forecast slot(s)\n"
+    loads.write_text("transformer_id,time,kw\nT-77,00:00,12\n")
+    assert main(["baseload", "import", str(loads), "--database-url", store_url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "line 2: transformer 'T-77' is not in the registry" in err
 
 
 def test_a_registry_naming_a_tariff_not_imported_is_refused(

@@ -52,7 +52,7 @@ def test_upgrade_from_empty_creates_every_table(store_url: str) -> None:
         assert current_revision(engine) is None
         assert inspect(engine).get_table_names() == []
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0004"
+        assert current_revision(engine) == head_revision() == "0005"
         assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
     finally:
         engine.dispose()
@@ -174,7 +174,7 @@ def test_a_database_at_0003_upgrades_to_0004_with_its_rows(store_url: str) -> No
             for table, rows in _rows_at_0003():
                 # the times as their own type (aware UTC), the rest as given
                 connection.execute(insert(table), rows)
-        upgrade(engine)
+        upgrade(engine, "0004")
         assert current_revision(engine) == "0004"
         with session_factory(engine)() as db:
             # the newest tariff is the default (what "the tariff" meant before 0004)
@@ -199,7 +199,7 @@ def test_a_database_at_0003_upgrades_to_0004_with_its_rows(store_url: str) -> No
                 command.downgrade(config, "0003")
         assert current_revision(engine) == "0003"
         assert "ev_rate" not in {c["name"] for c in inspect(engine).get_columns("evs")}
-        upgrade(engine)
+        upgrade(engine, "0004")
         assert current_revision(engine) == "0004"
     finally:
         engine.dispose()
