@@ -22,6 +22,8 @@ MOVE_EPS_KW = 1e-6
 # A round whose sessions oversubscribe a feeder is scaled down to fit and retried for
 # what is left this many times; what still does not fit stays unmet (and valid).
 _FEEDER_RETRIES = 4
+# Home sessions wanting this many times a feeder's room in its cheapest slots fill it.
+_BOUND_TO_FILL = 1.2
 
 
 class Work:
@@ -36,7 +38,7 @@ class Work:
         feeder_room: ``F x T`` what each limited feeder can still take.
     """
 
-    __slots__ = ("feeder_room", "grid", "power", "remaining", "room", "table")
+    __slots__ = ("_feeder_or_none", "_feeder_room_or_inf", "feeder_room", "grid", "power", "remaining", "room", "table")
 
     def __init__(self, grid: Grid, table: SessionTable) -> None:
         """An empty night: nobody placed, every limit's full room available."""
@@ -44,16 +46,17 @@ class Work:
         self.power = np.zeros(table.frac.shape)
         self.remaining = table.energy_kwh.copy()
         self.room = grid.room_kw.copy()
-        self.feeder_room = grid.feeder_room_kw.copy()
+        # The feeders' room with one more row of unlimited room, for the transformers on
+        # no limited feeder: one gather serves every transformer. feeder_room is a view
+        # of it and only ever updated in place.
+        slots = grid.room_kw.shape[1]
+        self._feeder_room_or_inf = np.vstack([grid.feeder_room_kw, np.full((1, slots), np.inf)])
+        self.feeder_room = self._feeder_room_or_inf[:-1]
+        self._feeder_or_none = np.where(grid.feeder_of >= 0, grid.feeder_of, len(grid.feeder_ids))
 
     def available(self, ks: Ints) -> Floats:
         """What transformers ``ks`` and their feeders can still both take, per slot."""
-        avail = self.room[ks]
-        feeders = self.grid.feeder_of[ks]
-        on = feeders >= 0
-        if on.any():
-            avail[on] = np.minimum(avail[on], self.feeder_room[feeders[on]])
-        return avail
+        return np.minimum(self.room[ks], self._feeder_room_or_inf[self._feeder_or_none[ks]])
 
     def load(self, ks: Ints) -> Floats:
         """Base plus EV load of transformers ``ks`` (the diversity tie-break levels it)."""
@@ -172,24 +175,52 @@ def fill_in_order(work: Work, rows: Ints, *, asap: bool) -> None:
     at once, then the second, and so on. Where that fills a feeder in some slot, the
     feeder's transformers were not independent after all: its sessions are taken out
     again and placed in one round per rank within the feeder, so that the session with
-    the fewest alternatives chooses first across the whole feeder.
+    the fewest alternatives chooses first across the whole feeder. Home sessions of a
+    feeder that is bound to fill (:func:`_bound_to_fill`) are placed that way at once.
     """
     if not len(rows):
         return
     grid = work.grid
-    before = work.feeder_room.copy()
-    _fill_rounds(work, rows, work.table.transformer[rows], asap=asap)
-    saturated = np.flatnonzero(((work.feeder_room <= MOVE_EPS_KW) & (before > MOVE_EPS_KW)).any(axis=1))
-    if not len(saturated):
-        return
     feeders = grid.feeder_of[work.table.transformer[rows]]
-    again = rows[np.isin(feeders, saturated)]
-    work.add_many(again, -work.power[again])
-    _fill_rounds(work, again, grid.feeder_of[work.table.transformer[again]], asap=asap)
+    bound = np.zeros(len(rows), bool) if asap else np.isin(feeders, _bound_to_fill(work, rows, feeders))
+    before = work.feeder_room.copy()
+    first = rows[~bound]
+    _fill_rounds(work, first, work.table.transformer[first], asap=asap, before=before)
+    saturated = np.flatnonzero(((work.feeder_room <= MOVE_EPS_KW) & (before > MOVE_EPS_KW)).any(axis=1))
+    placed_again = first[np.isin(grid.feeder_of[work.table.transformer[first]], saturated)]
+    work.add_many(placed_again, -work.power[placed_again])
+    again = rows[bound | np.isin(feeders, saturated)]  # in priority order
+    if len(again):
+        _fill_rounds(work, again, grid.feeder_of[work.table.transformer[again]], asap=asap)
 
 
-def _fill_rounds(work: Work, rows: Ints, group: Ints, *, asap: bool) -> None:
-    """Place ``rows`` in order, one round per rank within each ``group`` value."""
+def _bound_to_fill(work: Work, rows: Ints, feeders: Ints) -> Ints:
+    """Limited feeders whose ``rows`` want over 1.2 times the room of the cheapest slots.
+
+    Home sessions take the cheapest slots first, so such a feeder fills there (on the
+    synthetic nights the ratio is at most 1.1 where feeders do not bind). Placing its
+    sessions by rank within the feeder at once saves the rounds by transformer that
+    would be taken back. A feeder taken for full wrongly costs only time: where it does
+    not bind, both ways give the same plan.
+    """
+    grid = work.grid
+    allowed = grid.prices <= grid.penalty
+    on = feeders >= 0
+    if not (allowed.any() and on.any()):
+        return np.zeros(0, np.intp)
+    cheapest = allowed & (grid.prices == grid.prices[allowed].min())
+    wanted = np.bincount(feeders[on], weights=work.remaining[rows[on]], minlength=len(grid.feeder_ids))
+    room_kwh = work.feeder_room[:, cheapest].sum(axis=1) * grid.slot_hours
+    return np.flatnonzero(wanted > _BOUND_TO_FILL * room_kwh)
+
+
+def _fill_rounds(work: Work, rows: Ints, group: Ints, *, asap: bool, before: Floats | None = None) -> None:
+    """Place ``rows`` in order, one round per rank within each ``group`` value.
+
+    With ``before`` (the feeders' room before this fill), rows on a feeder that has
+    become full are skipped in later rounds: the caller places that feeder's sessions
+    again anyway, and the other feeders do not depend on it.
+    """
     by_group = np.argsort(group, kind="stable")  # keeps the priority order within each
     sorted_groups = group[by_group]
     starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
@@ -197,5 +228,11 @@ def _fill_rounds(work: Work, rows: Ints, group: Ints, *, asap: bool) -> None:
     rank[by_group] = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
     by_round = np.argsort(rank, kind="stable")
     bounds = np.flatnonzero(np.diff(rank[by_round])) + 1
+    feeder_of = work.grid.feeder_of
     for batch in np.split(rows[by_round], bounds):
+        if before is not None and len(before):
+            saturated = np.r_[((work.feeder_room <= MOVE_EPS_KW) & (before > MOVE_EPS_KW)).any(axis=1), False]
+            batch = batch[~saturated[feeder_of[work.table.transformer[batch]]]]
+            if not len(batch):
+                continue
         fill_batch(work, batch, asap=asap)

@@ -16,6 +16,14 @@ dearest energy with A's cheapest room. A transformer drops out when it has no
 paying exchange left. Exchanges only ever lower the cost, so ties are never churned
 and the diversity the greedy chose among equally priced slots stays.
 
+Across a full feeder (``by_feeder``) A may sit on another transformer of the feeder.
+Every transformer still proposes its best exchange each round; exchanges that would
+meet (one transformer in two of them) wait, except the best, so each reads room that
+is its own. The feeder's room is what they share: slot by slot it goes to them best
+first, each getting what those before it could take at most has left. Many exchanges
+per feeder and round is what keeps congested nights (every feeder full all night) to
+a handful of rounds.
+
 Where B enters A's slot, both must have it in full (a partial slot turns kW into
 fewer kWh, which would break the telescoping); energy can leave any slot and land in
 any slot with room, partial ones too.
@@ -26,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from evgrid.scheduler.greedy import ENERGY_EPS_KWH, MOVE_EPS_KW, Work
-from evgrid.scheduler.tables import Floats, Ints
+from evgrid.scheduler.tables import Bools, Floats, Ints
 
 # An exchange must gain more than this per kWh, so price ties never cause churn.
 _GAIN_EPS = 1e-9
@@ -38,7 +46,8 @@ _MOVED_KWH = 1e-6
 
 
 def repair(
-    work: Work, members: Ints, prices: Floats, penalty: float, *, max_rounds: int, by_feeder: bool = False
+    work: Work, members: Ints, prices: Floats, penalty: float, *, max_rounds: int, by_feeder: bool = False,
+    min_gain: float = 0.0,
 ) -> int:
     """Run the exchange pass over sessions ``members``; the others stay as they are.
 
@@ -49,10 +58,13 @@ def repair(
             of :func:`~evgrid.scheduler.model.lateness_per_kwh` for third-party ones.
         penalty: Cost per unmet kWh, above every price the pass should use.
         max_rounds: Upper bound on rounds; each costs O(sessions in play x slots).
-        by_feeder: One exchange per limited feeder and round instead of one per
-            transformer, so that B and A may sit on different transformers of a feeder
-            that is full (A's leaving frees the feeder, B needs room on its own
+        by_feeder: Partners searched across each limited feeder instead of within
+            each transformer, so that B and A may sit on different transformers of a
+            feeder that is full (A's leaving frees the feeder, B needs room on its own
             transformer only). Slower where feeders are large: for full feeders only.
+        min_gain: Stop after a round that saved less than this (an upper bound of what
+            it saved: kWh moved times the best gain per kWh of each exchange); 0 runs
+            until no exchange pays.
 
     Returns:
         The number of exchanges carried out.
@@ -73,11 +85,13 @@ def repair(
         if not len(groups):
             break
         act = members[_ranges(starts[groups], sizes[groups])]
-        moved, stuck = _round(work, act, np.repeat(np.arange(len(groups)), sizes[groups]),
-                              prices, rank, penalty, blocked)  # fmt: skip
+        moved, stuck, saved = _round(work, act, np.repeat(np.arange(len(groups)), sizes[groups]),
+                                     prices, rank, penalty, blocked)  # fmt: skip
         moves += int(moved.sum())
         blocked[act[np.repeat(moved, sizes[groups])]] = False
         active[groups] = moved | stuck
+        if saved < min_gain:
+            break
     return moves
 
 
@@ -89,8 +103,13 @@ def _ranges(starts: Ints, sizes: Ints) -> Ints:
 
 def _round(
     work: Work, act: Ints, group: Ints, prices: Floats, rank: Floats, penalty: float, blocked: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """One exchange per group; returns (groups that moved, groups that only got blocked)."""
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """One exchange per transformer of each group.
+
+    Returns:
+        The groups that moved, the groups that only got blocked or must wait, and an
+        upper bound of what the round saved.
+    """
     table = work.table
     n_groups = int(group[-1]) + 1
     ks = table.transformer[act]
@@ -100,61 +119,112 @@ def _round(
     power, frac, max_kw = work.power[act], table.frac[act], table.max_kw[act]
     full = frac >= 1.0
     roomy = work.available(ks) > _ROOM_EPS
-    slack = full & (max_kw[:, None] - power > _ROOM_EPS)
+    headroom = power < max_kw[:, None] - _ROOM_EPS
+    slack = full & headroom
     powered = power > MOVE_EPS_KW
     unmet = work.remaining[act] > ENERGY_EPS_KWH
     source = np.where(unmet, penalty, np.where(powered, prices, -_INF).max(axis=1))
     # Where energy can go: any slot of the window with room, partial ones too (they take
     # more kW per kWh, which only the room has to pay for).
-    into = (frac > 0.0) & (max_kw[:, None] - power > _ROOM_EPS) & roomy
+    into = headroom & roomy
+    into &= frac > 0.0
     escape = np.where(into, prices, _INF).min(axis=1)  # cheapest slot with room
     gain_one = source - escape
     # Chains of two: in every slot, the occupant with the cheapest escape other than B,
     # on B's transformer, or anywhere in the group where only the feeder is full there.
+    # Only sessions that can escape somewhere can be A, and only those with slack in a
+    # slot without room can be B: the search runs on those rows alone.
     rows = np.arange(len(act))
-    occupant = np.where(powered & full, escape[:, None], _INF)
-    near, near_who = _best_other(occupant, sub_starts, sub_of, rows)
-    far, far_who = _best_other(occupant, starts, group, rows)
-    own_room = work.room[ks] > _ROOM_EPS
-    partner = np.where(own_room, far, near)
-    entry = np.where(slack & ~roomy, partner, _INF)
-    x = entry.argmin(axis=1)
-    gain_two = source - entry[rows, x]
-    mover = np.where(own_room[rows, x], far_who[rows, x], near_who[rows, x])
+    gain_two = np.full(len(act), -_INF)
+    mover = rows.copy()
+    blocked_here = slack & ~roomy
+    cand = np.flatnonzero(blocked_here.any(axis=1) & (source > -_INF) & ~blocked[act])
+    occupies = powered & full
+    occ = np.flatnonzero(np.isfinite(escape) & occupies.any(axis=1))
+    if len(cand) and len(occ):
+        partner, who = _best_other(escape[occ], occupies[occ], occ, group[occ], cand, group[cand])
+        entry = np.where(blocked_here[cand], partner, _INF)
+        if len(sub_starts) != len(starts):
+            # Across transformers only where B's own has room: the pass per transformer
+            # (run before) has done the exchanges within one.
+            entry[~(work.room[ks[cand]] > _ROOM_EPS)] = _INF
+        x = entry.argmin(axis=1)
+        at = np.arange(len(cand))
+        gain_two[cand] = source[cand] - entry[at, x]
+        mover[cand] = who[at, x]
     gain = np.maximum(gain_one, gain_two)
     gain[blocked[act] | ~(gain > _GAIN_EPS)] = -_INF
-    top = np.maximum.reduceat(gain, starts)
+    # The best exchange of every transformer (sub-group), not just of every group: on a
+    # full feeder all its transformers exchange in the same round.
+    top = np.maximum.reduceat(gain, sub_starts)
     chosen = np.flatnonzero(top > -_INF)
-    pick = np.full(n_groups, len(act))
-    hits = np.flatnonzero(gain == top[group])
-    np.minimum.at(pick, group[hits], hits)
+    pick = np.full(len(sub_starts), len(act))
+    hits = np.flatnonzero(gain == top[sub_of])
+    np.minimum.at(pick, sub_of[hits], hits)
     b = pick[chosen]
     two = gain_two[b] > gain_one[b]
     a = np.where(two, mover[b], b)
+    # Exchanges of one round must not meet: each transformer takes part in one at most
+    # (as B's or as A's), so the room each reads is its own. The best exchange at each
+    # transformer goes ahead where it is the best at the other one too; the others
+    # wait for the next round. The round's best always goes ahead.
+    k_b, k_a = ks[b], ks[a]
+    priority = np.empty(len(b), np.intp)
+    priority[np.lexsort((b, -gain[b]))] = np.arange(len(b))
+    best_at = np.full(len(work.room), len(b))
+    np.minimum.at(best_at, k_b, priority)
+    np.minimum.at(best_at, k_a, priority)
+    go = (best_at[k_b] == priority) & (best_at[k_a] == priority)
+    best_first = np.argsort(priority[go], kind="stable")
+    b, a, two = b[go][best_first], a[go][best_first], two[go][best_first]
     amount = _exchange(work, act[b], act[a], two, prices, rank, penalty)
     moved = np.zeros(n_groups, bool)
     stuck = np.zeros(n_groups, bool)
-    moved[chosen] = amount > _MOVED_KWH
-    stuck[chosen] = ~moved[chosen]
-    blocked[act[b[~moved[chosen]]]] = True
-    return moved, stuck
+    done = amount > _MOVED_KWH
+    moved[group[b[done]]] = True
+    stuck[group[pick[chosen[~go]]]] = True
+    stuck[group[b[~done]]] = True
+    stuck &= ~moved
+    blocked[act[b[~done]]] = True
+    return moved, stuck, float((amount * gain[b]).sum())
 
 
-def _best_other(values: Floats, starts: Ints, segment: Ints, rows: Ints) -> tuple[Floats, Ints]:
-    """Per row and column: the least value in the row's segment held by another row, and who."""
-    low, who = _segment_min(values, starts, rows)
-    mine = who[segment] == rows[:, None]
-    others = np.where(mine, _INF, values)
-    low2, who2 = _segment_min(others, starts, rows)
-    return np.where(mine, low2[segment], low[segment]), np.where(mine, who2[segment], who[segment])
+def _best_other(
+    escape: Floats, occupies: Bools, holders: Ints, holder_group: Ints, asking: Ints, asking_group: Ints
+) -> tuple[Floats, Ints]:
+    """Per asking row and slot: the cheapest escape of another row of its group there, and whose.
 
+    Args:
+        escape: ``m`` the holders' cheapest escape.
+        occupies: ``m x T`` where each holder draws power (in a full slot).
+        holders: ``m`` their rows, sorted by group.
+        holder_group: ``m`` their groups.
+        asking: ``c`` the rows asking.
+        asking_group: ``c`` their groups.
 
-def _segment_min(values: Floats, starts: Ints, rows: Ints) -> tuple[Floats, Ints]:
-    """Per segment of rows and per column: the minimum and the first row holding it."""
-    low = np.minimum.reduceat(values, starts, axis=0)
-    segment = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(values)]))
-    holder = np.where((values == low[segment]) & (values < _INF), rows[:, None], len(rows))
-    return low, np.minimum.reduceat(holder, starts, axis=0)
+    Returns:
+        ``c x T`` the least escape of another holder in the slot (inf: none), and its row.
+    """
+    m = len(holders)
+    # Within each group cheapest escape first: the first holder occupying a slot is the
+    # best there, the second the best for the first itself.
+    order = np.lexsort((escape, holder_group))
+    occupies, holders, escape, holder_group = occupies[order], holders[order], escape[order], holder_group[order]
+    starts = np.flatnonzero(np.r_[True, holder_group[1:] != holder_group[:-1]])
+    index = np.where(occupies, np.arange(m, dtype=np.int32)[:, None], np.int32(m))
+    first = np.minimum.reduceat(index, starts, axis=0)
+    index[index == first[np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, m]))]] = m
+    second = np.minimum.reduceat(index, starts, axis=0)
+    position = np.full(int(max(holder_group.max(), asking_group.max())) + 1, len(starts))
+    position[holder_group[starts]] = np.arange(len(starts))
+    at = position[asking_group]
+    none = np.full((1, first.shape[1]), m, np.int32)
+    first, second = np.r_[first, none], np.r_[second, none]
+    padded_rows, padded_escape = np.r_[holders, -1], np.r_[escape, _INF]
+    best = first[at]
+    mine = padded_rows[best] == asking[:, None]
+    best[mine] = second[at][mine]
+    return padded_escape[best], padded_rows[best]
 
 
 def _exchange(
@@ -189,8 +259,19 @@ def _exchange(
     feeders = grid.feeder_of[ks]
     on = feeders >= 0
     if on.any():
-        sharing = np.bincount(feeders[on], minlength=len(grid.feeder_ids))
-        avail[on] = np.minimum(work.room[ks[on]], work.feeder_room[feeders[on]] / sharing[feeders[on]][:, None])
+        # The feeder's room, slot by slot, goes to the exchanges in order (best first):
+        # each gets what those before it could take at most has left.
+        could = np.where(frac_a[on] > 0.0, np.minimum(work.room[ks[on]], max_a[on][:, None] - power_a[on]), 0.0)
+        np.maximum(could, 0.0, out=could)
+        by_feeder = np.argsort(feeders[on], kind="stable")  # keeps the order within a feeder
+        sorted_feeders = feeders[on][by_feeder]
+        claimed = np.cumsum(could[by_feeder], axis=0)
+        starts = np.flatnonzero(np.r_[True, sorted_feeders[1:] != sorted_feeders[:-1]])
+        claimed -= could[by_feeder]
+        claimed -= np.repeat(claimed[starts], np.diff(np.r_[starts, len(sorted_feeders)]), axis=0)
+        left = np.empty_like(claimed)
+        left[by_feeder] = np.maximum(work.feeder_room[sorted_feeders] - claimed, 0.0)
+        avail[on] = np.minimum(work.room[ks[on]], left)
     take = np.where(frac_a > 0.0, np.minimum(avail, max_a[:, None] - power_a), 0.0)
     take[take <= _ROOM_EPS] = 0.0
     take *= frac_a * hours

@@ -44,6 +44,8 @@ def random_problem(
     third_party_share: float = 0.1,
     price_noise: float = 0.03,
     start_utc: datetime = DEFAULT_START_UTC,
+    feeder_rating: float = 0.8,
+    penalty_per_kwh: Decimal = Decimal("0.60"),
 ) -> Problem:
     """A reproducible random night.
 
@@ -58,9 +60,12 @@ def random_problem(
         price_noise: Amplitude of the uniform hourly noise added to the tariff; 0
             gives flat tiers (many ties).
         start_utc: Start of the horizon.
+        feeder_rating: A limited feeder's rating as a share of the sum of its
+            transformers' ratings (below 1: the feeder binds before they do).
+        penalty_per_kwh: Cost of a kWh not delivered.
 
     Returns:
-        The problem, prices as Decimal, penalty 0.60 per unmet kWh.
+        The problem, prices as Decimal.
     """
     rng = random.Random(seed)
     horizon = Horizon(start_utc, slots)
@@ -74,7 +79,7 @@ def random_problem(
         group = capacities[start : start + feeder_size]
         limited = (start // feeder_size) % 3 != 2
         feeder_id = f"F{start // feeder_size:03d}"
-        feeders.append(Feeder(feeder_id, round(0.8 * sum(group), 1) if limited else None))
+        feeders.append(Feeder(feeder_id, round(feeder_rating * sum(group), 1) if limited else None))
         for offset, capacity in enumerate(group):
             peak_share = rng.uniform(0.6, 0.95)
             base = tuple(
@@ -115,7 +120,7 @@ def random_problem(
                 third_party=third_party,
             )
         )
-    return Problem(horizon, tuple(requests), tuple(grid), prices, Decimal("0.60"), tuple(feeders))
+    return Problem(horizon, tuple(requests), tuple(grid), prices, penalty_per_kwh, tuple(feeders))
 
 
 # --- the realistic night of the use case's western utility ------------------------
@@ -137,9 +142,14 @@ _EV_ONBOARD_KW = (6.6, 7.2, 7.2, 11.0)  # the session gets the lower of station 
 _POWER_FACTOR = 0.95
 _EV_SHARE = 0.4  # of the homes under a transformer, the share plugging in tonight
 _HOMES_PER_FEEDER = 1500
+# A congested night: feeders of 30-50 transformers rated at 50-70 % of their sum, and
+# unmet energy costs more than any tariff hour's.
+_CONGESTED_TRANSFORMERS = (30, 50)
+_CONGESTED_RATING = (0.5, 0.7)
+_CONGESTED_PENALTY = 1.50
 
 
-def western_night(sessions: int, seed: int, *, third_party_share: float = 0.1) -> Problem:
+def western_night(sessions: int, seed: int, *, third_party_share: float = 0.1, congested: bool = False) -> Problem:
     """A reproducible realistic night of the use case's western utility.
 
     7.2 kW home chargers; 25, 37.5 or 50 kVA transformers (power factor 0.95) serving
@@ -150,13 +160,20 @@ def western_night(sessions: int, seed: int, *, third_party_share: float = 0.1) -
     of about 1,500 homes rated 1.2-1.5 times their evening base-load peak. Sessions
     start and end on slot boundaries, as the instance file format has them.
 
+    ``congested`` makes the feeders bind instead: 30-50 transformers per feeder, the
+    feeder rated at 50-70 % of the sum of its transformers' ratings (below the evening
+    base load), so every feeder is full through the night and a sizeable share of the
+    wanted energy cannot be delivered; unmet energy then costs 1.50 per kWh.
+
     Args:
         sessions: Number of charging sessions.
         seed: Seed of the private ``random.Random``; same seed, same night.
         third_party_share: Probability that a session is a third-party visitor.
+        congested: Small feeders rated well below their transformers (see above).
 
     Returns:
-        The problem: 60 slots from 17:00 local, penalty 0.60 per unmet kWh.
+        The problem: 60 slots from 17:00 local, penalty 0.60 per unmet kWh (1.50
+        when congested).
     """
     rng = random.Random(seed)
     horizon = Horizon(WESTERN_START_UTC, WESTERN_SLOTS)
@@ -165,12 +182,16 @@ def western_night(sessions: int, seed: int, *, third_party_share: float = 0.1) -
     prices = tuple(_WESTERN_PRICES[int(hour)] for hour in hours)
     grid: list[Transformer] = []
     base_by_feeder: list[list[float]] = []
-    homes_on_feeder = _HOMES_PER_FEEDER
+    rating_by_feeder: list[float] = []  # summed transformer ratings
+    homes_on_feeder, feeder_homes = _HOMES_PER_FEEDER, _HOMES_PER_FEEDER
     requests: list[SessionRequest] = []
     while len(requests) < sessions:
-        if homes_on_feeder >= _HOMES_PER_FEEDER:
+        if homes_on_feeder >= feeder_homes:
             base_by_feeder.append([0.0] * WESTERN_SLOTS)
+            rating_by_feeder.append(0.0)
             homes_on_feeder = 0
+            # Counted in transformers when congested (one "home" per transformer).
+            feeder_homes = rng.randint(*_CONGESTED_TRANSFORMERS) if congested else _HOMES_PER_FEEDER
         homes = rng.randint(8, 12)
         kva = rng.choice((25.0, 37.5) if homes <= 9 else (37.5, 50.0) if homes <= 11 else (50.0,))
         diversity = rng.uniform(0.8, 1.05)
@@ -179,14 +200,17 @@ def western_night(sessions: int, seed: int, *, third_party_share: float = 0.1) -
         transformer_id = f"T{len(grid):05d}"
         grid.append(Transformer(transformer_id, round(kva * _POWER_FACTOR, 3), base, feeder_id))
         base_by_feeder[-1] = [a + b for a, b in zip(base_by_feeder[-1], base, strict=True)]
-        homes_on_feeder += homes
+        rating_by_feeder[-1] += grid[-1].capacity_kw
+        homes_on_feeder += 1 if congested else homes
         for _ in range(sum(rng.random() < _EV_SHARE for _ in range(homes))):
             if len(requests) < sessions:
                 requests.append(_western_session(rng, f"S{len(requests):06d}", transformer_id, third_party_share))
-    feeders = tuple(
-        Feeder(f"F{index:03d}", round(max(base) * rng.uniform(1.2, 1.5), 1)) for index, base in enumerate(base_by_feeder)
-    )
-    return Problem(horizon, tuple(requests), tuple(grid), prices, 0.60, feeders)
+    if congested:
+        ratings = [rating * rng.uniform(*_CONGESTED_RATING) for rating in rating_by_feeder]
+    else:
+        ratings = [max(base) * rng.uniform(1.2, 1.5) for base in base_by_feeder]
+    feeders = tuple(Feeder(f"F{index:03d}", round(rating, 1)) for index, rating in enumerate(ratings))
+    return Problem(horizon, tuple(requests), tuple(grid), prices, _CONGESTED_PENALTY if congested else 0.60, feeders)
 
 
 def _western_session(rng: random.Random, session_id: str, transformer_id: str, third_party_share: float) -> SessionRequest:

@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -384,6 +385,69 @@ def test_western_night_is_within_half_a_percent(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(5))
 def test_random_nights_online_placement_stays_within_limits(seed: int) -> None:
     full = _random_night(100 + seed)
+    problem = replace(full, sessions=())
+    plan = assign_slots(problem)
+    for request in full.sessions:
+        plan, problem = place_session(plan, problem, request), problem.with_session(request)
+    assert violations(problem, plan) == []
+
+
+# --- congested nights: feeders rated well below their transformers -------------------
+
+# Measured over seeds 0-19 of _congested_random_night: at most 3.6 % above the optimum
+# (seed 16), 1.9 % on average; arrivals at any minute again, and one feeder of 30-50
+# transformers rated at 50-70 % of their sum, so the feeder binds all night and up to
+# half the energy cannot be delivered. On the congested western night (slot-aligned) the
+# exchange pass is within 0.1 %.
+CONGESTED_OPTIMALITY_BOUND = 1.05
+
+
+def _congested_random_night(seed: int) -> Problem:
+    rng = random.Random(seed)
+    size = rng.randrange(30, 51)
+    return random_problem(
+        seed,
+        sessions=rng.randrange(120, 241),
+        transformers=size,
+        slots=rng.choice((32, 48)),
+        feeder_size=size,
+        third_party_share=rng.choice((0.0, 0.1, 0.3)),
+        price_noise=rng.choice((0.0, 0.03)),
+        feeder_rating=rng.uniform(0.5, 0.7),
+        penalty_per_kwh=Decimal("1.50"),
+    )
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_congested_random_nights_are_valid_and_near_optimal(seed: int) -> None:
+    problem = _congested_random_night(seed)
+    best = plan_cost(problem, reference_plan(problem)).total
+    for plan in (assign_slots(problem), reoptimise(problem)):
+        assert violations(problem, plan) == []
+        assert plan_cost(problem, plan).total <= best * CONGESTED_OPTIMALITY_BOUND + 1e-6
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_congested_western_night_is_within_half_a_percent(seed: int) -> None:
+    problem = western_night(600, seed, congested=True)
+    optimum = reference_plan(problem)
+    assert plan_cost(problem, optimum).unmet_kwh > 0  # the feeders do bind
+    plan = assign_slots(problem)
+    assert violations(problem, plan) == []
+    assert plan_cost(problem, plan).total <= plan_cost(problem, optimum).total * WESTERN_OPTIMALITY_BOUND
+
+
+def test_large_congested_night_stops_the_tail_within_half_a_percent() -> None:
+    # Over 2,000 sessions on full feeders: the exchange pass across them stops early.
+    problem = western_night(2_500, 1, congested=True)
+    best = plan_cost(problem, reference_plan(problem)).total
+    plan = assign_slots(problem)
+    assert violations(problem, plan) == []
+    assert plan_cost(problem, plan).total <= best * WESTERN_OPTIMALITY_BOUND
+
+
+def test_congested_online_placement_stays_within_limits() -> None:
+    full = western_night(300, 5, congested=True)
     problem = replace(full, sessions=())
     plan = assign_slots(problem)
     for request in full.sessions:

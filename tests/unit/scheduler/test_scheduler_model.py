@@ -18,7 +18,7 @@ from evgrid.scheduler.model import (
     lateness_per_kwh,
 )
 from evgrid.scheduler.plan import build_plan
-from evgrid.scheduler.synthetic import random_problem
+from evgrid.scheduler.synthetic import random_problem, western_night
 
 START = datetime(2026, 1, 15, 18, tzinfo=UTC)
 HORIZON = Horizon(START, 8)
@@ -149,3 +149,20 @@ def test_build_plan_without_power() -> None:
 def test_synthetic_nights_are_reproducible() -> None:
     assert random_problem(5, sessions=30, transformers=4) == random_problem(5, sessions=30, transformers=4)
     assert random_problem(5, sessions=30, transformers=4) != random_problem(6, sessions=30, transformers=4)
+
+
+def test_congested_western_night_has_small_feeders_rated_below_their_transformers() -> None:
+    problem = western_night(1_500, 3, congested=True)
+    assert problem == western_night(1_500, 3, congested=True)
+    assert float(problem.penalty_per_kwh) > max(float(price) for price in problem.prices_per_kwh)
+    for index, feeder in enumerate(problem.feeders):
+        members = [t for t in problem.transformers if t.feeder_id == feeder.feeder_id]
+        if index < len(problem.feeders) - 1:  # the last one holds what is left
+            assert 30 <= len(members) <= 50
+        assert feeder.capacity_kw is not None
+        assert 0.5 - 1e-3 <= feeder.capacity_kw / sum(t.capacity_kw for t in members) <= 0.7 + 1e-3
+
+
+def test_western_night_is_unchanged_without_congestion() -> None:
+    problem = western_night(600, 3)
+    assert len(problem.feeders) == 1 and problem.penalty_per_kwh == 0.60
