@@ -23,6 +23,7 @@ every Wh kept; :data:`ESTIMATED` flags each such interval.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,7 +39,12 @@ ESTIMATED = "3.8.0"
 
 
 def floor_interval(moment: datetime) -> datetime:
-    """The 15-minute boundary at or before ``moment``."""
+    """The 15-minute boundary at or before ``moment`` (in ``moment``'s time zone)."""
+    if moment.tzinfo is UTC:  # the common case: UTC's boundaries are its quarter hours, no arithmetic
+        minute = moment.minute
+        if minute % 15 or moment.second or moment.microsecond:
+            return moment.replace(minute=minute - minute % 15, second=0, microsecond=0)
+        return moment
     return moment - (moment - _EPOCH) % INTERVAL
 
 
@@ -50,7 +56,9 @@ def ceil_interval(moment: datetime) -> datetime:
 
 def on_boundary(moment: datetime) -> bool:
     """True when ``moment`` is a 15-minute boundary."""
-    return floor_interval(moment) == moment
+    if moment.tzinfo is not UTC:
+        return floor_interval(moment) == moment  # another time zone (an offset of 5:45 too), or naive: TypeError
+    return not (moment.minute % 15 or moment.second or moment.microsecond)
 
 
 def interval_ends(start: datetime, end: datetime) -> list[datetime]:
@@ -102,6 +110,9 @@ class Span:
 def spans(registers: Iterable[Register], intervals: Iterable[Interval], *, what: str = "the readings") -> list[Span]:
     """Pair interval readings with the register spans they lie in, checking every rule.
 
+    Only ``end_utc`` and ``wh`` of an interval are read, and the spans carry the very
+    objects given (a store's rows will do as well as :class:`Interval`).
+
     Raises:
         InvalidParameter: a register goes backwards, an interval is off a boundary or
             given twice, lies in no span, a span's intervals are incomplete or do not
@@ -115,31 +126,67 @@ def spans(registers: Iterable[Register], intervals: Iterable[Interval], *, what:
         if after.at_utc == before.at_utc:
             raise InvalidParameter(f"{what}: two register reads at {after.at_utc.isoformat()}")
     by_end: dict[datetime, Interval] = {}
+    all_utc = all(r.at_utc.tzinfo is UTC for r in reads)
     for interval in intervals:
-        if not on_boundary(interval.end_utc):
-            raise InvalidParameter(f"{what}: interval {interval.end_utc.isoformat()} does not end on a "
-                                   "15-minute boundary")
-        if interval.end_utc in by_end:
-            raise InvalidParameter(f"{what}: interval {interval.end_utc.isoformat()} is given twice")
-        by_end[interval.end_utc] = interval
+        end = interval.end_utc
+        if end.tzinfo is not UTC:
+            all_utc = False
+            if not on_boundary(end):
+                raise InvalidParameter(f"{what}: interval {end.isoformat()} does not end on a 15-minute boundary")
+        elif end.minute % 15 or end.second or end.microsecond:
+            raise InvalidParameter(f"{what}: interval {end.isoformat()} does not end on a 15-minute boundary")
+        if end in by_end:
+            raise InvalidParameter(f"{what}: interval {end.isoformat()} is given twice")
+        by_end[end] = interval
+    if not all_utc:  # another time zone: aware datetimes of one zone compare by wall clock, so each end is looked up
+        return _spans_by_ends(reads, by_end, what)
+    # A span (t0, t1] holds the intervals ending in (floor(t0), ceil(t1)]: a slice of the
+    # sorted ends. Both bounds only grow from one span to the next, so an interval two spans
+    # touch (one ending off a boundary, the next starting before it) is the first one's:
+    # each span takes its slice from where the one before stopped.
+    ends = sorted(by_end)
+    result, taken, stray = [], 0, None
+    for first, last in zip(reads, reads[1:], strict=False):
+        low, high = floor_interval(first.at_utc), ceil_interval(last.at_utc)
+        start, stop = bisect_right(ends, low), bisect_right(ends, high)
+        if start > taken and stray is None:  # intervals between the previous span and this one: in none
+            stray = ends[taken]
+        start = max(start, taken)
+        found = tuple([by_end[end] for end in ends[start:stop]])
+        taken = stop
+        _check_span(first, last, found, (high - low) // INTERVAL, what)
+        result.append(Span(first, last, found))
+    if stray is None and taken < len(ends):
+        stray = ends[taken]
+    if stray is not None:
+        raise InvalidParameter(f"{what}: interval {stray.isoformat()} lies between no two register reads")
+    return result
+
+
+def _spans_by_ends(reads: list[Register], by_end: dict[datetime, Interval], what: str) -> list[Span]:
+    """:func:`spans`' pairing for times not all in UTC: every end of every span looked up."""
     result = []
     for first, last in zip(reads, reads[1:], strict=False):
         ends = interval_ends(first.at_utc, last.at_utc)
         found = tuple(by_end.pop(end) for end in ends if end in by_end)
-        span = Span(first, last, found)
-        if found and len(found) != len(ends):
-            missing = ", ".join(e.isoformat() for e in ends if e not in {i.end_utc for i in found})
-            raise InvalidParameter(f"{what}: the span {first.at_utc.isoformat()} to {last.at_utc.isoformat()} "
-                                   f"lacks interval(s) {missing}")
-        if found and sum(i.wh for i in found) != span.wh:
-            raise InvalidParameter(f"{what}: the intervals from {first.at_utc.isoformat()} to "
-                                   f"{last.at_utc.isoformat()} sum to {sum(i.wh for i in found)} Wh, the registers "
-                                   f"to {span.wh} Wh")
-        result.append(span)
+        _check_span(first, last, found, len(ends), what)
+        result.append(Span(first, last, found))
     if by_end:
-        stray = min(by_end)
-        raise InvalidParameter(f"{what}: interval {stray.isoformat()} lies between no two register reads")
+        raise InvalidParameter(f"{what}: interval {min(by_end).isoformat()} lies between no two register reads")
     return result
+
+
+def _check_span(first: Register, last: Register, found: tuple[Interval, ...], expected: int, what: str) -> None:
+    """A span's intervals: all of its ``expected`` ones or none, summing to its register delta."""
+    if found and len(found) != expected:
+        missing = ", ".join(e.isoformat() for e in interval_ends(first.at_utc, last.at_utc)
+                            if e not in {i.end_utc for i in found})
+        raise InvalidParameter(f"{what}: the span {first.at_utc.isoformat()} to {last.at_utc.isoformat()} "
+                               f"lacks interval(s) {missing}")
+    if found and sum([i.wh for i in found]) != last.wh - first.wh:
+        raise InvalidParameter(f"{what}: the intervals from {first.at_utc.isoformat()} to "
+                               f"{last.at_utc.isoformat()} sum to {sum(i.wh for i in found)} Wh, the registers "
+                               f"to {last.wh - first.wh} Wh")
 
 
 def estimate(span: Span) -> tuple[Interval, ...]:

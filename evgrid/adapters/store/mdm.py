@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import chain
 from pathlib import Path
 from types import TracebackType
@@ -169,11 +169,26 @@ def _from_sqlite(text_: str) -> datetime:
     return datetime.fromisoformat(text_).replace(tzinfo=UTC)
 
 
+# A whole minute of the day as the tail of :func:`_sqlite_text` (" 00:15:00.000000"), and the
+# days met so far (a few thousand at most between two clears): a day of a meter is 96 times,
+# and datetime.isoformat costs three times as much as the two look-ups.
+_MINUTE_TEXTS = tuple(f" {h:02d}:{m:02d}:00.000000" for h in range(24) for m in range(60))
+_DAY_TEXTS: dict[date, str] = {}
+
+
 def _sqlite_text(moment: datetime) -> str:
     """UTC as SQLAlchemy's SQLite DATETIME stores it (what :class:`UtcDateTime` reads back): 2026-01-01 00:15:00.000000."""
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    return moment.isoformat(" ", "microseconds")[:26]  # without "+00:00"
+    if moment.second or moment.microsecond:
+        return moment.isoformat(" ", "microseconds")[:26]  # without "+00:00"
+    day = moment.date()
+    text_ = _DAY_TEXTS.get(day)
+    if text_ is None:
+        if len(_DAY_TEXTS) >= 4096:
+            _DAY_TEXTS.clear()
+        text_ = _DAY_TEXTS[day] = day.isoformat()
+    return text_ + _MINUTE_TEXTS[moment.hour * 60 + moment.minute]
 
 
 class MdmStore:
@@ -411,8 +426,8 @@ class MdmUnitOfWork:
         """Insert new intervals (a day of a meter is 96: on SQLite one statement, see :meth:`_insert`)."""
         if rows:
             when = self._store.db_time
-            self._insert(intervals, [
-                (i.meter, when(i.end_utc), i.usage_point, i.reading_type, i.wh, i.quality, message_id) for i in rows])
+            self._insert(intervals, [(meter, when(end), usage_point, reading_type, wh, quality, message_id)
+                                     for meter, usage_point, reading_type, end, wh, quality in rows])
 
     def replace_intervals(self, rows: Sequence[StoredInterval], message_id: str | None) -> None:
         """Overwrite stored intervals (same meter and end): value, quality and ReadingType."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
+from itertools import repeat
 
 from lxml import etree
 
@@ -50,6 +51,14 @@ _XP = {"m": ns.METER_READINGS}
 _INTERVAL_TEXTS = etree.XPath("m:IntervalReadings/*[self::m:timeStamp or self::m:value]/text()", namespaces=_XP,
                               smart_strings=False)
 _INTERVAL_COUNT = etree.XPath("count(m:IntervalReadings)", namespaces=_XP)
+# Cheaper still: the timeStamps and the values apart, half the cost of the test above. Paired
+# by position when every IntervalReading gives one text of each: as many of each as readings
+# (the schema allows one of each at most) and no comment or processing instruction in the
+# block (the only things that split an element's text in two).
+_TIME_STAMP_TEXTS = etree.XPath("m:IntervalReadings/m:timeStamp/text()", namespaces=_XP, smart_strings=False)
+_VALUE_TEXTS = etree.XPath("m:IntervalReadings/m:value/text()", namespaces=_XP, smart_strings=False)
+_SPLIT_TEXT = etree.XPath("boolean(.//comment() | .//processing-instruction())")
+_tuple_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +120,29 @@ def _value(meter: str, at_text: str | None, value: str | None, factor: Decimal, 
     return at, wh
 
 
+def _plain_utc_wh(stamps: list[str], values: list[str], into: list[StoredInterval], meter: str, usage_point: str,
+                  reading_type: str) -> bool:
+    """An IntervalBlock as the portals send it, all at once: UTC timeStamps and whole Wh (a factor of 1).
+
+    Appends its rows to ``into`` and returns True; False (nothing appended) when any
+    reading is otherwise: the caller reads them one by one, with the errors they may raise.
+    """
+    joined = "".join(values)  # every text node is non-empty: all digits together means each is
+    if not (joined.isascii() and joined.isdigit()):
+        return False
+    try:
+        ends = list(map(datetime.fromisoformat, stamps))
+    except ValueError:
+        return False
+    if any(end.tzinfo is not UTC for end in ends):  # an offset to convert, or none at all
+        return False
+    # StoredInterval(meter, usage_point, reading_type, end, wh) for each, built in C (a NamedTuple's
+    # own __new__ is Python): the same tuples, quality None.
+    into.extend(map(_tuple_new, repeat(StoredInterval), zip(repeat(meter), repeat(usage_point), repeat(reading_type),
+                                                           ends, map(int, values), repeat(None))))
+    return True
+
+
 def meter_readings_in(payload: etree._Element) -> tuple[MeterReadingIn, ...]:
     """Every MeterReading of a validated MeterReadings element, values in Wh.
 
@@ -139,17 +171,22 @@ def meter_readings_in(payload: etree._Element) -> tuple[MeterReadingIn, ...]:
                 raise InvalidParameter(f"meter {meter}: ReadingType {ref} of an IntervalBlock is not 15-minute "
                                        f"interval energy (e.g. {INTERVAL_15MIN_WH})", details=ref)
             factor = _type_factor(meter, ref, FIFTEEN_MINUTES, "15-minute interval")
-            texts = _INTERVAL_TEXTS(block)
-            if len(texts) != 2 * int(_INTERVAL_COUNT(block)):  # both are optional in the schema
-                raise MissingElement(f"meter {meter}: every IntervalReading needs a timeStamp and a value")
-            whole_wh = factor == 1
-            for at_text, value in zip(texts[::2], texts[1::2], strict=True):
+            count = int(_INTERVAL_COUNT(block))
+            stamps, values = _TIME_STAMP_TEXTS(block), _VALUE_TEXTS(block)
+            if len(stamps) != count or len(values) != count or _SPLIT_TEXT(block):
+                texts = _INTERVAL_TEXTS(block)
+                if len(texts) != 2 * count:  # both are optional in the schema
+                    raise MissingElement(f"meter {meter}: every IntervalReading needs a timeStamp and a value")
+                stamps, values = texts[::2], texts[1::2]
+            if factor == 1 and _plain_utc_wh(stamps, values, intervals, meter, usage_point, ref):
+                continue
+            for at_text, value in zip(stamps, values, strict=True):
                 # The common case inline (a zoned time, whole Wh); anything else, and every error, by _value.
                 try:
                     end = datetime.fromisoformat(at_text)
                 except ValueError:
                     end = None
-                if end is not None and end.tzinfo is not None and whole_wh and value.isascii() and value.isdigit():
+                if end is not None and end.tzinfo is not None and factor == 1 and value.isascii() and value.isdigit():
                     intervals.append(StoredInterval(meter, usage_point, ref,
                                                     end if end.tzinfo is UTC else end.astimezone(UTC), int(value)))
                 else:
