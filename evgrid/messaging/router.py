@@ -43,6 +43,8 @@ from evgrid.errors import (
     SecurityRejected,
     UnsupportedOperation,
 )
+from evgrid.mappings import writers
+from evgrid.mappings.writers import Written
 from evgrid.operations.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -99,7 +101,7 @@ RouteKey = tuple[env.Verb, str]
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a handler answers: a result, payload objects (generated classes) and errors."""
+    """What a handler answers: a result, payload objects (generated classes, or written XML) and errors."""
 
     result: env.Result = env.Result.OK
     payload: tuple[object, ...] = ()
@@ -280,7 +282,14 @@ class Router:
         return reply
 
     def _reply(self, outcome: Outcome, header: Header) -> bytes:
-        """The reply to a handled message (a router may write some of them itself: the same bytes, faster)."""
+        """The reply to a handled message (a router may write some of them itself: the same bytes, faster).
+
+        Written directly (:func:`evgrid.mappings.writers.reply`, the codec's bytes) when the
+        payload is written XML or there is none; a payload of generated classes goes to the codec.
+        """
+        if all(type(item) is Written for item in outcome.payload):
+            return writers.reply(outcome.result, outcome.noun or header.noun, outcome.payload,  # type: ignore[arg-type]
+                                 source=self.source, correlation_id=header.message_id, errors=outcome.errors)
         return self.codec.dump(env.reply(
             outcome.result, outcome.noun or header.noun, *outcome.payload, source=self.source,
             correlation_id=header.message_id, errors=outcome.errors,

@@ -13,7 +13,7 @@ from evgrid.cim import envelope as env
 from evgrid.cim.codec import Codec
 from evgrid.cim.generated import ev_charging as ev
 from evgrid.errors import MappingError
-from evgrid.mappings import catalog, examples
+from evgrid.mappings import catalog, examples, writers
 from evgrid.mappings import ev_charging as mapping
 from evgrid.operations import events, handlers
 from evgrid.operations.model import ChargingKind, ChargingRequest, Rate
@@ -166,8 +166,8 @@ def test_uc_2_1_1_the_request_reply_carries_the_applicable_rate_and_the_portal_s
         max_power_kw=Decimal("11"), plugged_in_utc=uow.now)
     with uow:
         outcome = routes._request_charging(command, Header(env.Verb.CREATE, "ChargingRequest", "m-1"), uow)
-    reply = codec.dump(env.reply(outcome.result, "ChargingRequest", *outcome.payload, source="evgrid",
-                                 correlation_id="m-1", errors=outcome.errors))
+    reply = writers.reply(outcome.result, "ChargingRequest", outcome.payload, source="evgrid",  # type: ignore[arg-type]
+                          correlation_id="m-1", errors=outcome.errors)
     inbound = codec.decode(reply)  # schema-valid with the ApplicableRate
     (element,) = inbound.payload.getparent().iter(f"{EV_NS}ApplicableRate")
     rate = codec.bind(element, ev.ApplicableRate)
