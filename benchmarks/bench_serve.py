@@ -295,7 +295,8 @@ def soap_batch(clients: list[httpx.Client], envelopes: list[bytes], action: str)
 
 def seed(url: str, folder: Path, stations: int) -> None:
     """Migrate the scratch schema; import ``stations`` premises and the example tariff."""
-    (folder / "registry.csv").write_text(registry_csv(stations), encoding="utf-8")
+    # MeterReadings go out twice as often as ChargingRequests, each to a meter of its own.
+    (folder / "registry.csv").write_text(registry_csv(stations, meters=2 * stations), encoding="utf-8")
     store_seed(url, folder / "registry.csv", EXAMPLES / "tariff.toml")
 
 

@@ -49,11 +49,13 @@ def number(n: int) -> str:
     return f"{n:06d}"
 
 
-def registry_csv(count: int, per_transformer: int = 50) -> str:
+def registry_csv(count: int, per_transformer: int = 50, *, meters: int = 0) -> str:
     """``count`` premises, each with a station and its owner's EV, ``per_transformer`` to a transformer.
 
     Every transformer can carry all its stations at full power at once: no request is
-    refused for capacity, so every reply of the benchmark must be OK.
+    refused for capacity, so every reply of the benchmark must be OK. ``meters`` more
+    premises have a meter MR-n (usage point UP-MR-n) and no EV: the MeterReadings' meters,
+    known to the registry as the operation system wants, with no session waiting on them.
     """
     capacity = per_transformer * STATION_KW * 1.5
     lines = [HEADER]
@@ -61,6 +63,10 @@ def registry_csv(count: int, per_transformer: int = 50) -> str:
         n, t = number(i), f"{(i - 1) // per_transformer + 1:04d}"
         lines.append(f"C-{n},Customer {n},A-{n},open,P-{n},UP-{n},M-{n},T-{t},{capacity:g},F-1,1000000,"
                      f"S-{n},{STATION_KW:g},EV-{n},60,{STATION_KW:g}")
+    for i in range(1, meters + 1):
+        n = number(i)
+        lines.append(f"C-MR-{n},Customer MR-{n},A-MR-{n},open,P-MR-{n},UP-MR-{n},MR-{n},T-MR,{capacity:g},F-1,"
+                     f"1000000,S-MR-{n},{STATION_KW:g},,,")
     return "\n".join(lines) + "\n"
 
 
@@ -88,8 +94,9 @@ class Messages:
                                               message_id=f"CR-{token}"))
         # A register read of a meter no session waits on: stored, nothing else (no plan lock).
         readings = mr.MeterReadings(meter_reading=[mr.MeterReading(
-            meter=mr.Meter(m_rid=f"MR-{token}"), readings=[mr.Reading(
-                time_stamp=xml_time(night - timedelta(hours=1)), value="5466115",
+            meter=mr.Meter(m_rid=f"MR-{token}"), usage_point=mr.UsagePoint(m_rid=f"UP-MR-{token}"), readings=[mr.Reading(
+                # Read an hour ago: a reading stamped in the future is refused.
+                time_stamp=xml_time(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)), value="5466115",
                 reading_type=mr.Reading.ReadingType(ref=codes.REGISTER_WH))])])
         self.reading = codec.dump(env.event(env.Verb.CREATED, "MeterReadings", readings, source="portal",
                                             message_id=f"MR-{token}"))
