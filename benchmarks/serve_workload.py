@@ -54,7 +54,7 @@ def registry_csv(count: int, per_transformer: int = 50, *, meters: int = 0) -> s
 
     Every transformer can carry all its stations at full power at once: no request is
     refused for capacity, so every reply of the benchmark must be OK. ``meters`` more
-    premises have a meter MR-n (usage point UP-MR-n) and no EV: the MeterReadings' meters,
+    premises have a meter MR-n (usage point UP-MR-n), no station and no EV: the MeterReadings' meters,
     known to the registry as the operation system wants, with no session waiting on them.
     """
     capacity = per_transformer * STATION_KW * 1.5
@@ -66,7 +66,7 @@ def registry_csv(count: int, per_transformer: int = 50, *, meters: int = 0) -> s
     for i in range(1, meters + 1):
         n = number(i)
         lines.append(f"C-MR-{n},Customer MR-{n},A-MR-{n},open,P-MR-{n},UP-MR-{n},MR-{n},T-MR,{capacity:g},F-1,"
-                     f"1000000,S-MR-{n},{STATION_KW:g},,,")
+                     "1000000,,,,,")
     return "\n".join(lines) + "\n"
 
 
