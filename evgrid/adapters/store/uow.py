@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import joinedload, sessionmaker
 
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.plan_log import PlanLog, SharedPlan
@@ -118,11 +118,12 @@ class SqlRegistry:
 
     def tariff(self, tariff_id: str | None = None) -> Tariff:
         wanted = tariff_id or self.default_tariff
-        query = select(m.Tariff)
+        # One query: the tariff with its intervals (a lazy load would be a second read each time).
+        query = select(m.Tariff).options(joinedload(m.Tariff.intervals))
         # no id and none configured: the tariff marked default (before any mark: the newest)
         query = (query.where(m.Tariff.tariff_id == wanted) if wanted
                  else query.order_by(m.Tariff.is_default.desc(), m.Tariff.imported_at.desc()))
-        row = self.db.scalars(query.limit(1)).first()
+        row = self.db.scalars(query.limit(1)).unique().first()
         if row is None:
             raise UnknownReference(f"no tariff {wanted or '(none imported)'}", mrid=wanted or "-")
         intervals = tuple(
