@@ -3,7 +3,8 @@
 ``evgrid plan --generate N --seed S --out FILE.json`` writes a realistic instance of
 the use case's western utility (7.2 kW home chargers, 25-50 kVA transformers serving
 8-12 homes, arrivals 17-21 h, departures 6-8 h, time-of-use prices with a cheap night
-window, about 10 % third-party sessions). ``evgrid plan --instance FILE.json
+window, about 10 % third-party sessions; ``--congested``: feeders that bind all night).
+``evgrid plan --instance FILE.json
 [--algorithm NAME] --out PLAN.json`` plans one: ``assign`` (the default, greedy plus
 exchange pass), ``greedy`` (the greedy alone), ``reoptimise`` (two greedy orders, the
 cheaper plan) or ``highs`` (the LP optimum; needs scipy). The file formats are in the
@@ -34,6 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--generate", type=int, metavar="N", help="write a realistic instance of N sessions")
     source.add_argument("--instance", type=Path, metavar="FILE.json", help="plan this instance")
     parser.add_argument("--seed", type=int, default=1, help="seed of --generate (default 1)")
+    parser.add_argument("--congested", action="store_true",
+                        help="with --generate: feeders of 30-50 transformers rated at 50-70 %% of their sum, "
+                             "full through the night (unmet energy at 1.50 per kWh)")
     parser.add_argument("--algorithm", choices=ALGORITHMS, default="assign", help="planner (default assign)")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.json", help="where to write")
 
@@ -46,12 +50,14 @@ def run(args: argparse.Namespace) -> int:
         problem_to_json,
     )
 
+    if args.congested and args.generate is None:
+        return _fail("--congested goes with --generate")
     if args.generate is not None:
         from evgrid.scheduler.synthetic import western_night
 
         if args.generate < 0:
             return _fail("--generate needs a number of sessions >= 0")
-        problem = western_night(args.generate, args.seed)
+        problem = western_night(args.generate, args.seed, congested=args.congested)
         if not _write(args.out, problem_to_json(problem)):
             return 2
         sys.stdout.write(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +127,20 @@ def test_evgrid_plan_bad_instance_exits_2_with_one_line(
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith("evgrid plan: ") and message in error
     assert not (tmp_path / "plan.json").exists()
+
+
+def test_evgrid_plan_generates_a_congested_night_and_plans_it_within_the_feeders(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    instance, plan = tmp_path / "congested.json", tmp_path / "plan.json"
+    assert main(["plan", "--generate", "400", "--seed", "5", "--congested", "--out", str(instance)]) == 0
+    assert "400 sessions" in capsys.readouterr().out
+    data = json.loads(instance.read_text())
+    rated = {f["id"]: f["capacity_kw"] for f in data["feeders"]}
+    under = defaultdict(float)
+    for transformer in data["transformers"]:
+        under[transformer["feeder"]] += transformer["capacity_kw"]
+    assert rated and all(rated[f] <= 0.7 * under[f] + 1e-6 for f in rated)  # rated well below their transformers
+    assert main(["plan", "--instance", str(instance), "--out", str(plan)]) == 0
+    problem = problem_from_json(data)
+    assert violations(problem, plan_from_json(problem, json.loads(plan.read_text()))) == []
+    assert main(["plan", "--instance", str(instance), "--congested", "--out", str(plan)]) == 2
