@@ -112,6 +112,11 @@ def _next_boundary(interval: TariffInterval, local: datetime, zone: ZoneInfo) ->
     return end.replace(tzinfo=zone).astimezone(UTC)
 
 
+def line_amount(energy_wh: int, price_per_kwh: Decimal) -> Decimal:
+    """A charge line's amount: its energy at its price, rounded once, to the cent (half to even)."""
+    return (Decimal(energy_wh) / 1000 * price_per_kwh).quantize(CENT, ROUND_HALF_EVEN)
+
+
 def price(energy_by_window: list[tuple[PricedWindow, int]]) -> list[ChargeLine]:
     """Charge lines for energy (Wh) per priced window; windows of one label are merged."""
     merged: dict[tuple[str, Decimal], int] = {}
@@ -120,7 +125,7 @@ def price(energy_by_window: list[tuple[PricedWindow, int]]) -> list[ChargeLine]:
             key = (window.label, window.price_per_kwh)
             merged[key] = merged.get(key, 0) + energy_wh
     return [
-        ChargeLine(label, wh, unit, (Decimal(wh) / 1000 * unit).quantize(CENT, ROUND_HALF_EVEN))
+        ChargeLine(label, wh, unit, line_amount(wh, unit))
         for (label, unit), wh in merged.items()
     ]
 
@@ -167,5 +172,5 @@ def price_intervals(intervals: list[Interval], priced: list[PricedWindow]) -> li
         line[0] += interval.wh
         line[1] += 1
         line[2] += int(interval.estimated)
-    return [ChargeLine(label, wh, unit, (Decimal(wh) / 1000 * unit).quantize(CENT, ROUND_HALF_EVEN), count, guessed)
+    return [ChargeLine(label, wh, unit, line_amount(wh, unit), count, guessed)
             for (label, unit), (wh, count, guessed) in merged.items()]
