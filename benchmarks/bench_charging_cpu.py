@@ -45,6 +45,7 @@ from evgrid.mappings import ev_charging as mapping
 from evgrid.mappings import outbound, writers
 from evgrid.messaging import routes
 from evgrid.messaging.router import Router
+from evgrid.scheduler.partitions import RollingHorizon
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MODES = ("written", "xsdata")
@@ -118,7 +119,7 @@ def one_round(count: int, name: str, folder: Path, index: int) -> tuple[float, f
     registry.write_text(registry_csv(count), encoding="utf-8")
     seed(url, registry, EXAMPLES / "tariff.toml")
     night = night_start(datetime.now(UTC))
-    system = operation_system(url, night_start_utc=night, slot_count=64)
+    system = operation_system(url, horizon=RollingHorizon(night))
     try:
         codec = system.router.codec
         messages = Messages(codec, night).charging_requests(range(1, count + 1))

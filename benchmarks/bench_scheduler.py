@@ -119,7 +119,7 @@ def online(planned: int, placements: int, seed: int) -> None:
         start = time.perf_counter()
         placed = place_session(plan, problem, request)
         middle = time.perf_counter()
-        problem = problem.with_session(request)  # what NightPlanner.place does as well
+        problem = problem.with_session(request)  # what WindowPlanner.place does as well
         end = time.perf_counter()
         plan = placed
         place_ms.append((middle - start) * 1000)

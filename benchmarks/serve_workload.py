@@ -140,7 +140,7 @@ def config_toml(database_url: str, night: datetime, prefix: str) -> str:
 
     return (f"[database]\nurl = {q(database_url)}\n"
             f'[soap]\nhost = "127.0.0.1"\nport = 0\ntls = false\n'
-            f"[night]\nstart = {night.strftime('%Y-%m-%dT%H:%M:%SZ')}\nslots = 64\n"
+            f"[planning]\nstart = {night.strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
             f'[[users]]\nuser = {q(USER)}\npassword = {q(PASSWORD)}\nkind = "utility"\n'
             f"[amqp]\nprefix = {q(prefix)}\n"
             f'[log]\nlevel = "WARNING"\nformat = "text"\n')

@@ -14,7 +14,9 @@ Sections (keys optional unless marked *required*)::
                 if missing); client_ca: require client certificates it signed (mutual TLS)
                 tls = true: HTTPS unless `tls = false` (behind a TLS-terminating proxy;
                 then trusted_proxy = its address, for the WSDL's scheme and host)
-    [night]     start (offset date-time; default [clock] start, else 16:00 UTC), slots = 64 (at most 96: a day)
+    [planning]  start (offset date-time; default [clock] start, else 16:00 UTC), hours_ahead = 24
+                (24..168), roll_hours = 6 (1..24): windows of roll_hours + hours_ahead start every
+                roll_hours from start, so every request is planned at least hours_ahead ahead
     [clock]     speed, start, epoch: the accelerated clock of a demo; no section: real time
     [billing]   url, user, password (all required), ca: outbox delivery to the billing system
     [mdm]       url, user, password (all required), ca: every meter reading forwarded to meter
@@ -62,7 +64,7 @@ from evgrid.settings import (
     GatewaySettings,
     HealthSettings,
     LogSettings,
-    NightSettings,
+    PlanningSettings,
     PortalsSettings,
     ServiceSettings,
     Settings,
@@ -103,8 +105,12 @@ class _Reader:
         self.problems: list[str] = []
 
     def settings(self, data: dict[str, object]) -> Settings | None:
+        if "night" in data:
+            self.problem("night", "renamed [planning]: start stays, slots is now hours_ahead (24..168) and "
+                                  "roll_hours (1..24)")
+            data = {key: value for key, value in data.items() if key != "night"}
         self.unknown(data, SECTIONS, "", "section")
-        database, night, worker, log = (self.table(data, name) for name in ("database", "night", "worker", "log"))
+        database, planning, worker, log = (self.table(data, name) for name in ("database", "planning", "worker", "log"))
         url = self.environ.get(ENV_DATABASE_URL) or database.text("url")
         if url is None:
             database.problem("url", f"required (or ${ENV_DATABASE_URL})")
@@ -113,7 +119,8 @@ class _Reader:
         soap = self._soap(self.table(data, "soap"))
         settings = Settings(
             database=DatabaseSettings(url or ""), soap=soap,
-            night=NightSettings(night.moment("start"), night.integer("slots", 64, 1, 96)),
+            planning=PlanningSettings(planning.moment("start"), planning.integer("hours_ahead", 24, 24, 168),
+                                      planning.integer("roll_hours", 6, 1, 24)),
             clock=self._clock(self.table(data, "clock")) if data.get("clock") else None,  # [clock] alone: real time
             billing=self._service(self.table(data, "billing")) if "billing" in data else None,
             mdm=self._service(self.table(data, "mdm")) if "mdm" in data else None,

@@ -47,11 +47,17 @@ class SoapSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class NightSettings:
-    """``[night]``: the first night the planner plans (later ones a day apart); no start: the clock's, else 16:00 UTC."""
+class PlanningSettings:
+    """``[planning]``: the rolling horizon (:class:`~evgrid.scheduler.partitions.RollingHorizon`).
+
+    Windows of ``roll_hours + hours_ahead`` start every ``roll_hours`` from ``start`` (no
+    start: the clock's, else 16:00 UTC), so a request at any moment is planned at least
+    ``hours_ahead`` ahead.
+    """
 
     start: datetime | None = None
-    slots: int = 64
+    hours_ahead: int = 24
+    roll_hours: int = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +157,7 @@ class Settings:
     database: DatabaseSettings
     worker: WorkerSettings
     soap: SoapSettings = SoapSettings()
-    night: NightSettings = NightSettings()
+    planning: PlanningSettings = PlanningSettings()
     clock: ClockSettings | None = None
     billing: ServiceSettings | None = None
     mdm: ServiceSettings | None = None
@@ -168,7 +174,7 @@ def _keys(cls: type, *extra: str) -> tuple[str, ...]:
 
 
 # A section's keys are its class's fields: the settings mirror the file, key for key.
-SECTIONS = {"database": _keys(DatabaseSettings), "soap": _keys(SoapSettings, "tls"), "night": _keys(NightSettings),
+SECTIONS = {"database": _keys(DatabaseSettings), "soap": _keys(SoapSettings, "tls"), "planning": _keys(PlanningSettings),
              "clock": _keys(ClockSettings), "billing": _keys(ServiceSettings, "password_env"),
              "mdm": _keys(ServiceSettings, "password_env"),
              "portals": _keys(PortalsSettings, "password_env"), "users": _keys(UserSettings, "password_env"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from evgrid.settings import (
     ClockSettings,
     DatabaseSettings,
     LogSettings,
-    NightSettings,
+    PlanningSettings,
     PortalsSettings,
     ServiceSettings,
     Settings,
@@ -38,8 +39,8 @@ from evgrid.settings import (
 _FILE_OPTIONS = ("database_url", "host", "port", "tls_dir", "portal", "billing_user", "utility_user", "billing_url",
                  "billing_credentials", "billing_ca", "mdm_url", "mdm_credentials", "mdm_ca",
                  "portals", "portal_credentials", "portal_ca", "speed", "start",
-                 "epoch", "night_start", "slots")
-_DEFAULTS: dict[str, object] = {"host": "127.0.0.1", "port": 8080, "slots": 64}
+                 "epoch", "planning_start", "hours_ahead", "roll_hours")
+_DEFAULTS: dict[str, object] = {"host": "127.0.0.1", "port": 8080, "hours_ahead": 24, "roll_hours": 6}
 
 
 def _secret(parts: int, text: str) -> tuple[str, ...]:
@@ -79,11 +80,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="what the operation system presents to the portal hosts")
     parser.add_argument("--portal-ca", type=Path, help="CA certificate of the portal hosts' TLS")
     add_clock_options(parser, speed_help="simulated seconds per wall second (default: real time)")
-    parser.add_argument("--night-start", type=datetime.fromisoformat,
-                        help="UTC start of the first night to plan, later ones a day apart (default: --start "
+    parser.add_argument("--planning-start", type=datetime.fromisoformat,
+                        help="UTC anchor of the rolling horizon's windows (default: --start "
                              "with a clock option, else 16:00 UTC)")
-    parser.add_argument("--slots", type=_slots, default=_DEFAULTS["slots"],
-                        help="15-minute slots in the night, 1..96 (default 64; nights are a day apart)")
+    parser.add_argument("--hours-ahead", type=_hours(24, 168), default=_DEFAULTS["hours_ahead"],
+                        help="hours every request is planned ahead, at least, 24..168 (default 24)")
+    parser.add_argument("--roll-hours", type=_hours(1, 24), default=_DEFAULTS["roll_hours"],
+                        help="hours between window starts, 1..24 (default 6): a window lasts "
+                             "roll hours + hours ahead")
     parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="default INFO, or the file's [log] level")
     parser.add_argument("--log-format", choices=("json", "text"), help="default text, or the file's [log] format")
@@ -124,9 +128,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                 if bool(getattr(args, url)) != bool(getattr(args, login))]
     if problems:
         raise ConfigError(problems, source="command line")
-    night_start = args.night_start
-    if night_start is not None and night_start.tzinfo is None:
-        night_start = night_start.replace(tzinfo=UTC)
+    planning_start = args.planning_start
+    if planning_start is not None and planning_start.tzinfo is None:
+        planning_start = planning_start.replace(tzinfo=UTC)
     clock = (ClockSettings(args.speed, args.start, args.epoch)
              if (args.speed, args.start, args.epoch) != (None, None, None) else None)
     users = [UserSettings(user, password, "portal", customer, usage_point)
@@ -137,7 +141,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(
         database=DatabaseSettings(database_url(args.database_url)),
         soap=SoapSettings(args.host, args.port, tls_dir=args.tls_dir),
-        night=NightSettings(night_start, args.slots), clock=clock,
+        planning=PlanningSettings(planning_start, args.hours_ahead, args.roll_hours), clock=clock,
         billing=ServiceSettings(args.billing_url, *args.billing_credentials, args.billing_ca)
         if args.billing_url else None,
         mdm=ServiceSettings(args.mdm_url, *args.mdm_credentials, args.mdm_ca) if args.mdm_url else None,
@@ -146,11 +150,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         log=LogSettings(args.log_level or "INFO", args.log_format or "text"))
 
 
-def _slots(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of slots") from None
-    if not 1 <= value <= 96:  # a night may not run into the next one
-        raise argparse.ArgumentTypeError(f"a night has 1..96 slots of 15 minutes, not {value}")
-    return value
+def _hours(low: int, high: int) -> Callable[[str], int]:
+    def hours(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of hours") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{low}..{high} hours, not {value}")
+        return value
+    return hours

@@ -356,7 +356,7 @@ def complete(cmd: Completion, uow: UnitOfWork, now: datetime, message_id: str | 
                     started_utc=cmd.started_utc, start_register_wh=cmd.start_register_wh,
                     end_register_wh=cmd.end_register_wh, consumed_wh=consumed,
                     completed_utc=cmd.completed_utc)
-    uow.planner.release(session.session_id)
+    uow.planner.release(session.session_id, session.transformer_id)
     if not session.third_party:
         session = _hand_to_billing(uow, session, now, message_id)
     return session
@@ -455,7 +455,7 @@ def _unless_expired(uow: UnitOfWork, session: Session | None, now: datetime, mes
 
 def _cancel(uow: UnitOfWork, session: Session, now: datetime, message_id: str | None, why: str) -> None:
     _move(uow, session, S.CANCELLED, now, message_id, why)
-    uow.planner.release(session.session_id)
+    uow.planner.release(session.session_id, session.transformer_id)
 
 
 def _move(uow: UnitOfWork, session: Session, to: SessionState, now: datetime, message_id: str | None,

@@ -1,10 +1,11 @@
-"""The EV Charging Scheduler behind the operation system's Planner port.
+"""One partition of the grid planned over one window of the rolling horizon.
 
-Holds the night's problem and plan in memory: a new request is placed online against
-the current plan (nobody else moves); a completed session releases its remaining
-slots. Changes are staged per transaction: the unit of work calls :meth:`commit` after
-its database commit, or :meth:`discard`, so a request that fails leaves the plan as it
-was.
+Holds the window's problem (a feeder and its transformers, or one transformer without
+a feeder) and plan in memory: a new request is placed online against the current plan
+(nobody else moves); a completed session releases its remaining slots.
+:class:`~evgrid.scheduler.partitions.PartitionedPlanner` keeps one per partition.
+Changes are staged per transaction: the unit of work calls :meth:`commit` after its
+database commit, or :meth:`discard`, so a request that fails leaves the plan as it was.
 """
 
 from __future__ import annotations
@@ -26,20 +27,20 @@ KW = Decimal("0.001")
 
 
 @dataclass(frozen=True, slots=True)
-class _Night:
+class _Window:
     problem: Problem
     plan: Plan
 
 
-class NightPlanner:
-    """Online slot assignment for one night (implements :class:`~evgrid.operations.ports.Planner`)."""
+class WindowPlanner:
+    """Online slot assignment for one partition over one window."""
 
     def __init__(self, problem: Problem) -> None:
         if problem.sessions:
-            raise ValueError("start from an empty night; place sessions one by one")
+            raise ValueError("start from an empty window; place sessions one by one")
         self._lock = threading.Lock()
-        self._committed = _Night(problem, empty_plan(problem))
-        self._staged: _Night | None = None
+        self._committed = _Window(problem, empty_plan(problem))
+        self._staged: _Window | None = None
 
     @property
     def plan(self) -> Plan:
@@ -57,71 +58,71 @@ class NightPlanner:
         A request that arrives late (a portal that retried, a backlog) gets slots from
         ``now``, never slots already past: those could not be dispatched any more.
         """
-        night = self._staged or self._committed
+        window = self._staged or self._committed
         if not self.knows(session.transformer_id):
-            # A premise on a transformer this night was not read with (an import not yet
+            # A premise on a transformer this window was not read with (an import not yet
             # seen): a clear refusal, never an internal error.
             raise UnknownReference(f"transformer {session.transformer_id} of premise {session.premise_number} "
                                    "is not in the plan's grid", mrid=session.transformer_id)
         request = SessionRequest(
             session_id=session.session_id,
-            arrival_utc=max(session.plugged_in_utc, night.problem.horizon.start_utc, now or session.plugged_in_utc),
+            arrival_utc=max(session.plugged_in_utc, window.problem.horizon.start_utc, now or session.plugged_in_utc),
             departure_utc=session.departure_utc,
             energy_wh=session.reachable_wh if session.reachable_wh is not None else session.requested_wh,
             max_power_kw=float(session.max_power_kw),
             transformer_id=session.transformer_id,
             third_party=session.third_party,
         )
-        plan = place_session(night.plan, night.problem, request)
-        self._staged = _Night(night.problem.with_session(request), plan)
+        plan = place_session(window.plan, window.problem, request)
+        self._staged = _Window(window.problem.with_session(request), plan)
         return self.allotment(plan, session.session_id, session.transformer_id)
 
     def restore(self, planned: Sequence[tuple[SessionRequest, Sequence[float]]]) -> None:
         """Take back the sessions a previous process planned (after a restart), power as they had it.
 
-        Only into an empty night: the restored slots are what the portals were told, so
+        Only into an empty window: the restored slots are what the portals were told, so
         they are kept exactly, and every later placement sees them.
         """
         with self._lock:
             if len(self._committed.plan) or self._committed.problem.sessions:
-                raise ValueError("restore into an empty night only")
+                raise ValueError("restore into an empty window only")
             # One Problem for all (not one per with_session, which checks every id each time).
             problem = replace(self._committed.problem, sessions=tuple(request for request, _ in planned))
             plan = build_plan(problem, {request.session_id: power for request, power in planned})
-            self._committed, self._staged = _Night(problem, plan), None
+            self._committed, self._staged = _Window(problem, plan), None
 
     def knows(self, transformer_id: str) -> bool:
-        """Whether the night's grid has this transformer."""
-        night = self._staged or self._committed
-        return any(t.transformer_id == transformer_id for t in night.problem.transformers)
+        """Whether the window's grid has this transformer."""
+        window = self._staged or self._committed
+        return any(t.transformer_id == transformer_id for t in window.problem.transformers)
 
     def refresh(self, fresh: Problem) -> None:
         """Take the registry's grid and prices afresh (an import), keeping every session and its power.
 
-        ``fresh`` is the night's empty problem read again (same horizon). Sessions keep the
+        ``fresh`` is the window's empty problem read again (same horizon). Sessions keep the
         slots they were given (the portals were told); later placements see the new limits.
-        A transformer gone from the registry while sessions of the night are on it stays
+        A transformer gone from the registry while sessions of the window are on it stays
         in the plan until they end (with its feeder).
         """
         if fresh.horizon != self._committed.problem.horizon:
-            raise ValueError("refresh with the same night's problem only")
+            raise ValueError("refresh with the same window's problem only")
         with self._lock:
             self._committed = self._refreshed(self._committed, fresh)
             if self._staged is not None:
                 self._staged = self._refreshed(self._staged, fresh)
 
     @staticmethod
-    def _refreshed(night: _Night, fresh: Problem) -> _Night:
+    def _refreshed(window: _Window, fresh: Problem) -> _Window:
         known = {t.transformer_id for t in fresh.transformers}
-        used = {s.transformer_id for s in night.problem.sessions}
-        kept = tuple(t for t in night.problem.transformers if t.transformer_id in used - known)
+        used = {s.transformer_id for s in window.problem.sessions}
+        kept = tuple(t for t in window.problem.transformers if t.transformer_id in used - known)
         feeders = {f.feeder_id for f in fresh.feeders}
-        kept_feeders = tuple(f for f in night.problem.feeders
+        kept_feeders = tuple(f for f in window.problem.feeders
                              if f.feeder_id not in feeders and any(t.feeder_id == f.feeder_id for t in kept))
-        problem = replace(fresh, sessions=night.problem.sessions, transformers=(*fresh.transformers, *kept),
+        problem = replace(fresh, sessions=window.problem.sessions, transformers=(*fresh.transformers, *kept),
                           feeders=(*fresh.feeders, *kept_feeders))
-        plan = build_plan(problem, {p.session_id: p.power_kw for p in night.plan.sessions})
-        return _Night(problem, plan)
+        plan = build_plan(problem, {p.session_id: p.power_kw for p in window.plan.sessions})
+        return _Window(problem, plan)
 
     def adopt(self, request: SessionRequest, power_kw: Sequence[float]) -> None:
         """Take in a session another worker placed, with its power (staged, like :meth:`place`).
@@ -132,35 +133,35 @@ class NightPlanner:
         from the store (its power rounded to the watt there) takes the exact logged power,
         so that every worker ends with the same plan.
         """
-        night = self._staged or self._committed
-        if request.session_id in night.plan:
-            if tuple(night.plan.session(request.session_id).power_kw) == tuple(power_kw):
+        window = self._staged or self._committed
+        if request.session_id in window.plan:
+            if tuple(window.plan.session(request.session_id).power_kw) == tuple(power_kw):
                 return
             self.release(request.session_id)  # O(sessions), but only once per restored session
-            night = self._staged or self._committed
-        plan = adopt_session(night.plan, night.problem, request, power_kw)
-        self._staged = _Night(night.problem.with_session(request), plan)
+            window = self._staged or self._committed
+        plan = adopt_session(window.plan, window.problem, request, power_kw)
+        self._staged = _Window(window.problem.with_session(request), plan)
 
     def placed(self, session_id: str) -> tuple[SessionRequest, tuple[float, ...]]:
         """The request a session was placed with and its power per slot (staged or committed)."""
-        night = self._staged or self._committed
+        window = self._staged or self._committed
         # Newest last: a placement just made is found at once.
-        request = next(s for s in reversed(night.problem.sessions) if s.session_id == session_id)
-        return request, night.plan.session(session_id).power_kw
+        request = next(s for s in reversed(window.problem.sessions) if s.session_id == session_id)
+        return request, window.plan.session(session_id).power_kw
 
     def release(self, session_id: str) -> None:
         """A session ended: its slots from now on are free for others.
 
-        O(sessions of the night), unlike placement: it copies the plan's rows. A session
+        O(sessions of the partition), unlike placement: it copies the plan's rows. A session
         the plan does not have (released already, or never placed) changes nothing.
         """
-        night = self._staged or self._committed
-        if session_id not in night.plan and all(s.session_id != session_id for s in night.problem.sessions):
+        window = self._staged or self._committed
+        if session_id not in window.plan and all(s.session_id != session_id for s in window.problem.sessions):
             return
-        sessions = tuple(s for s in night.problem.sessions if s.session_id != session_id)
-        problem = replace(night.problem, sessions=sessions)
-        plan = night.plan.without(session_id) if session_id in night.plan else night.plan
-        self._staged = _Night(problem, plan)
+        sessions = tuple(s for s in window.problem.sessions if s.session_id != session_id)
+        problem = replace(window.problem, sessions=sessions)
+        plan = window.plan.without(session_id) if session_id in window.plan else window.plan
+        self._staged = _Window(problem, plan)
 
     def commit(self) -> None:
         """Keep the staged changes (called after the database commit)."""
@@ -173,10 +174,10 @@ class NightPlanner:
         self._staged = None
 
     def reoptimise(self) -> Plan:
-        """Re-plan the whole night on demand."""
+        """Re-plan the whole window on demand."""
         with self._lock:
             problem = self._committed.problem
-            self._committed = _Night(problem, reoptimise(problem))
+            self._committed = _Window(problem, reoptimise(problem))
             return self._committed.plan
 
     @staticmethod

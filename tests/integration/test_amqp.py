@@ -38,6 +38,7 @@ from evgrid.cim.codec import Codec
 from evgrid.errors import UpstreamFault
 from evgrid.messaging.router import Route, Router
 from evgrid.messaging.routes import ROUTES
+from evgrid.scheduler.partitions import RollingHorizon
 from tests.conftest import free_port
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, Clock, request_message
@@ -123,7 +124,7 @@ def broker(amqp_url: str) -> Iterator[Broker]:
 @pytest.fixture
 def evos(store_url: str, examples: Path) -> Iterator[OperationSystem]:
     seed_store(store_url, examples)
-    system = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=Clock())
+    system = operation_system(store_url, horizon=RollingHorizon(NIGHT), clock=Clock())
     yield system
     system.close()
 
@@ -279,7 +280,7 @@ def test_a_database_outage_is_waited_out(tmp_path: Path, examples: Path, broker:
     folder.mkdir()
     url = f"sqlite:///{folder / 'evgrid.db'}"
     seed_store(url, examples)
-    with closing(operation_system(url, night_start_utc=NIGHT, slot_count=64, clock=Clock())) as evos:
+    with closing(operation_system(url, horizon=RollingHorizon(NIGHT), clock=Clock())) as evos:
         esb = binding(evos.router, amqp_url, broker)
         with esb.running():
             # The database file goes away: SQLite cannot open it ("unable to open database file").

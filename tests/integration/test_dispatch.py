@@ -22,6 +22,7 @@ from evgrid.adapters.store import models as m
 from evgrid.adapters.store.testing import scratch_schema
 from evgrid.apps.evos.system import OperationSystem, operation_system
 from evgrid.scheduler.jobs import Dispatcher, job_id
+from evgrid.scheduler.partitions import RollingHorizon
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, Clock, request_message, result
 from tests.integration.workers import Relay, wait_for
@@ -125,7 +126,7 @@ def test_a_start_that_fires_while_the_database_is_away_goes_out_once_it_is_back(
         target = make_url(url)
         relay = Relay((target.host or "127.0.0.1", target.port or 5432))
         through = target.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
-        system = operation_system(through, night_start_utc=NIGHT, slot_count=64, clock=Clock())
+        system = operation_system(through, horizon=RollingHorizon(NIGHT), clock=Clock())
         # Jobs fire the moment they are scheduled; retries come after 0.2 s.
         dispatcher = Watched(None, system, to_wall=lambda _: datetime.now(UTC), retry_delays=(0.2,))
         try:

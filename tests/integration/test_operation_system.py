@@ -20,6 +20,7 @@ from evgrid.cim.generated import ev_charging as ev
 from evgrid.cim.generated import meter_readings as mr
 from evgrid.mappings import catalog, codes, examples
 from evgrid.mappings.ev_charging import xml_time
+from evgrid.scheduler.partitions import RollingHorizon
 from tests.integration.conftest import seed_store
 
 NIGHT = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
@@ -44,20 +45,24 @@ def clock() -> Clock:
 def evos(store_url: str, examples: Path, clock: Clock) -> OperationSystem:
 
     seed_store(store_url, examples)
-    system = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=clock)
+    system = operation_system(store_url, horizon=RollingHorizon(NIGHT), clock=clock)
     yield system
     system.close()
 
 
 def request_message(ev_id: str, station: str, customer: str, usage_point: str, *, wh: int = 20_000,
-                    hours: float = 13, message_id: str | None = None, mrid: str | None = None, day: int = 0) -> bytes:
-    """A ChargingRequest plugged in 35 minutes into the night (``day`` nights after NIGHT)."""
-    base, night = examples.charging_request(False), NIGHT + timedelta(days=day)
+                    hours: float = 13, message_id: str | None = None, mrid: str | None = None, day: int = 0,
+                    plugged_in: datetime | None = None) -> bytes:
+    """A ChargingRequest plugged in 35 minutes into the night (``day`` nights after NIGHT), leaving ``hours`` after
+    the night's start; or plugged in at ``plugged_in``, leaving ``hours`` after it."""
+    night = NIGHT + timedelta(days=day)
+    arrival = plugged_in or night + timedelta(minutes=35)
+    departure = (plugged_in or night) + timedelta(hours=hours)
     payload = replace(
-        base, m_rid=mrid or f"R-{ev_id}", created_date_time=xml_time(night + timedelta(minutes=35)),
+        examples.charging_request(False), m_rid=mrid or f"R-{ev_id}", created_date_time=xml_time(arrival),
         electric_vehicle=ev.ElectricVehicle(m_rid=ev_id), charging_station=ev.ChargingStation(m_rid=station),
         customer=ev.Customer(m_rid=customer), usage_point=ev.UsagePoint(m_rid=usage_point),
-        requested_energy=wh, departure_time=xml_time(night + timedelta(hours=hours)),
+        requested_energy=wh, departure_time=xml_time(departure),
     )
     return codec.dump(env.request(env.Verb.CREATE, "ChargingRequest", payload, source="portal",
                                   message_id=message_id or f"M-{ev_id}"))
@@ -204,7 +209,7 @@ def test_uc_2_3_dispatch_sends_the_start_to_the_portal_once(store_url: str, exam
     seed_store(store_url, examples)
     # Jobs far in the wall-clock future: this test fires them itself.
     dispatcher = Dispatcher(f"sqlite:///{tmp_path / 'jobs.db'}", to_wall=lambda t: t + timedelta(days=3650))
-    system = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=clock,
+    system = operation_system(store_url, horizon=RollingHorizon(NIGHT), clock=clock,
                               after_commit=schedule_jobs(dispatcher))
     dispatcher.bind(system)
     try:
@@ -229,7 +234,8 @@ def test_uc_2_3_dispatch_sends_the_start_to_the_portal_once(store_url: str, exam
 
 def rounded_powers(system: OperationSystem) -> dict[str, tuple[float, ...]]:
     """Each planned session's power per slot as stored and sent: to the W."""
-    return {p.session_id: tuple(round(kw, 3) for kw in p.power_kw) for p in system.planner.plan.sessions}
+    return {session_id: tuple(round(kw, 3) for kw in power)
+            for session_id, (_, power) in system.planner.planned().items()}
 
 
 def test_a_restarted_operation_system_keeps_the_nights_plan(evos: OperationSystem, store_url: str,
@@ -240,9 +246,9 @@ def test_a_restarted_operation_system_keeps_the_nights_plan(evos: OperationSyste
     before = rounded_powers(evos)
     assert any(any(kw > 0 for kw in row) for row in before.values())
     evos.close()
-    again = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=clock)
+    again = operation_system(store_url, horizon=RollingHorizon(NIGHT), clock=clock)
     try:
-        assert rounded_powers(again) == before
+        assert rounded_powers(again) == {}  # a partition is opened (restored) when first used
         assert result(again.router.handle(request_message("EV-1002", "S-1002", "C-1002", "UP-1002")))[0] == "OK"
         after = rounded_powers(again)
         assert len(after) == 2 and all(after[s] == before[s] for s in before)
@@ -269,17 +275,20 @@ def test_the_next_night_is_planned_when_this_one_is_over_and_after_a_restart(evo
         "S-R-EV-1001": "cancelled", "S-R2-EV-1001": "scheduled", "S-R2-EV-1002": "scheduled"}
     tonight = {row.session_id for row in rows if row.planned_start.replace(tzinfo=UTC) >= tomorrow}
     assert tonight == {"S-R2-EV-1001", "S-R2-EV-1002"}
-    assert {p.session_id for p in evos.planner.plan.sessions} == tonight
-    assert evos.planner.problem.horizon.start_utc == tomorrow
+    assert set(evos.planner.planned()) == tonight
+    assert set(evos.planner.windows().values()) == {tomorrow}
 
-    # Restarted during that night (configured with the first one): it plans the night it
+    # Restarted during that night (configured with the first one): it plans the window it
     # is in, with tonight's sessions; last night's stale one has nothing in it.
     evos.close()
-    again = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=clock)
+    again = operation_system(store_url, horizon=RollingHorizon(NIGHT), clock=clock)
     try:
-        assert again.planner.problem.horizon.start_utc == tomorrow
-        assert {p.session_id for p in again.planner.plan.sessions} == tonight
-        assert rounded_powers(again) == rounded_powers(evos)  # as stored: to the W
+        assert result(again.router.handle(request_message("EV-1003", "S-1003", "C-1003", "UP-1003", day=1,
+                                                          message_id="M2-EV-1003", mrid="R2-EV-1003")))[0] == "OK"
+        assert set(again.planner.windows().values()) == {tomorrow}
+        assert set(again.planner.planned()) == tonight | {"S-R2-EV-1003"}
+        restored = rounded_powers(again)
+        assert {s: restored[s] for s in tonight} == rounded_powers(evos)  # as stored: to the W
     finally:
         again.close()
 
@@ -290,7 +299,7 @@ def test_an_ev_that_leaves_before_charging_cancels_its_session_and_frees_its_slo
     assert result(evos.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
     with evos.sessions() as db:
         session_id = db.scalar(select(m.ChargingSession.session_id))
-    assert session_id in evos.planner.plan
+    assert session_id in evos.planner.planned()
     left = ede.EndDeviceEvents(end_device_event=[ede.EndDeviceEvent(
         m_rid="E-1", created_date_time=xml_time(NIGHT + timedelta(hours=1)), assets=ede.Asset(m_rid="S-1001"),
         end_device_event_details=[ede.EndDeviceEventDetail(name="EVId", value="EV-1001")],
@@ -299,7 +308,7 @@ def test_an_ev_that_leaves_before_charging_cancels_its_session_and_frees_its_slo
     assert result(evos.router.handle(event_message("EndDeviceEvents", left, "u1")))[0] == "OK"
     with evos.sessions() as db:
         assert db.scalar(select(m.ChargingSession.state)) == "cancelled"
-    assert session_id not in evos.planner.plan
+    assert session_id not in evos.planner.planned()
     evos.start_session(session_id)  # the start job fires anyway: nothing happens
     with evos.sessions() as db:
         assert not db.scalars(select(m.OutboxMessage).where(m.OutboxMessage.message_id.like("%:start"))).all()

@@ -38,6 +38,7 @@ from evgrid.cim.codec import Codec
 from evgrid.cim.generated import ev_charging as ev
 from evgrid.mappings import examples as catalog_examples
 from evgrid.messaging.outbox import Due, OutboxWorker, RetryPolicy
+from evgrid.scheduler.partitions import RollingHorizon
 from tests.conftest import free_port
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, completion, event_message, register, request_message
@@ -131,7 +132,7 @@ def test_uc_4_1_billing_charges_in_decimal_and_the_bill_reaches_the_owner(tmp_pa
     url = f"sqlite:///{tmp_path / 'evos.db'}"
     seed_store(url, examples)
     clock = Clock()
-    system = operation_system(url, night_start_utc=NIGHT, slot_count=64, clock=clock)
+    system = operation_system(url, horizon=RollingHorizon(NIGHT), clock=clock)
 
     # A home session from 22:30 to 23:30 Amsterdam time: half at the day rate, half at night.
     assert b"<msg:Result>OK<" in system.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001"))

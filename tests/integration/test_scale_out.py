@@ -26,6 +26,7 @@ from evgrid.adapters.store.plan_log import RETENTION, prune
 from evgrid.adapters.store.testing import scratch_schema
 from evgrid.apps.evos.system import OperationSystem, WorkerDispatch, operation_system, worker_dispatch
 from evgrid.scheduler.jobs import Dispatcher, job_id
+from evgrid.scheduler.partitions import RollingHorizon
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import (
     NIGHT,
@@ -80,7 +81,7 @@ class Worker:
 
     def __init__(self, url: str, name: str, shift: Shift) -> None:
         self.name = name
-        self.system: OperationSystem = operation_system(url, night_start_utc=NIGHT, slot_count=64, clock=Clock(),
+        self.system: OperationSystem = operation_system(url, horizon=RollingHorizon(NIGHT), clock=Clock(),
                                                         worker_id=name, lease_ttl_seconds=TTL)
         self.dispatcher = Dispatcher(None, self.system, to_wall=shift)
         assert self.system.leases is not None
@@ -261,10 +262,8 @@ def test_two_workers_placing_40_requests_at_once_never_overload_the_transformer(
 
     # One plan: after catching up, both workers' planners hold the same sessions and power.
     for worker in (a, b):
-        with worker.system.unit_of_work() as uow:
-            uow.planner.release("S-nobody")  # any planner use catches up with the log
-            uow.commit()
-    assert a.system.planner.plan == b.system.planner.plan
+        catch_up(worker.system, "T-1")
+    assert powers(a.system) == powers(b.system) and len(powers(a.system)) == placed
 
 
 def test_the_same_start_reading_at_two_workers_at_once_starts_the_session_once(
@@ -312,6 +311,23 @@ def test_one_ev_requested_at_two_stations_via_two_workers_at_once_gets_one_sessi
         assert db.scalar(select(func.count()).select_from(m.ChargingSession)) == 1
 
 
+def catch_up(system: OperationSystem, transformer_id: str) -> None:
+    """Bring ``system``'s partition of ``transformer_id`` up to the plan log (any use of it does)."""
+    with system.unit_of_work() as uow:
+        uow.planner.release("S-nobody", transformer_id)
+        uow.commit()
+
+
+def powers(system: OperationSystem) -> dict[str, tuple[float, ...]]:
+    """Each session ``system`` has planned, with its power per slot to the watt.
+
+    To the watt: a worker that opens a partition after others placed in it restores
+    their sessions from the slot allocations, which keep the watt.
+    """
+    return {session_id: tuple(round(kw, 3) for kw in power)
+            for session_id, (_, power) in system.planner.planned().items()}
+
+
 @pytest.fixture
 def store_backed(store_url: str, examples: Path) -> str:
     seed_store(store_url, examples)
@@ -319,24 +335,23 @@ def store_backed(store_url: str, examples: Path) -> str:
 
 
 def test_a_worker_joining_mid_night_restores_the_plan_and_follows_the_others(store_backed: str) -> None:
-    a = operation_system(store_backed, night_start_utc=NIGHT, slot_count=64, clock=Clock(), worker_id="A")
+    a = operation_system(store_backed, horizon=RollingHorizon(NIGHT), clock=Clock(), worker_id="A")
     try:
         assert result(a.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
-        b = operation_system(store_backed, night_start_utc=NIGHT, slot_count=64, clock=Clock(), worker_id="B")
+        b = operation_system(store_backed, horizon=RollingHorizon(NIGHT), clock=Clock(), worker_id="B")
         try:
-            assert [p.session_id for p in b.planner.plan.sessions] == ["S-R-EV-1001"]
+            assert b.planner.planned() == {}  # a partition is restored when first used
             # A places another; B's next request sees it before placing its own.
             assert result(a.router.handle(request_message("EV-1002", "S-1002", "C-1002", "UP-1002")))[0] == "OK"
             assert result(b.router.handle(request_message("EV-1004", "S-1004", "C-1004", "UP-1004")))[0] == "OK"
-            assert {p.session_id for p in b.planner.plan.sessions} == {"S-R-EV-1001", "S-R-EV-1002", "S-R-EV-1004"}
+            assert set(b.planner.planned()) == {"S-R-EV-1001", "S-R-EV-1002", "S-R-EV-1004"}
             with a.unit_of_work() as uow:
-                uow.planner.release("S-R-EV-1001")  # A releases: B follows at its next planner use
+                uow.planner.release("S-R-EV-1001", "T-01")  # A releases: B follows at its next use of F-01
                 uow.commit()
-            with b.unit_of_work() as uow:
-                uow.planner.release("S-nobody")
-                uow.commit()
-            assert {p.session_id for p in b.planner.plan.sessions} == {"S-R-EV-1002", "S-R-EV-1004"}
-            assert a.planner.plan == b.planner.plan
+            catch_up(b, "T-01")
+            assert set(b.planner.planned()) == {"S-R-EV-1002", "S-R-EV-1004"}
+            catch_up(a, "T-01")
+            assert powers(a) == powers(b)
         finally:
             b.close()
     finally:
@@ -345,8 +360,8 @@ def test_a_worker_joining_mid_night_restores_the_plan_and_follows_the_others(sto
 
 def test_workers_move_on_to_the_next_night_together(store_backed: str) -> None:
     clock = Clock()  # one time for both workers
-    a = operation_system(store_backed, night_start_utc=NIGHT, slot_count=64, clock=clock, worker_id="A")
-    b = operation_system(store_backed, night_start_utc=NIGHT, slot_count=64, clock=clock, worker_id="B")
+    a = operation_system(store_backed, horizon=RollingHorizon(NIGHT), clock=clock, worker_id="A")
+    b = operation_system(store_backed, horizon=RollingHorizon(NIGHT), clock=clock, worker_id="B")
     try:
         assert result(a.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
         tomorrow = NIGHT + timedelta(days=1)
@@ -354,13 +369,11 @@ def test_workers_move_on_to_the_next_night_together(store_backed: str) -> None:
         # A moves on with the next night's first request; B with A's placement in its log.
         assert result(a.router.handle(request_message("EV-1002", "S-1002", "C-1002", "UP-1002", day=1)))[0] == "OK"
         assert result(b.router.handle(request_message("EV-1004", "S-1004", "C-1004", "UP-1004", day=1)))[0] == "OK"
-        with a.unit_of_work() as uow:
-            uow.planner.release("S-nobody")  # any planner use catches up with the log
-            uow.commit()
+        catch_up(a, "T-01")
         for system in (a, b):
-            assert system.planner.problem.horizon.start_utc == tomorrow
-            assert {p.session_id for p in system.planner.plan.sessions} == {"S-R-EV-1002", "S-R-EV-1004"}
-        assert a.planner.plan == b.planner.plan
+            assert system.planner.windows() == {"feeder:F-01": tomorrow}
+            assert set(system.planner.planned()) == {"S-R-EV-1002", "S-R-EV-1004"}
+        assert powers(a) == powers(b)
     finally:
         b.close()
         a.close()
@@ -368,21 +381,20 @@ def test_workers_move_on_to_the_next_night_together(store_backed: str) -> None:
 
 def test_a_worker_idle_longer_than_the_plan_log_is_kept_restores_its_night(
         store_backed: str, caplog: pytest.LogCaptureFixture) -> None:
-    a = operation_system(store_backed, night_start_utc=NIGHT, slot_count=64, clock=Clock(), worker_id="A")
-    b = operation_system(store_backed, night_start_utc=NIGHT, slot_count=64, clock=Clock(), worker_id="B")
+    a = operation_system(store_backed, horizon=RollingHorizon(NIGHT), clock=Clock(), worker_id="A")
+    b = operation_system(store_backed, horizon=RollingHorizon(NIGHT), clock=Clock(), worker_id="B")
     try:
-        for n in (1, 2):
-            assert result(a.router.handle(request_message(f"EV-100{n}", f"S-100{n}", f"C-100{n}", f"UP-100{n}")))[0] == "OK"
+        assert result(a.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
+        assert result(b.router.handle(request_message("EV-1004", "S-1004", "C-1004", "UP-1004")))[0] == "OK"
+        assert result(a.router.handle(request_message("EV-1002", "S-1002", "C-1002", "UP-1002")))[0] == "OK"
         # Nothing written before the cutoff: nothing pruned. Everything: the whole log so far.
         assert prune(a.sessions, datetime.now(UTC) - RETENTION) == 0
-        assert prune(a.sessions, datetime.now(UTC) + timedelta(seconds=1)) == 2
+        assert prune(a.sessions, datetime.now(UTC) + timedelta(seconds=1)) == 3
         assert result(a.router.handle(request_message("EV-1003", "S-1003", "C-1003", "UP-1003")))[0] == "OK"
-        # B never used its planner meanwhile: its log starts after a hole, so it restores.
-        assert result(b.router.handle(request_message("EV-1004", "S-1004", "C-1004", "UP-1004")))[0] == "OK"
-        assert "plan log pruned past 0: restoring the night from the store" in caplog.text
-        with a.unit_of_work() as uow:
-            uow.planner.release("S-nobody")  # A catches up with B's placement
-            uow.commit()
+        # B did not use the partition meanwhile: its log goes on after a hole, so it reopens.
+        catch_up(b, "T-01")
+        assert "partition feeder:F-01: plan log at 4 not followed from 2: reopened from the store" in caplog.text
+        catch_up(a, "T-01")
         assert rounded_powers(b) == rounded_powers(a) and len(rounded_powers(a)) == 4
     finally:
         b.close()

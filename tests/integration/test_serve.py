@@ -31,7 +31,7 @@ def test_evgrid_serve_answers_portals_over_https_and_stops_cleanly(tmp_path: Pat
         "--portal", f"{PORTAL[0]}:{PORTAL[1]}:C-1001:UP-1001",
         "--billing-url", billing_url.rsplit("/", 1)[0], "--billing-credentials", "evos:pw-evos",
         # The core's clock 40 minutes into the requests' night, in real time: runs on any date.
-        "--night-start", NIGHT.isoformat(), "--speed", "1", "--start", (NIGHT + timedelta(minutes=40)).isoformat(),
+        "--planning-start", NIGHT.isoformat(), "--speed", "1", "--start", (NIGHT + timedelta(minutes=40)).isoformat(),
         command="serve")
     try:
         base = service_url.rsplit("/", 1)[0]

@@ -53,7 +53,7 @@ def write_config(folder: Path, database: str, text: str, clock: str = "speed = 1
     config = folder / "evgrid.toml"
     # By default the core's clock at 17:40 on the requests' night, in real time: the tests
     # run on any date.
-    config.write_text(f'[database]\nurl = "{database}"\n[night]\nstart = 2026-11-26T17:00:00Z\n'
+    config.write_text(f'[database]\nurl = "{database}"\n[planning]\nstart = 2026-11-26T17:00:00Z\n'
                       f'[clock]\n{clock}\n{USERS}{text}', encoding="utf-8")
     return config
 
@@ -126,13 +126,13 @@ def test_serve_from_a_config_file_reports_health_answers_and_stops_on_sigterm(
             "status": "ok", "worker": "worker-a", "version": __version__,
             "checks": {"database": {"status": "ok"}, "dispatcher": {"status": "ok", "jobs": 0},
                        "outbox": {"status": "ok", "pending": 0},
-                       "planner": {"status": "ok", "night": "2026-11-26T17:00:00+00:00", "sessions": 0}}}
+                       "planner": {"status": "ok", "partitions": 0, "sessions": 0}}}
 
         with ServiceClient("EVOperationSystem", base, credentials=PORTAL, verify=tmp_path / "pki" / "ca.pem") as portal:
             assert codec.decode(portal.send(request_message("EV-1001", "S-1001", "C-1001", "UP-1001"))).result == "OK"
         checks = httpx.get(f"{base}/health", verify=verify, timeout=10).json()["checks"]
         assert checks["dispatcher"] == {"status": "ok", "jobs": 2}  # the session's start and stop
-        assert checks["planner"] == {"status": "ok", "night": "2026-11-26T17:00:00+00:00", "sessions": 1}
+        assert checks["planner"] == {"status": "ok", "partitions": 1, "sessions": 1}
         # No portal host is configured here: the slot allotment waits in the outbox.
         assert checks["outbox"] == {"status": "ok", "pending": pending_outbox(url)} and checks["outbox"]["pending"] > 0
         assert stop(process, signal.SIGTERM) == 0
@@ -276,18 +276,20 @@ def test_json_lines_carry_the_fields_the_extra_and_the_traceback() -> None:
     assert second["exc"].startswith("Traceback") and second["exc"].endswith("ValueError: bad\nvalue")
 
 
-def test_serve_moves_on_to_the_next_night_when_this_one_is_over(tmp_path: Path, examples: Path,
-                                                                 stderr_file: Path) -> None:
+def test_serve_moves_a_partition_to_the_next_window_at_the_roll(tmp_path: Path, examples: Path,
+                                                                stderr_file: Path) -> None:
     url = f"sqlite:///{tmp_path / 'evgrid.db'}"
     seed_store(url, examples)
-    # The night from 17:00 ends at 09:00 (64 slots); the clock is at 08:50 now and runs 60x,
-    # so the night is over 10 s from now: time enough for serve to start within it.
+    # Windows start every 6 h from 17:00 (17, 23, 05, 11); the clock is at 10:50 and runs
+    # 20x, so the roll at 11:00 comes 30 s from now: time for serve to start and place one.
     epoch = time.time()
-    config = write_config(tmp_path, url, '[soap]\nport = 0\ntls = false\n[log]\nformat = "json"\n',
-                          clock=f"speed = 60\nstart = 2026-11-27T08:50:00Z\nepoch = {epoch}")
+    second = '[[users]]\nuser = "portal-1002"\npassword = "pw-1002"\nkind = "portal"\ncustomer = "C-1002"\n' \
+             'usage_point = "UP-1002"\n'
+    config = write_config(tmp_path, url, second + '[soap]\nport = 0\ntls = false\n[log]\nformat = "json"\n',
+                          clock=f"speed = 20\nstart = 2026-11-27T10:50:00Z\nepoch = {epoch}")
     # serve's clock, read here too: one epoch, one timeline (evgrid.clock)
-    clock = AcceleratedClock(60, datetime(2026, 11, 27, 8, 50, tzinfo=UTC), epoch=epoch)
-    night_end = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    clock = AcceleratedClock(20, datetime(2026, 11, 27, 10, 50, tzinfo=UTC), epoch=epoch)
+    roll = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
     process, service_url = start_serve(config, stderr_file, environment())
     try:
         base = service_url.rsplit("/", 1)[0]
@@ -295,17 +297,20 @@ def test_serve_moves_on_to_the_next_night_when_this_one_is_over(tmp_path: Path, 
         def planner() -> dict[str, object]:
             return httpx.get(f"{base}/health", timeout=10).json()["checks"]["planner"]
 
-        assert planner() == {"status": "ok", "night": "2026-11-26T17:00:00+00:00", "sessions": 0}
-        wait_for(lambda: clock.now() > night_end, 60, "serve's clock past 09:00: the night is over")
         with ServiceClient("EVOperationSystem", base, credentials=PORTAL) as portal:
             reply = portal.send(request_message("EV-1001", "S-1001", "C-1001", "UP-1001", day=1))
+            assert codec.decode(reply).result == "OK"
+            assert clock.now() < roll, "placed after the roll: the machine was too slow for this test's clock"
+            assert planner() == {"status": "ok", "partitions": 1, "sessions": 1}
+        wait_for(lambda: clock.now() > roll, 60, "serve's clock past 11:00: the next window is open")
+        with ServiceClient("EVOperationSystem", base, credentials=("portal-1002", "pw-1002")) as portal:
+            reply = portal.send(request_message("EV-1002", "S-1002", "C-1002", "UP-1002", day=1))
         assert codec.decode(reply).result == "OK"
-        assert planner() == {"status": "ok", "night": "2026-11-27T17:00:00+00:00", "sessions": 1}
+        assert planner() == {"status": "ok", "partitions": 1, "sessions": 2}
         assert stop(process, signal.SIGTERM) == 0
     finally:
         if process.poll() is None:
             stop(process, signal.SIGKILL)
     messages = [line["message"] for line in json_lines(stderr_file)]
-    assert ("night of 2026-11-26T17:00:00+00:00 over: planning the night from 2026-11-27T17:00:00+00:00 "
-            "(0 sessions restored)") in messages
-
+    assert ("partition feeder:F-01: planning the window from 2026-11-27T11:00:00+00:00 (1 sessions restored)"
+            in messages)

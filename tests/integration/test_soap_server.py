@@ -32,6 +32,7 @@ from evgrid.adapters.store import models as m
 from evgrid.apps.evos.system import OperationSystem, operation_system
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec
+from evgrid.scheduler.partitions import RollingHorizon
 from tests.codecs import CountingCodec
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import NIGHT, Clock, event_message, register, request_message
@@ -74,7 +75,7 @@ def credentials() -> Credentials:
 @pytest.fixture
 def evos(store_url: str, examples: Path) -> Iterator[OperationSystem]:
     seed_store(store_url, examples)
-    system = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=Clock())
+    system = operation_system(store_url, horizon=RollingHorizon(NIGHT), clock=Clock())
     yield system
     system.close()
 
@@ -206,7 +207,7 @@ def test_a_charging_request_is_parsed_validated_and_bound_once(
     # by the site check; the handler must use that binding, not make a second one.
     seed_store(store_url, examples)
     counting = CountingCodec()
-    system = operation_system(store_url, night_start_utc=NIGHT, slot_count=64, clock=Clock(), codec=counting)
+    system = operation_system(store_url, horizon=RollingHorizon(NIGHT), clock=Clock(), codec=counting)
     try:
         with serve_in_thread(make_app([evos_endpoint(system)], credentials, codec=counting)) as url:
             counting.calls.clear()

@@ -80,7 +80,7 @@ def write_config(path: Path, *, database: str, amqp: str, prefix: str, worker: s
     lines = [
         "[database]", f"url = {_toml(database)}",
         "[soap]", 'host = "127.0.0.1"', "port = 0", "tls = false",
-        "[night]", f"start = {NIGHT_START}", "slots = 64",
+        "[planning]", f"start = {NIGHT_START}",
         "[[users]]", f"user = {_toml(UTILITY[0])}", f"password = {_toml(UTILITY[1])}", 'kind = "utility"',
         "[amqp]", f"url = {_toml(amqp)}", f"prefix = {_toml(prefix)}", f"max_tries = {max_tries}", "prefetch = 8",
         "[worker]", f"id = {_toml(worker)}", f"lease_seconds = {lease_seconds}",

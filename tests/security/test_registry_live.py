@@ -21,6 +21,8 @@ from evgrid.adapters.store import models as m
 from evgrid.adapters.store.registry import import_registry
 from evgrid.adapters.store.tariff import import_tariff
 from evgrid.apps.evos.system import OperationSystem, operation_system
+from evgrid.scheduler.model import Problem
+from evgrid.scheduler.partitions import RollingHorizon
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import (
     NIGHT,
@@ -59,12 +61,12 @@ def workers(request: pytest.FixtureRequest, seeded: str,
             clock: Clock) -> Iterator[tuple[OperationSystem, OperationSystem]]:
     """The running system: one process (twice the same), or two scale-out workers on one database."""
     if request.param == "one process":
-        system = operation_system(seeded, night_start_utc=NIGHT, slot_count=64, clock=clock)
+        system = operation_system(seeded, horizon=RollingHorizon(NIGHT), clock=clock)
         yield system, system
         system.close()
         return
-    a = operation_system(seeded, night_start_utc=NIGHT, slot_count=64, clock=clock, worker_id="A")
-    b = operation_system(seeded, night_start_utc=NIGHT, slot_count=64, clock=clock, worker_id="B")
+    a = operation_system(seeded, horizon=RollingHorizon(NIGHT), clock=clock, worker_id="A")
+    b = operation_system(seeded, horizon=RollingHorizon(NIGHT), clock=clock, worker_id="B")
     yield a, b
     b.close()
     a.close()
@@ -92,16 +94,24 @@ def test_a_premise_on_a_new_transformer_is_planned_without_a_restart(
     # Before: FAILED 5.0 "internal error" (ValueError: unknown transformer) until a restart.
     assert result(a.router.handle(request_message("EV-2001", "S-2001", "C-2001", "UP-2001"))) == ("OK", None)
     assert result(b.router.handle(request_message("EV-2002", "S-2002", "C-2002", "UP-2002"))) == ("OK", None)
-    with a.unit_of_work() as uow:  # A follows B's placement at its next planner use
-        uow.planner.release("S-nobody")
+    with a.unit_of_work() as uow:  # A follows B's placement at its next use of that partition
+        uow.planner.release("S-nobody", "T-09")
         uow.commit()
     for system in {id(a): a, id(b): b}.values():
-        grid = {t.transformer_id: t for t in system.planner.problem.transformers}
+        grid = {t.transformer_id: t for t in problem(system, "feeder:F-09").transformers}
         assert grid["T-09"].capacity_kw == 22.0 and grid["T-09"].feeder_id == "F-09"
-        assert {f.feeder_id for f in system.planner.problem.feeders} >= {"F-01", "F-09"}
-        # Nothing planned before the import was lost.
-        assert {p.session_id for p in system.planner.plan.sessions} == {"S-R-EV-1001", "S-R-EV-2001", "S-R-EV-2002"}
+        assert {f.feeder_id for f in problem(system, "feeder:F-09").feeders} == {"F-09"}
+        assert set(system.planner.planned()) >= {"S-R-EV-2001", "S-R-EV-2002"}
+    # Nothing planned before the import was lost.
+    assert set(a.planner.planned()) == {"S-R-EV-1001", "S-R-EV-2001", "S-R-EV-2002"}
     assert max(slot_power(a, "S-R-EV-2001")) > 0
+
+
+def problem(system: OperationSystem, partition: str) -> Problem:
+    """The problem ``system`` plans ``partition`` with (opened there)."""
+    window = system.planner.partition(partition).window
+    assert window is not None
+    return window.problem
 
 
 def test_a_changed_transformer_capacity_is_planned_with(
@@ -114,7 +124,7 @@ def test_a_changed_transformer_capacity_is_planned_with(
         == ("OK", None)
     power = slot_power(b, "S-R-EV-1001")
     assert power and max(power) <= 2.0  # before: 7.2 kW a slot, on the capacity read at start
-    assert {t.transformer_id: t.capacity_kw for t in b.planner.problem.transformers}["T-01"] == 2.0
+    assert {t.transformer_id: t.capacity_kw for t in problem(b, "feeder:F-01").transformers}["T-01"] == 2.0
 
 
 def test_a_tariff_import_reaches_the_running_planner(
@@ -127,7 +137,8 @@ def test_a_tariff_import_reaches_the_running_planner(
     with a.sessions.begin() as db:  # type: ignore[attr-defined]
         import_tariff(db, changed)
     assert result(b.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
-    assert 0.07 in b.planner.problem.prices_per_kwh and 0.09 not in b.planner.problem.prices_per_kwh
+    prices = problem(b, "feeder:F-01").prices_per_kwh
+    assert 0.07 in prices and 0.09 not in prices
 
 
 def test_a_closed_account_is_refused_new_requests_and_its_session_finishes(
@@ -158,6 +169,8 @@ def test_a_closed_account_is_refused_new_requests_and_its_session_finishes(
 def test_a_transformer_the_planner_has_not_seen_is_refused_2_7_not_an_internal_error(
         workers: tuple[OperationSystem, OperationSystem]) -> None:
     a, b = workers
+    # B plans feeder F-01 already (opened by a request there).
+    assert result(b.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
     # Written behind the import's back (no registry version bump): as if the planner had
     # not caught up with it yet.
     with a.sessions.begin() as db:  # type: ignore[attr-defined]
@@ -171,4 +184,5 @@ def test_a_transformer_the_planner_has_not_seen_is_refused_2_7_not_an_internal_e
     assert result(reply) == ("FAILED", "2.7")  # before: ("FAILED", "5.0"), internal error
     assert b"T-77" in reply and b"P-3001" in reply
     with a.sessions() as db:  # type: ignore[operator]
-        assert db.scalar(select(func.count()).select_from(m.ChargingSession)) == 0
+        assert db.scalar(select(func.count()).select_from(m.ChargingSession)
+                         .where(m.ChargingSession.ev_id == "EV-1004")) == 0

@@ -104,7 +104,7 @@ def test_the_workers_config_is_valid_plain_http_with_a_utility_user_and_the_esb(
     settings = load_settings(config, environ={"EVGRID_AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/",
                                               "EVGRID_WORKER_ID": "bench-a"})
     assert settings.database.url == url and not settings.soap.tls and settings.soap.port == 0
-    assert (settings.night.start, settings.night.slots) == (NIGHT, 64)
+    assert (settings.planning.start, settings.planning.hours_ahead) == (NIGHT, 24)
     assert [(u.user, u.password, u.kind) for u in settings.users] == [(work.USER, work.PASSWORD, "utility")]
     assert settings.amqp is not None and settings.amqp.prefix == "bench-serve-0a1b"
     assert settings.worker.id == "bench-a" and settings.log.level == "WARNING"

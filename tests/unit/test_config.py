@@ -59,7 +59,8 @@ def test_the_example_file_reads_as_documented(tmp_path: Path) -> None:
     assert settings.soap == SoapSettings("0.0.0.0", 8443, cert=tmp_path / "tls" / "server.pem",
                                          key=tmp_path / "tls" / "server.key")
     assert settings.soap.tls
-    assert (settings.night.start, settings.night.slots, settings.clock) == (None, 64, None)
+    assert (settings.planning.start, settings.planning.hours_ahead, settings.planning.roll_hours,
+            settings.clock) == (None, 24, 6, None)
     assert settings.billing is not None and settings.billing.password == "pw-billing-out"
     assert settings.billing.ca == tmp_path / "tls" / "billing-ca.pem"
     assert settings.mdm is not None and settings.mdm.password == "pw-mdm-out"
@@ -86,9 +87,9 @@ prot = 8443
 port = 70000
 cert = "missing.pem"
 [sokap]
-[night]
+[planning]
 start = 2026-11-26T17:00:00
-slots = true
+hours_ahead = true
 [billing]
 url = "ftp://billing"
 user = "evos"
@@ -115,8 +116,8 @@ level = "LOUD"
         "soap.key: cert and key go together",
         "soap.port: must be 0..65535, got 70000",
         f"soap.cert: no such file: {tmp_path / 'missing.pem'}",
-        "night.start: needs a UTC offset, e.g. 2026-11-26T17:00:00Z",
-        "night.slots: must be an integer, got True",
+        "planning.start: needs a UTC offset, e.g. 2026-11-26T17:00:00Z",
+        "planning.hours_ahead: must be an integer, got True",
         "billing.url: must be an http(s) URL, got 'ftp://billing'",
         "billing: password or password_env, not both",
         "users[1].usage_point: required",
@@ -170,12 +171,18 @@ def test_a_missing_database_url_names_the_variable_too(tmp_path: Path) -> None:
     assert problems(write(tmp_path, "[soap]\ntls = false\n")) == ["database.url: required (or $EVGRID_DATABASE_URL)"]
 
 
-def test_a_night_longer_than_a_day_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # Nights are a day apart: a longer one would run into the next.
-    assert problems(write(tmp_path, MINIMAL + "[night]\nslots = 97\n")) == ["night.slots: must be 1..96, got 97"]
+def test_a_horizon_shorter_than_a_day_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Every request is planned at least a day ahead (a friend's visit at 13:00, a home night).
+    assert problems(write(tmp_path, MINIMAL + "[planning]\nhours_ahead = 12\nroll_hours = 25\n")) == [
+        "planning.hours_ahead: must be 24..168, got 12", "planning.roll_hours: must be 1..24, got 25"]
     with pytest.raises(SystemExit):
-        main(["serve", "--database-url", "sqlite:///x.db", "--slots", "97", "--check-config"])
-    assert "a night has 1..96 slots of 15 minutes, not 97" in capsys.readouterr().err
+        main(["serve", "--database-url", "sqlite:///x.db", "--hours-ahead", "12", "--check-config"])
+    assert "24..168 hours, not 12" in capsys.readouterr().err
+
+
+def test_the_night_section_says_what_it_became(tmp_path: Path) -> None:
+    assert problems(write(tmp_path, MINIMAL + "[night]\nslots = 64\n")) == [
+        "night: renamed [planning]: start stays, slots is now hours_ahead (24..168) and roll_hours (1..24)"]
 
 
 def test_unreadable_files_are_one_problem(tmp_path: Path) -> None:
@@ -201,8 +208,8 @@ def test_options_and_file_describe_the_same_settings(tmp_path: Path, monkeypatch
         "--tls-dir", str(tmp_path / "pki"), "--portal", "portal-9:pw-9:C-9:UP-9", "--utility-user", "ops:pw-ops",
         "--billing-url", "https://billing.example.net", "--billing-credentials", "evos:pw-b",
         "--portals", str(portals), "--portal-credentials", "evos:pw-p", "--speed", "600",
-        "--start", "2026-11-26T21:00:00+00:00", "--epoch", "1700000000", "--night-start", "2026-11-26T17:00:00",
-        "--slots", "32", "--log-format", "json"])
+        "--start", "2026-11-26T21:00:00+00:00", "--epoch", "1700000000", "--planning-start", "2026-11-26T17:00:00",
+        "--hours-ahead", "48", "--roll-hours", "3", "--log-format", "json"])
     config = write(tmp_path, f"""
 [database]
 url = "sqlite:///x.db"
@@ -210,9 +217,10 @@ url = "sqlite:///x.db"
 host = "0.0.0.0"
 port = 8443
 tls_dir = "pki"
-[night]
+[planning]
 start = 2026-11-26T17:00:00Z
-slots = 32
+hours_ahead = 48
+roll_hours = 3
 [clock]
 speed = 600
 start = 2026-11-26T21:00:00Z
@@ -238,7 +246,7 @@ kind = "utility"
 """)
     from_file = load_settings(config, {"PORTALS_PW": "pw-p", "EVGRID_WORKER_ID": "node-1"})
     assert settings_from_args(args) == from_file
-    assert from_file.night.start == datetime(2026, 11, 26, 17, tzinfo=UTC)
+    assert from_file.planning.start == datetime(2026, 11, 26, 17, tzinfo=UTC)
 
 
 def test_check_config_prints_every_problem_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

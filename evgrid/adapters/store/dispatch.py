@@ -10,16 +10,17 @@ from and the judge of whether a fired job may act:
   a second fire, here or on the worker that took the station over, finds it.
 - :func:`pending` lists the sessions that need jobs, for the stations a worker gained;
   :func:`changes_since` feeds the sweep that picks up sessions another worker placed:
-  incremental on the plan log's ``seq`` (gap-free, see :mod:`.plan_log`), never a scan.
+  incremental on each partition's plan log ``seq`` (gap-free, see :mod:`.plan_log`),
+  never a scan of the sessions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
@@ -27,12 +28,12 @@ from evgrid.adapters.store import models as m
 from evgrid.adapters.store.database import translate_errors
 from evgrid.adapters.store.leases import StationLeases, chunks
 from evgrid.adapters.store.models import PLACE, DispatchOrder, PlanChange
-from evgrid.adapters.store.plan_log import head
+from evgrid.adapters.store.plan_log import heads
 from evgrid.operations.session import SessionState
 
 # States in which a session may still need a start or stop order.
 DISPATCHABLE = (SessionState.SCHEDULED.value, SessionState.CHARGING.value)
-FEED_BATCH = 500
+PARTITIONS_PER_QUERY = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class Pending:
 class PlanEvent:
     """One plan log entry as the sweep sees it: placed (with its jobs) or released."""
 
+    partition_id: str
     seq: int
     session_id: str
     station_id: str | None
@@ -69,10 +71,10 @@ def record_order(db: DbSession, session_id: str, action: str, worker_id: str) ->
     db.flush()
 
 
-def plan_head(sessions: sessionmaker[DbSession]) -> int:
-    """The plan log's newest ``seq``: where a sweep starts."""
+def plan_heads(sessions: sessionmaker[DbSession]) -> dict[str, int]:
+    """Each partition's newest plan log ``seq``: where a sweep starts."""
     with translate_errors(), sessions() as db:
-        return head(db)
+        return heads(db)
 
 
 def pending(sessions: sessionmaker[DbSession], stations: Collection[str] | None = None) -> list[Pending]:
@@ -85,18 +87,27 @@ def pending(sessions: sessionmaker[DbSession], stations: Collection[str] | None 
                 for row in db.scalars(query.where(m.ChargingSession.station_id.in_(chunk)))]
 
 
-def changes_since(sessions: sessionmaker[DbSession], after_seq: int, limit: int = FEED_BATCH) -> list[PlanEvent]:
-    """Up to ``limit`` plan log entries after ``after_seq``, oldest first (O(entries), by primary key)."""
+def changes_since(sessions: sessionmaker[DbSession], seen: Mapping[str, int]) -> list[PlanEvent]:
+    """The plan log entries after ``seen`` (partition -> seq; a partition not in it: from its start).
+
+    O(partitions) for the heads, then O(entries) by primary key for the partitions that
+    moved; each partition's entries oldest first.
+    """
     with translate_errors(), sessions() as db:
-        rows = db.execute(
-            select(PlanChange.seq, PlanChange.kind, PlanChange.session_id, m.ChargingSession)
-            .outerjoin(m.ChargingSession, m.ChargingSession.session_id == PlanChange.session_id)
-            .where(PlanChange.seq > after_seq).order_by(PlanChange.seq).limit(limit))
+        moved = sorted((key, seen.get(key, 0)) for key, seq in heads(db).items() if seq > seen.get(key, 0))
         events = []
-        for seq, kind, session_id, row in rows:
-            live = kind == PLACE and row is not None and row.state in DISPATCHABLE
-            events.append(PlanEvent(seq, session_id, row.station_id if row is not None else None,
-                                    _pending(row) if live else None))
+        for start in range(0, len(moved), PARTITIONS_PER_QUERY):
+            after = or_(*(and_(PlanChange.partition_id == key, PlanChange.seq > seq)
+                          for key, seq in moved[start:start + PARTITIONS_PER_QUERY]))
+            rows = db.execute(
+                select(PlanChange.partition_id, PlanChange.seq, PlanChange.kind, PlanChange.session_id,
+                       m.ChargingSession)
+                .outerjoin(m.ChargingSession, m.ChargingSession.session_id == PlanChange.session_id)
+                .where(after).order_by(PlanChange.partition_id, PlanChange.seq))
+            for partition_id, seq, kind, session_id, row in rows:
+                live = kind == PLACE and row is not None and row.state in DISPATCHABLE
+                events.append(PlanEvent(partition_id, seq, session_id, row.station_id if row is not None else None,
+                                        _pending(row) if live else None))
         return events
 
 

@@ -162,6 +162,8 @@ class Transformer(Base):
     feeder_id: Mapped[str | None] = mapped_column(ForeignKey("feeders.feeder_id"), index=True)
     # None until a load study provides one; the registry CSV does not carry it.
     base_load_kw: Mapped[list[float] | None] = mapped_column(JSON)
+    # The meter on the transformer itself: its readings are the transformer's live load.
+    meter_number: Mapped[str | None] = mapped_column(String(ID_LENGTH), unique=True)
 
 
 class BaseLoadForecast(Base):
@@ -444,14 +446,15 @@ class AuditEntry(Base):
 # - StationLease: which worker dispatches a station, until when (adapters.store.leases).
 # - DispatchOrder: a start or stop order was issued for a session; at most one of each,
 #   whichever worker fires the job (adapters.store.dispatch).
-# - PlanState and PlanChange: the plan's change log; the single ``plan_state`` row is the
-#   lock that serialises planner changes across workers (adapters.store.plan_log).
+# - PlanPartition and PlanChange: each grid partition's plan change log; a partition's
+#   row is the lock that serialises its planner changes across workers
+#   (adapters.store.plan_log).
 
 START_ORDER = "start"
 STOP_ORDER = "stop"
 PLACE = "place"
 RELEASE = "release"
-PLAN_STATE_ID = 1  # the plan log's row of plan_state
+PARTITION_LENGTH = ID_LENGTH + 16  # "feeder:" or "transformer:" and the id
 # The registry's version, bumped by every registry or tariff import (see registry_version).
 REGISTRY_VERSION_ID = 2
 
@@ -488,10 +491,7 @@ class DispatchOrder(Base):
 
 
 class PlanState(Base):
-    """The newest ``plan_changes`` sequence number; its row ``PLAN_STATE_ID`` is the cross-worker plan lock.
-
-    Row ``REGISTRY_VERSION_ID`` counts registry and tariff imports (:func:`registry_version`).
-    """
+    """Counters; row ``REGISTRY_VERSION_ID`` counts registry and tariff imports (:func:`registry_version`)."""
 
     __tablename__ = "plan_state"
 
@@ -499,16 +499,27 @@ class PlanState(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
 
 
-class PlanChange(Base):
-    """One change of the night plan: a session placed (its request and power) or released.
+class PlanPartition(Base):
+    """A grid partition's newest ``plan_changes`` sequence number; its row is the partition's plan lock."""
 
-    ``seq`` is given under the ``plan_state`` lock, so entries commit in ``seq`` order with
-    no gaps still in flight: a reader that sees ``seq`` n has seen every entry below it.
+    __tablename__ = "plan_partitions"
+
+    partition_id: Mapped[str] = mapped_column(String(PARTITION_LENGTH), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class PlanChange(Base):
+    """One change of a partition's plan: a session placed (its request and power) or released.
+
+    ``seq`` is given under the partition's lock, so a partition's entries commit in ``seq``
+    order with no gaps still in flight: a reader that sees ``seq`` n of a partition has
+    seen every entry of it below n.
     """
 
     __tablename__ = "plan_changes"
     __table_args__ = (CheckConstraint(f"kind IN ({_ids(PLACE, RELEASE)})", name="kind"),)
 
+    partition_id: Mapped[str] = mapped_column(String(PARTITION_LENGTH), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(8))
     session_id: Mapped[str] = mapped_column(String(ID_LENGTH))

@@ -1,46 +1,51 @@
-"""One night plan across scale-out workers: a change log and a lock row.
+"""The plan across scale-out workers: per grid partition, a change log and a lock row.
 
-Every worker keeps its own :class:`~evgrid.scheduler.planner.NightPlanner` in memory
-(placing a session reads only its transformer's load there: fast). So that two workers
-never place against different plans, and so overload a transformer:
+Every worker keeps its own :class:`~evgrid.scheduler.partitions.PartitionedPlanner` in
+memory (placing a session reads only its partition there: fast). So that two workers
+never place against different plans of a partition, and so overload a transformer:
 
-- a unit of work that uses the planner first locks the one ``plan_state`` row
-  (``SELECT ... FOR UPDATE``), and then brings its planner up to date with the changes
-  the others logged since it last looked (``plan_changes`` with ``seq`` above what it
-  has seen: their placements adopted with the power they were given, their releases);
+- a unit of work that uses a partition first locks the partition's ``plan_partitions``
+  row (``SELECT ... FOR UPDATE``; made on first use), and then brings that partition up
+  to date with the changes the others logged since it last looked (``plan_changes`` of
+  the partition with ``seq`` above what it has seen: their placements adopted with the
+  power they were given, their releases);
 - each placement or release is logged, in the same transaction as the allotment, with
-  the next ``seq``; the lock is held until the commit, so the log is written in ``seq``
-  order and a reader that sees entry n sees every entry below it (the dispatch sweep
-  relies on that too).
+  the partition's next ``seq``; the lock is held until the commit, so a partition's log
+  is written in ``seq`` order and a reader that sees its entry n sees every entry below
+  it (the dispatch sweep relies on that too).
 
-Units of work that never touch the planner (meter readings, events, bills) take no plan
-lock. Within one worker, an in-process lock taken before the row lock keeps its threads
-off the planner's staged state. A worker that starts (or restarts) mid-night restores
-the plan from the slot allocations and starts reading the log from :func:`head`, read
-in the same transaction.
+Requests on different partitions (different feeders) take different locks: they never
+wait for each other, in one worker or across workers. Units of work that never touch the
+planner (meter readings, events, bills) take no plan lock. Within one worker, the
+partition's in-process lock, taken before its row lock, keeps the worker's threads off
+its staged state. A partition is opened (or moved to a new window) inside the unit of
+work that holds its lock: its sessions are restored from the slot allocations read in
+that transaction, exactly the plan at the log's ``seq`` then.
 
 The log is pruned (:func:`prune`): entries older than a retention (two days) are deleted,
-oldest first. A worker that finds the log pruned past what it has seen (idle for that
-long) restores its night from the slot allocations again, as at a start.
+oldest first, per partition. A worker that finds a partition's log pruned past what it
+has seen (idle for that long), or an entry placed in another window than its own,
+reopens that partition from the slot allocations.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import aliased, sessionmaker
 
 from evgrid.adapters.store.database import translate_errors
-from evgrid.adapters.store.models import PLACE, PLAN_STATE_ID, RELEASE, PlanChange, PlanState
+from evgrid.adapters.store.models import PLACE, RELEASE, PlanChange, PlanPartition
 from evgrid.operations.ports import Allotment
 from evgrid.operations.session import Session
-from evgrid.scheduler.model import SessionRequest
-from evgrid.scheduler.nights import RollingPlanner
+from evgrid.scheduler.model import Horizon, SessionRequest
+from evgrid.scheduler.partitions import Partition, PartitionedPlanner, Planned
 
 log = logging.getLogger(__name__)
 
@@ -48,42 +53,37 @@ log = logging.getLogger(__name__)
 RETENTION = timedelta(days=2)
 
 
-def head(db: DbSession, *, hold_writers: bool = False) -> int:
-    """The newest ``seq`` of the plan log (0 when empty).
-
-    With ``hold_writers`` the lock row is read ``FOR SHARE``: no planner change commits
-    before ``db``'s transaction ends, so what else it reads (the slot allocations, for a
-    restore) is exactly the plan at that ``seq``.
-    """
-    query = select(PlanState.seq).where(PlanState.id == PLAN_STATE_ID)
-    return db.scalar(query.with_for_update(read=True) if hold_writers else query) or 0
+def heads(db: DbSession) -> dict[str, int]:
+    """The newest ``seq`` of every partition's log (O(partitions): a few hundred for a million meters)."""
+    return {key: seq for key, seq in db.execute(select(PlanPartition.partition_id, PlanPartition.seq))}
 
 
 def prune(sessions: sessionmaker[DbSession], older_than: datetime) -> int:
-    """Delete the log's entries up to the newest one written before ``older_than``; returns how many.
+    """Delete each partition's entries up to its newest one written before ``older_than``; returns how many.
 
-    By ``seq``, not by time alone: the workers' clocks may disagree a little, and the log
+    By ``seq``, not by time alone: the workers' clocks may disagree a little, and a log
     must never get a hole in the middle.
     """
+    older = aliased(PlanChange)
+    last = (select(func.max(older.seq)).where(older.partition_id == PlanChange.partition_id, older.at < older_than)
+            .scalar_subquery())
     with translate_errors(), sessions.begin() as db:
-        last = db.scalar(select(func.max(PlanChange.seq)).where(PlanChange.at < older_than))
-        if last is None:
-            return 0
         return db.execute(delete(PlanChange).where(PlanChange.seq <= last)).rowcount
 
 
 class PlanLog:
-    """One worker's side of the shared plan: its planner and the last change it applied.
+    """One worker's side of the shared plan: its planner, each partition's log position kept on the partition.
 
     Args:
-        planner: this worker's planner (restored at ``seen``).
+        planner: this worker's planner.
         worker_id: written with each change (who placed what).
-        seen: the ``seq`` the planner is at.
+        read_planned: a partition's planned sessions over a window, read in the given
+            transaction (:func:`evgrid.adapters.store.planning.planned_in`).
     """
 
-    def __init__(self, planner: RollingPlanner, worker_id: str, seen: int) -> None:
-        self.planner, self.worker_id, self.seen = planner, worker_id, seen
-        self.lock = threading.Lock()  # this worker's threads, one at a time on the planner
+    def __init__(self, planner: PartitionedPlanner, worker_id: str,
+                 read_planned: Callable[[DbSession, Horizon, str], Planned]) -> None:
+        self.planner, self.worker_id, self.read_planned = planner, worker_id, read_planned
 
     def bind(self, db: DbSession) -> SharedPlan:
         """The Planner port for one unit of work on ``db``."""
@@ -99,90 +99,126 @@ class SharedPlan:
 
     def __init__(self, plan_log: PlanLog, db: DbSession) -> None:
         self._log, self._db = plan_log, db
-        self._seq: int | None = None  # set once the plan lock is held
+        self._held: dict[str, list[Any]] = {}  # partition key -> [partition, its seq in this transaction]
 
     def place(self, session: Session, now: datetime | None = None) -> Allotment:
-        self._take_lock()
         planner = self._log.planner
-        allotment = planner.place(session, now)
-        request, power = planner.placed(session.session_id)
-        self._append(PLACE, session.session_id, _request_fields(request), list(power))
+        part = planner.partition(planner.partition_of(session.transformer_id))
+        self._hold(part, now or session.plugged_in_utc)
+        window = planner.current(part, now or session.plugged_in_utc, self._planned)
+        allotment = window.place(session, now)
+        request, power = window.placed(session.session_id)
+        self._append(part, PLACE, session.session_id, _request_fields(request, part.start_utc), list(power))
         return allotment
 
-    def release(self, session_id: str) -> None:
-        self._take_lock()
-        self._log.planner.release(session_id)
-        self._append(RELEASE, session_id, None, None)
+    def release(self, session_id: str, transformer_id: str) -> None:
+        part = self._log.planner.releasing(session_id, transformer_id)
+        if part is None:
+            return  # on a transformer gone from the registry, in no partition open here
+        self._hold(part, None)
+        if part.window is not None:
+            self._log.planner.refresh(part)
+            part.window.release(session_id)
+        # Logged even when not open here: the workers that have it open release it too.
+        self._append(part, RELEASE, session_id, None, None)
 
     def commit(self) -> None:
-        """Keep the staged plan (the transaction committed): the planner is at our ``seq``."""
-        if self._seq is not None:
-            self._log.planner.commit()
-            self._log.seen = self._seq
+        """Keep the staged plans (the transaction committed): each partition is at our ``seq``."""
+        for part, seq in self._held.values():
+            if part.window is not None:
+                part.window.commit()
+            part.seen = seq
 
     def discard(self) -> None:
-        """Forget what was staged and let the worker's other threads at the planner."""
-        if self._seq is None:
-            return  # never locked: the planner may be another thread's right now
-        self._seq = None
-        try:
-            self._log.planner.discard()
-        finally:
-            self._log.lock.release()
+        """Forget what was staged and let the worker's other threads at the partitions."""
+        held, self._held = self._held, {}
+        for part, _ in held.values():
+            try:
+                if part.window is not None:
+                    part.window.discard()
+            finally:
+                part.lock.release()
 
-    def _take_lock(self) -> None:
-        if self._seq is not None:
+    def _planned(self, key: str, horizon: Horizon) -> Planned:
+        return self._log.read_planned(self._db, horizon, key)
+
+    def _hold(self, part: Partition, moment: datetime | None) -> None:
+        """Lock the partition (in process, then its row) and bring it up to the log's head."""
+        if part.key in self._held:
             return
-        self._log.lock.acquire()
+        part.lock.acquire()
         try:
-            seq = self._db.scalar(select(PlanState.seq).where(PlanState.id == PLAN_STATE_ID).with_for_update())
-            if seq is None:  # a database made from the models rather than the migrations
-                self._db.add(PlanState(id=PLAN_STATE_ID, seq=0))
-                self._db.flush()
-                seq = 0
-            self._catch_up(seq)
+            head = self._lock_row(part.key)
+            self._catch_up(part, head, moment)
         except BaseException:
-            self._log.planner.discard()
-            self._log.lock.release()
+            if part.window is not None:
+                part.window.discard()
+            part.lock.release()
             raise
-        self._seq = seq
+        self._held[part.key] = [part, head]
 
-    def _catch_up(self, head: int) -> None:
-        """Apply the others' changes since ours (up to ``head``): staged, so a rollback forgets them too."""
+    def _lock_row(self, key: str) -> int:
+        query = select(PlanPartition.seq).where(PlanPartition.partition_id == key).with_for_update()
+        seq = self._db.scalar(query)
+        if seq is None:  # the partition's first change anywhere: make its row (a concurrent maker's wins)
+            insert = postgresql.insert if self._db.get_bind().dialect.name == "postgresql" else sqlite.insert
+            self._db.execute(insert(PlanPartition).values(partition_id=key, seq=0).on_conflict_do_nothing())
+            seq = self._db.scalar(query)
+        return int(seq or 0)
+
+    def _catch_up(self, part: Partition, head: int, moment: datetime | None) -> None:
+        """Apply the others' changes of the partition since ours (up to ``head``): staged, so a rollback forgets them."""
         planner = self._log.planner
-        expected = self._log.seen + 1
-        for change in self._db.scalars(select(PlanChange).where(PlanChange.seq > self._log.seen)
+        if part.window is None:
+            if moment is not None:  # first used here: the store's allocations, at the log's head
+                planner.open(part, planner.horizon.start_at(moment), self._planned)
+                part.seen = head
+            return  # a release in a partition never opened here: nothing in memory to change
+        if part.seen == head:
+            return
+        expected = part.seen + 1
+        for change in self._db.scalars(select(PlanChange).where(PlanChange.partition_id == part.key,
+                                                                PlanChange.seq > part.seen)
                                        .order_by(PlanChange.seq)):
-            if change.seq != expected:
-                # Pruned past what this worker has seen: the store's allocations are the plan
-                # (no planner change commits while we hold the lock).
-                log.warning("plan log pruned past %s: restoring the night from the store", self._log.seen)
-                planner.reload()
-                self._log.seen = head
+            placed_from = (datetime.fromisoformat(change.request["window_start"])
+                           if change.kind == PLACE and change.request else None)
+            if change.seq != expected or (placed_from is not None and placed_from != part.start_utc):
+                # Pruned past what this worker has seen, or placed in another window: the
+                # store's allocations are the plan (no change of it commits while we hold the lock).
+                start = max(part.start_utc, placed_from or part.start_utc,  # type: ignore[type-var]
+                            planner.horizon.start_at(moment) if moment else part.start_utc)
+                if change.seq != expected:  # idle for the retention: worth an operator's eye
+                    log.warning("partition %s: plan log at %s not followed from %s: reopened from the store",
+                                part.key, change.seq, part.seen)
+                planner.open(part, start, self._planned)
+                part.seen = head
                 return
             expected += 1
             if change.kind == RELEASE:
-                planner.release(change.session_id)
+                part.window.release(change.session_id)
                 continue
             assert change.request is not None and change.power_kw is not None
             try:
-                planner.adopt(_request(change.session_id, change.request), change.power_kw)
+                part.window.adopt(_request(change.session_id, change.request), change.power_kw)
             except ValueError as error:
-                # A transformer this worker's night does not know (registry changed since
-                # it started): it cannot plan that transformer anyway.
-                log.warning("plan change %s not adopted: %s", change.seq, error)
+                # A transformer this worker's partition does not know (the registry changed
+                # since it was read): read it afresh, and adopt what it can.
+                log.warning("plan change %s/%s not adopted: %s", part.key, change.seq, error)
 
-    def _append(self, kind: str, session_id: str, request: dict[str, Any] | None,
-                power: list[float] | None) -> None:
-        assert self._seq is not None
-        self._seq += 1
-        self._db.add(PlanChange(seq=self._seq, kind=kind, session_id=session_id, request=request, power_kw=power,
+    def _append(self, part: Partition, kind: str, session_id: str, request: dict[str, Any] | None,
+                power: Sequence[float] | None) -> None:
+        held = self._held[part.key]
+        held[1] += 1
+        self._db.add(PlanChange(partition_id=part.key, seq=held[1], kind=kind, session_id=session_id,
+                                request=request, power_kw=list(power) if power is not None else None,
                                 worker_id=self._log.worker_id, at=datetime.now(UTC)))
-        self._db.execute(update(PlanState).where(PlanState.id == PLAN_STATE_ID).values(seq=self._seq))
+        self._db.execute(update(PlanPartition).where(PlanPartition.partition_id == part.key).values(seq=held[1]))
 
 
-def _request_fields(request: SessionRequest) -> dict[str, Any]:
-    return {"arrival_utc": request.arrival_utc.isoformat(), "departure_utc": request.departure_utc.isoformat(),
+def _request_fields(request: SessionRequest, window_start: datetime | None) -> dict[str, Any]:
+    assert window_start is not None
+    return {"window_start": window_start.isoformat(), "arrival_utc": request.arrival_utc.isoformat(),
+            "departure_utc": request.departure_utc.isoformat(),
             "energy_wh": request.energy_wh, "max_power_kw": request.max_power_kw,
             "transformer_id": request.transformer_id, "third_party": request.third_party}
 

@@ -1,23 +1,27 @@
-"""What the planner needs from the store: a night's problem and the plan already in it.
+"""What the planner needs from the store, one partition at a time: its problem and the plan already in it.
 
-The registry gives the problem (transformers and feeders with their limits and base
-load, the home tariff's price per slot); the sessions already given slots give the plan
-a restarted or newly joined worker restores before it places anything.
+The registry gives the problem (a feeder's transformers, or one transformer without a
+feeder, with their limits and base load; the home tariff's price per slot); the sessions
+already given slots give the plan a partition restores when it is opened (a start, a
+restart, a new window).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, false, select
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
 
 from evgrid.adapters.store import models as m
+from evgrid.adapters.store.leases import chunks
 from evgrid.adapters.store.uow import SqlRegistry
 from evgrid.operations.model import ChargingKind
 from evgrid.operations.rates import windows
 from evgrid.operations.session import SessionState
 from evgrid.scheduler.model import SLOT_MINUTES, Feeder, Horizon, Problem, SessionRequest, Transformer
+from evgrid.scheduler.partitions import partition_key
 
 # Unmet energy costs more than any tariff price: the planner never leaves energy on the
 # table to save money, only when a limit or the departure forces it.
@@ -25,28 +29,83 @@ UNMET_PENALTY_PER_KWH = 1.0
 
 
 def night_problem(sessions: object, start_utc: datetime, slot_count: int) -> Problem:
-    """The night's empty planning problem from the registry: transformers, feeders, prices."""
+    """The whole grid's empty planning problem over the given slots (reports; the planner reads partitions)."""
     horizon = Horizon(start_utc, slot_count, SLOT_MINUTES)
     with sessions() as db:  # type: ignore[operator]
-        tariff = SqlRegistry(db, None).tariff()
-        feeders = tuple(Feeder(f.feeder_id, float(f.capacity_kw)) for f in db.scalars(select(m.Feeder)))
-        forecast: dict[str, dict[datetime, float]] = {}
-        for transformer_id, slot_start, kw in db.execute(
-                select(m.BaseLoadForecast.transformer_id, m.BaseLoadForecast.slot_start, m.BaseLoadForecast.kw)
-                .where(m.BaseLoadForecast.slot_start >= horizon.start_utc,
-                       m.BaseLoadForecast.slot_start < horizon.slot_start_utc(slot_count))):
-            forecast.setdefault(transformer_id, {})[slot_start] = float(kw)
-        transformers = tuple(
-            Transformer(t.transformer_id, float(t.capacity_kw),
-                        _base_load(t.base_load_kw, horizon, forecast.get(t.transformer_id, {})), t.feeder_id)
-            for t in db.scalars(select(m.Transformer).order_by(m.Transformer.transformer_id))
-        )
+        return _problem(db, horizon, select(m.Transformer), select(m.Feeder), home_prices(db, horizon))
+
+
+def home_prices(db: DbSession, horizon: Horizon) -> tuple[float, ...]:
+    """The default tariff's home price of every slot of ``horizon``."""
+    tariff = SqlRegistry(db, None).tariff()
     prices = []
-    for slot in range(slot_count):
+    for slot in range(horizon.slot_count):
         start = horizon.slot_start_utc(slot)
         (window,) = windows(tariff, ChargingKind.HOME, start, start + timedelta(minutes=1))
         prices.append(float(window.price_per_kwh))
-    return Problem(horizon, (), transformers, tuple(prices), UNMET_PENALTY_PER_KWH, feeders)
+    return tuple(prices)
+
+
+def _problem(db: DbSession, horizon: Horizon, transformers: Select, feeders: Select,
+             prices: tuple[float, ...]) -> Problem:
+    """The empty problem of the ``transformers`` and ``feeders`` selected, base load per slot."""
+    rows = db.scalars(transformers.order_by(m.Transformer.transformer_id)).all()
+    forecast: dict[str, dict[datetime, float]] = {}
+    ids = [t.transformer_id for t in rows]
+    for chunk in chunks(ids):
+        for transformer_id, slot_start, kw in db.execute(
+                select(m.BaseLoadForecast.transformer_id, m.BaseLoadForecast.slot_start, m.BaseLoadForecast.kw)
+                .where(m.BaseLoadForecast.transformer_id.in_(chunk),
+                       m.BaseLoadForecast.slot_start >= horizon.start_utc,
+                       m.BaseLoadForecast.slot_start < horizon.end_utc)):
+            forecast.setdefault(transformer_id, {})[_aware(slot_start)] = float(kw)
+    planned = tuple(
+        Transformer(t.transformer_id, float(t.capacity_kw),
+                    _base_load(t.base_load_kw, horizon, forecast.get(t.transformer_id, {})), t.feeder_id)
+        for t in rows
+    )
+    grid_feeders = tuple(Feeder(f.feeder_id, float(f.capacity_kw)) for f in db.scalars(feeders))
+    return Problem(horizon, (), planned, prices, UNMET_PENALTY_PER_KWH, grid_feeders)
+
+
+class StoreGrid:
+    """The planner's :class:`~evgrid.scheduler.partitions.GridSource` on the store, one partition at a time."""
+
+    def __init__(self, sessions: sessionmaker[DbSession]) -> None:
+        self._sessions = sessions
+        self._prices: dict[Horizon, tuple[float, ...]] = {}  # the same for every partition of a window
+
+    def partition_of(self, transformer_id: str) -> str | None:
+        with self._sessions() as db:
+            row = db.execute(select(m.Transformer.feeder_id).where(m.Transformer.transformer_id == transformer_id)
+                             ).first()
+        return None if row is None else partition_key(transformer_id, row.feeder_id)
+
+    def problem(self, partition: str, horizon: Horizon) -> Problem:
+        with self._sessions() as db:
+            return self.problem_in(db, partition, horizon)
+
+    def problem_in(self, db: DbSession, partition: str, horizon: Horizon) -> Problem:
+        """:meth:`problem` inside the transaction ``db``."""
+        prices = self._prices.get(horizon)
+        if prices is None:
+            prices = self._prices[horizon] = home_prices(db, horizon)
+            if len(self._prices) > 8:  # windows past are not asked for again
+                del self._prices[next(iter(self._prices))]
+        kind, _, key = partition.partition(":")
+        if kind == "feeder":
+            return _problem(db, horizon, select(m.Transformer).where(m.Transformer.feeder_id == key),
+                            select(m.Feeder).where(m.Feeder.feeder_id == key), prices)
+        return _problem(db, horizon, select(m.Transformer).where(m.Transformer.transformer_id == key,
+                                                                 m.Transformer.feeder_id.is_(None)),
+                        select(m.Feeder).where(false()), prices)
+
+    def planned(self, partition: str, horizon: Horizon) -> list[tuple[SessionRequest, list[float]]]:
+        with self._sessions() as db:
+            return planned_in(db, horizon, partition)
+
+    def changed(self) -> None:
+        self._prices.clear()
 
 
 def _base_load(profile_kw: list[float] | None, horizon: Horizon,
@@ -69,19 +128,22 @@ def _base_load(profile_kw: list[float] | None, horizon: Horizon,
     return tuple(loads)
 
 
-def planned_sessions(sessions: object, horizon: Horizon) -> list[tuple[SessionRequest, list[float]]]:
-    """Every scheduled or charging session with the power per slot it was allotted (from the store)."""
-    with sessions() as db:  # type: ignore[operator]
-        return planned_in(db, horizon)
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def planned_in(db: DbSession, horizon: Horizon) -> list[tuple[SessionRequest, list[float]]]:
-    """:func:`planned_sessions` inside the transaction ``db`` (a restart reads it with the plan log's head)."""
-    def aware(moment: datetime) -> datetime:
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def planned_in(db: DbSession, horizon: Horizon, partition: str | None = None,
+               ) -> list[tuple[SessionRequest, list[float]]]:
+    """Every scheduled or charging session (of ``partition``, if given) with its power per slot of ``horizon``.
 
+    Read in the caller's transaction: a scale-out worker reads it holding the
+    partition's plan lock, so it is exactly the plan at the log's position.
+    """
+    aware = _aware
     index = {horizon.slot_start_utc(slot): slot for slot in range(horizon.slot_count)}
     active = m.ChargingSession.state.in_([SessionState.SCHEDULED.value, SessionState.CHARGING.value])
+    if partition is not None:
+        active = and_(active, m.ChargingSession.premise_number.in_(_premises_of(partition)))
     # Two queries whatever the number of sessions: a worker joining mid-night restores fast.
     power: dict[str, list[float]] = {}
     for session_id, slot_start, kw in db.execute(
@@ -105,3 +167,10 @@ def planned_in(db: DbSession, horizon: Horizon) -> list[tuple[SessionRequest, li
             third_party=session.kind != ChargingKind.HOME.value)
         planned.append((request, power.get(session.session_id, [0.0] * horizon.slot_count)))
     return planned
+
+
+def _premises_of(partition: str) -> Select:
+    kind, _, key = partition.partition(":")
+    transformers = (select(m.Transformer.transformer_id).where(m.Transformer.feeder_id == key) if kind == "feeder"
+                    else select(m.Transformer.transformer_id).where(m.Transformer.transformer_id == key))
+    return select(m.ServiceLocation.premise_number).where(m.ServiceLocation.transformer_id.in_(transformers))

@@ -2,15 +2,15 @@
 
 Everything a handler does (sessions and their transitions, readings, settlement,
 bills, outbox messages, the inbound MessageID and its reply) is one database
-transaction; the in-memory night plan is staged alongside it and kept only when the
-transaction commits. Each unit of work reads the registry's version (one row) and
-tells the planner, which reads its night's grid afresh before its next operation if
-an import moved it. Units of work are serialised by the planner's lock: the plan is
-one shared resource and a night's requests are few per second.
+transaction; the in-memory plan of the partition it uses is staged alongside it and kept
+only when the transaction commits. Each unit of work reads the registry's version (one
+row) and tells the planner, which reads a partition's grid afresh before its next
+operation there if an import moved it. In one process (the embedded default) units of
+work are serialised by one lock.
 
 Scale-out workers on PostgreSQL (``plan_log`` given, no ``lock``) run units of work
 concurrently instead: the planner is reached through :class:`.plan_log.SharedPlan`,
-which takes the cross-worker plan lock on first use only, and sessions a handler will
+which takes the plan lock of the partition it uses on first use only, and sessions a handler will
 change are read ``FOR UPDATE`` (``lock_rows``), so two transactions never both change
 one from the same read.
 """
@@ -47,7 +47,7 @@ from evgrid.operations.model import (
 )
 from evgrid.operations.ports import Allotment, Clock
 from evgrid.operations.session import ACTIVE, Session, SessionState, Transition
-from evgrid.scheduler.nights import RollingPlanner
+from evgrid.scheduler.partitions import PartitionedPlanner
 
 _ACTIVE = [state.value for state in ACTIVE]
 _Row = TypeVar("_Row", bound=m.Base)
@@ -371,7 +371,7 @@ class SqlInboundJournal:
 class SqlUnitOfWork:
     """One transaction over every port (see the module docstring)."""
 
-    def __init__(self, factory: sessionmaker[DbSession], planner: RollingPlanner, codec: Codec, clock: Clock, *,
+    def __init__(self, factory: sessionmaker[DbSession], planner: PartitionedPlanner, codec: Codec, clock: Clock, *,
                  register_type: str, lock: threading.Lock | None, source: str = "evgrid-evos",
                  default_tariff: str | None = None,
                  after_commit: Callable[[list[object]], None] | None = None,
@@ -386,8 +386,8 @@ class SqlUnitOfWork:
         workers on PostgreSQL, which give ``plan_log`` and ``lock_rows`` instead (see the
         module docstring).
         """
-        self._factory, self._night, self._codec, self._clock = factory, planner, codec, clock
-        self.planner: RollingPlanner | SharedPlan = planner
+        self._factory, self._planner, self._codec, self._clock = factory, planner, codec, clock
+        self.planner: PartitionedPlanner | SharedPlan = planner
         self._wall_clock = wall_clock
         self._register_type, self._source, self._tariff = register_type, source, default_tariff
         self._after_commit = after_commit
@@ -407,9 +407,8 @@ class SqlUnitOfWork:
             raise
         try:
             # The registry is live: one cheap read per unit of work; a planner operation
-            # later in it (under the plan lock) reads the night's grid afresh if it moved.
-            # (A bare NightPlanner, in tests, plans one fixed problem.)
-            registry_at = getattr(self._night, "registry_at", None)
+            # later in it (under the partition's lock) reads that partition afresh if it moved.
+            registry_at = getattr(self._planner, "registry_at", None)
             if registry_at is not None:
                 registry_at(m.registry_version(self.db))
         except BaseException:
@@ -417,7 +416,7 @@ class SqlUnitOfWork:
             if self._lock is not None:
                 self._lock.release()
             raise
-        self.planner = self._plan_log.bind(self.db) if self._plan_log is not None else self._night
+        self.planner = self._plan_log.bind(self.db) if self._plan_log is not None else self._planner
         self.registry = SqlRegistry(self.db, self._tariff)
         self.sessions = SqlSessions(self.db, self._lock_rows)
         self.ledger = SqlLedger(self.db, self._register_type)

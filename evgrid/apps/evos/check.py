@@ -50,7 +50,9 @@ def summary(settings: Settings, source: Path | None, portal_sites: int) -> str:
         ("soap", f"{base}/EVOperationSystem (TLS: {tls})"),
         ("health", f"GET {base}/health (the SOAP server)" if settings.health is None
          else f"GET http://{settings.health.host}:{settings.health.port}/health (a separate server)"),
-        ("night", f"{settings.night.slots} slots of 15 min from {_night_start(settings)}, then every day"),
+        ("planning", f"{settings.planning.hours_ahead} h ahead at least: windows of "
+                     f"{settings.planning.roll_hours + settings.planning.hours_ahead} h every "
+                     f"{settings.planning.roll_hours} h from {_planning_start(settings)}"),
         ("clock", "real time" if clock is None else
          f"accelerated x{clock.speed or 1}, start {clock.start or 'now'}, epoch {clock.epoch or 'now'}"),
         ("users", ", ".join(f"{user.user} ({user.kind})" for user in settings.users) or "none"),
@@ -75,9 +77,9 @@ def _peer(peer: ServiceSettings | PortalsSettings | None, where: str | None) -> 
     return f"{where} as {peer.user}, CA {peer.ca or 'the system store'}"
 
 
-def _night_start(settings: Settings) -> str:
-    if settings.night.start is not None:
-        return settings.night.start.isoformat()
+def _planning_start(settings: Settings) -> str:
+    if settings.planning.start is not None:
+        return settings.planning.start.isoformat()
     if settings.clock is not None and settings.clock.start is not None:
         return f"{settings.clock.start.isoformat()} (the clock's start)"
     return "16:00 UTC"

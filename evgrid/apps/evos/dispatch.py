@@ -60,7 +60,7 @@ class WorkerDispatch:
         self._sweep_seconds = sweep_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._seen = 0
+        self._seen: dict[str, int] = {}  # partition -> plan log seq swept
         self._renewed = time.monotonic()
         self._stale: frozenset[str] = frozenset()  # stations whose jobs to cancel once the store answers
 
@@ -71,7 +71,7 @@ class WorkerDispatch:
     def start(self) -> None:
         """Take the leases this worker wins, schedule their jobs, then renew and sweep on a thread."""
         # The head first: what commits after it, the sweep sees; what before, the gain sees.
-        self._seen = store_dispatch.plan_head(self._system.sessions)  # type: ignore[arg-type]
+        self._seen = store_dispatch.plan_heads(self._system.sessions)  # type: ignore[arg-type]
         self._apply(self._leases.renew())
         self._renewed = time.monotonic()
         self._system.on_commit(self._after_commit)
@@ -142,20 +142,16 @@ class WorkerDispatch:
                      len(change.gained), len(lost))
 
     def _sweep(self) -> None:
-        while True:
-            events = store_dispatch.changes_since(self._system.sessions, self._seen)  # type: ignore[arg-type]
-            held = self._leases.held()
-            for event in events:
-                if event.station_id not in held:
-                    continue
-                if event.pending is not None:
-                    self._dispatcher.schedule(event.session_id, event.pending.start_utc, event.pending.stop_utc)
-                else:  # released (complete, cancelled): its jobs have nothing left to do
-                    self._dispatcher.cancel(event.session_id)
-            if events:
-                self._seen = events[-1].seq
-            if len(events) < store_dispatch.FEED_BATCH:
-                return
+        events = store_dispatch.changes_since(self._system.sessions, self._seen)  # type: ignore[arg-type]
+        held = self._leases.held()
+        for event in events:
+            self._seen[event.partition_id] = max(event.seq, self._seen.get(event.partition_id, 0))
+            if event.station_id not in held:
+                continue
+            if event.pending is not None:
+                self._dispatcher.schedule(event.session_id, event.pending.start_utc, event.pending.stop_utc)
+            else:  # released (complete, cancelled): its jobs have nothing left to do
+                self._dispatcher.cancel(event.session_id)
 
     def _prune(self) -> None:
         pruned = plan_log.prune(self._system.sessions, datetime.now(UTC) - plan_log.RETENTION)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from evgrid.adapters.store import dispatch as store_dispatch
 from evgrid.adapters.store.database import make_engine, session_factory, unavailable, upgrade
@@ -19,8 +19,7 @@ from evgrid.adapters.store.leases import DEFAULT_TTL_SECONDS, StationLeases
 from evgrid.adapters.store.models import registry_version
 from evgrid.adapters.store.outbox import SqlOutboxStore
 from evgrid.adapters.store.plan_log import PlanLog
-from evgrid.adapters.store.plan_log import head as plan_head_of
-from evgrid.adapters.store.planning import night_problem, planned_in, planned_sessions
+from evgrid.adapters.store.planning import StoreGrid, planned_in
 from evgrid.adapters.store.uow import SqlUnitOfWork
 from evgrid.apps.evos.dispatch import SWEEP_SECONDS, WorkerDispatch
 from evgrid.cim.codec import Codec
@@ -33,9 +32,7 @@ from evgrid.operations import events, handlers
 from evgrid.operations.events import SlotAllotted
 from evgrid.operations.ports import Clock
 from evgrid.scheduler.jobs import START, STOP, Dispatcher
-from evgrid.scheduler.model import SLOT_MINUTES
-from evgrid.scheduler.nights import Nights, RollingPlanner
-from evgrid.scheduler.planner import NightPlanner
+from evgrid.scheduler.partitions import PartitionedPlanner, RollingHorizon
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +40,7 @@ class OperationSystem:
     """The EV Operation System wired to its store: route messages with ``router.handle``."""
 
     router: Router
-    planner: RollingPlanner
+    planner: PartitionedPlanner
     sessions: object  # sessionmaker, for reports and tests
     engine: object
     unit_of_work: Callable[[], SqlUnitOfWork]
@@ -122,19 +119,12 @@ def outbox_worker(system: OperationSystem, deliverers: Mapping[str, Deliverer]) 
     return worker
 
 
-def open_night(sessions: object, start_utc: datetime, slot_count: int) -> NightPlanner:
-    """The planner of the night from ``start_utc``, with the sessions already planned into it."""
-    night = NightPlanner(night_problem(sessions, start_utc, slot_count))
-    night.restore(planned_sessions(sessions, night.problem.horizon))
-    return night
-
-
-def operation_system(database_url: str, *, night_start_utc: datetime, slot_count: int,
+def operation_system(database_url: str, *, horizon: RollingHorizon,
                      clock: Clock | None = None, codec: Codec | None = None, source: str = "evgrid-evos",
                      after_commit: Callable[[list[object]], None] | None = None, worker_id: str | None = None,
                      lease_ttl_seconds: float = DEFAULT_TTL_SECONDS, forward_readings: bool = False,
                      ) -> OperationSystem:
-    """Build the operation system on the database at ``database_url`` (migrated first).
+    """Build the operation system on the database at ``database_url`` (migrated first), planning over ``horizon``.
 
     With ``worker_id`` it is one of several scale-out workers on that database: planner
     changes go through the shared plan log (:mod:`evgrid.adapters.store.plan_log`), its
@@ -150,32 +140,21 @@ def operation_system(database_url: str, *, night_start_utc: datetime, slot_count
     sessions = session_factory(engine)
     codec = codec or Codec()
     clock = clock or SystemClock()
-    nights = Nights(night_start_utc, timedelta(minutes=SLOT_MINUTES * slot_count))
-    # The night given, or the first after it that has not ended yet (a restart the next day).
-    first = max(night_start_utc, nights.open_at(clock.now()))
-    # The registry version is read before the problem: an import in between is read again.
+    # The registry version is read before any problem: an import in between is read again.
     with sessions() as db:
         version = registry_version(db)
-    night = NightPlanner(night_problem(sessions, first, slot_count))
-    # After a restart the night goes on: the sessions already given slots keep them, and
-    # new ones are placed around them (an empty plan would overload the transformers). A
-    # worker reads the plan log's head with the allocations, planner changes held off
-    # meanwhile, and so goes on from exactly the plan it restored.
-    with sessions.begin() as db:
-        seen = plan_head_of(db, hold_writers=True) if worker_id else 0
-        night.restore(planned_in(db, night.problem.horizon))
-    # Later nights are opened when the current one is over (inside a unit of work that
-    # holds the plan lock, if a worker's: so it restores exactly the plan at that point).
-    # A registry or tariff import reaches the running planner: see RollingPlanner.registry_at.
-    planner = RollingPlanner(night, nights, lambda start: open_night(sessions, start, slot_count),
-                             lambda start: night_problem(sessions, start, slot_count), version)
+    # Each partition of the grid is opened when first used, its sessions already given
+    # slots restored from the store (after a restart they keep them, and new ones are
+    # placed around them); a scale-out worker opens it holding the partition's plan lock.
+    # A registry or tariff import reaches the running planner: see registry_at.
+    planner = PartitionedPlanner(horizon, StoreGrid(sessions), version)
     listeners: list[Callable[[list[object]], None]] = [after_commit] if after_commit else []
     scale_out = worker_id is not None
     # One process on SQLite (or without workers): whole units of work one at a time. Workers
     # on PostgreSQL: concurrent, the plan lock taken by the units of work that need it.
     concurrent = scale_out and engine.dialect.name == "postgresql"
     lock = None if concurrent else threading.Lock()
-    plan_log = PlanLog(planner, worker_id, seen) if worker_id is not None else None
+    plan_log = PlanLog(planner, worker_id, planned_in) if worker_id is not None else None
     leases = StationLeases(sessions, worker_id, lease_ttl_seconds) if worker_id is not None else None
 
     def notify(committed: list[object]) -> None:

@@ -51,6 +51,7 @@ from evgrid.clock import AcceleratedClock
 from evgrid.errors import AdapterError, PortalsFileError
 from evgrid.operations import events
 from evgrid.scheduler.jobs import Dispatcher
+from evgrid.scheduler.partitions import RollingHorizon
 from evgrid.settings import (
     AmqpSettings,
     ClockSettings,
@@ -116,9 +117,9 @@ class Worker:
                     "database": lambda: ping(system.engine),  # type: ignore[arg-type]
                     "dispatcher": lambda: {"jobs": len(dispatcher.pending())},
                     "outbox": lambda: {"pending": SqlOutboxStore(system.sessions).count_pending()},  # type: ignore[arg-type]
-                    # Which night new requests go to, and how many sessions are planned in it.
-                    "planner": lambda: {"night": system.planner.problem.horizon.start_utc.isoformat(),
-                                        "sessions": len(system.planner.plan)},
+                    # The partitions open here and the sessions planned in them.
+                    "planner": lambda: {"partitions": len(system.planner.windows()),
+                                        "sessions": len(system.planner.planned())},
                 }
                 if self.scale_out:  # lease renewal and the sweep of other workers' plan changes
                     worker = stack.enter_context(worker_dispatch(system, dispatcher))
@@ -259,10 +260,10 @@ def build(settings: Settings) -> Worker:
         AdapterError: the database cannot be reached or migrated, a TLS file is missing.
     """
     clock = _clock(settings.clock)
-    # Without a start: 16:00 UTC, from yesterday, so that a restart at 03:00 goes on with
-    # the night in progress (the planner takes the first night after it that has not ended).
-    start = settings.night.start or (clock.start if clock else
-                                     datetime.combine(datetime.now(UTC).date(), time(16), UTC) - timedelta(days=1))
+    # Without a start: windows from 16:00 UTC (any day: only the hour of the roll matters).
+    planning = settings.planning
+    start = planning.start or (clock.start if clock else datetime.combine(datetime.now(UTC).date(), time(16), UTC))
+    horizon = RollingHorizon(start, timedelta(hours=planning.roll_hours), timedelta(hours=planning.hours_ahead))
     url = settings.database.url
     # On PostgreSQL every worker is a scale-out worker (also when alone): it dispatches the
     # stations it leases, from jobs it keeps in memory. On SQLite one process does it all,
@@ -275,8 +276,7 @@ def build(settings: Settings) -> Worker:
     sites = load_portals(settings.portals.file) if settings.portals else []
     credentials = _credentials(settings.users, sites)
     tls = _tls(settings.soap)
-    system = operation_system(url, night_start_utc=start, slot_count=settings.night.slots,
-                              clock=clock, forward_readings=settings.mdm is not None, **mode)  # type: ignore[arg-type]
+    system = operation_system(url, horizon=horizon, clock=clock, forward_readings=settings.mdm is not None, **mode)  # type: ignore[arg-type]
     dispatcher.bind(system)
     return Worker(settings, system, dispatcher, sites, credentials, tls, scale_out)
 

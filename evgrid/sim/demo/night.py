@@ -69,6 +69,11 @@ class DemoOptions:
     night_start_utc: datetime = sc.DEFAULT_NIGHT_START
     wall_timeout_s: float | None = None
     progress: Callable[[dict[str, object]], None] | None = None
+    # How long each process may take to get ready, and the wall seconds from the start of
+    # the processes to the night's (None: an estimate that grows with the homes). A busy
+    # machine needs more of both: the operation system hashes every portal's password first.
+    ready_timeout_s: float = 120.0
+    lead_s: float | None = None
 
 
 @dataclass(slots=True)
@@ -133,7 +138,7 @@ class Night:
         # night and nothing happens, so a slow start loses no arrival.
         # An estimate that grows with the homes (portals subscribe per station); the log says
         # how much of it was spare, or how late the night began.
-        epoch = time.time() + 8.0 + 0.04 * opts.homes
+        epoch = time.time() + (opts.lead_s if opts.lead_s is not None else 8.0 + 0.04 * opts.homes)
         self.clock = AcceleratedClock(opts.speed, opts.night_start_utc, epoch=epoch)
         clock_args = ["--speed", str(opts.speed), "--start", opts.night_start_utc.isoformat(), "--epoch", f"{epoch:.3f}"]
         billing_port, core_port, mdm_port = free_port(), free_port(), free_port()
@@ -145,7 +150,8 @@ class Night:
             mms = free_port()
             ied = Service(f"ied-{g}", evgrid_command(
                 "ied", "serve", "--scl", str(plant.station_icd), "--stations", str(count), "--port", str(mms),
-                "--state", str(state / f"ied-{g}.json"), *clock_args, "--log-level", "WARNING"), logs / f"ied-{g}.log")
+                "--state", str(state / f"ied-{g}.json"), *clock_args, "--log-level", "WARNING"), logs / f"ied-{g}.log",
+                ready_timeout_s=opts.ready_timeout_s)
             self.gateways.append(_Gateway(ied, None, first, count))
         portal_ports = [free_port() for _ in self.gateways]
         portals_csv = write_portal_files(self.scenario, plant, self.out / "state", portal_ports)
@@ -153,18 +159,18 @@ class Night:
             "sim", "billing", "--port", str(billing_port), "--credentials", f"evos:{self._secret['billing-in']}",
             "--database", str(state / "billing.db"), "--evos-url", core_url,
             "--evos-credentials", f"billing:{self._secret['billing-out']}", "--mdm-url", mdm_url,
-            "--mdm-credentials", mdm_login, "--log-level", "WARNING"), logs / "billing.log")
+            "--mdm-credentials", mdm_login, "--log-level", "WARNING"), logs / "billing.log", ready_timeout_s=opts.ready_timeout_s)
         self.mdm = Service("mdm", evgrid_command(
             "sim", "mdm", "--port", str(mdm_port), "--credentials", mdm_login, "--database", str(state / "mdm.db"),
-            "--log-level", "WARNING"), logs / "mdm.log")
+            "--log-level", "WARNING"), logs / "mdm.log", ready_timeout_s=opts.ready_timeout_s)
         self.core = Service("core", evgrid_command(
             "serve", "--database-url", self.database_url, "--port", str(core_port), "--portals", str(portals_csv),
             "--portal-credentials", f"evos:{self._secret['portal-in']}", "--billing-url", billing_url,
             "--billing-credentials", f"evos:{self._secret['billing-in']}",
             "--billing-user", f"billing:{self._secret['billing-out']}", "--mdm-url", mdm_url,
-            "--mdm-credentials", mdm_login, "--night-start",
-            opts.night_start_utc.isoformat(), "--slots", str(self.scenario.slot_count), *clock_args,
-            "--log-level", "WARNING"), logs / "core.log")
+            "--mdm-credentials", mdm_login, "--planning-start",
+            opts.night_start_utc.isoformat(), *clock_args,
+            "--log-level", "WARNING"), logs / "core.log", ready_timeout_s=opts.ready_timeout_s)
         for gateway in self.gateways:
             ready = gateway.ied.start()
             gateway.control = ControlClient(int(ready["control"].rsplit(":", 1)[1]))
@@ -177,7 +183,7 @@ class Night:
                 "portal", "serve", "--sites", str(state / f"sites-{g}.json"), "--ied", f"127.0.0.1:{mms}",
                 "--evos-url", core_url, "--port", str(port), "--credentials", f"evos:{self._secret['portal-in']}",
                 "--database", str(state / f"portal-{g}.db"), *clock_args, "--log-level", "WARNING"),
-                logs / f"portal-{g}.log")
+                logs / f"portal-{g}.log", ready_timeout_s=opts.ready_timeout_s)
             gateway.portal.start()
         spare = epoch - time.time()
         if spare < 0:

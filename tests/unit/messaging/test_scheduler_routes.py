@@ -18,7 +18,7 @@ codec = Codec()
 
 
 class PlannerUnitOfWork(FakeUnitOfWork):
-    """The in-memory ports with the real NightPlanner: staged, committed or discarded."""
+    """The in-memory ports with the real WindowPlanner: staged, committed or discarded."""
 
     def __init__(self) -> None:
         super().__init__()

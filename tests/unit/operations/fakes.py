@@ -188,7 +188,7 @@ class FakePlanner:
             cursor += timedelta(minutes=15)
         return Allotment(session.session_id, session.transformer_id, tuple(slots), 15, planned)
 
-    def release(self, session_id: str) -> None:
+    def release(self, session_id: str, transformer_id: str) -> None:
         self.state.released.append(session_id)
 
 

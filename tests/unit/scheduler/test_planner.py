@@ -12,7 +12,7 @@ from evgrid.operations.model import ChargingKind
 from evgrid.operations.session import Session, SessionState
 from evgrid.scheduler.check import violations
 from evgrid.scheduler.model import Horizon, Problem, Transformer
-from evgrid.scheduler.planner import NightPlanner
+from evgrid.scheduler.planner import WindowPlanner
 
 START = datetime(2026, 11, 26, 18, tzinfo=UTC)
 SLOTS = 56  # 18:00 to 08:00
@@ -20,9 +20,9 @@ SLOTS = 56  # 18:00 to 08:00
 PRICES = tuple(0.28 if slot < 20 else 0.09 for slot in range(SLOTS))
 
 
-def planner(capacity_kw: float = 40.0) -> NightPlanner:
+def planner(capacity_kw: float = 40.0) -> WindowPlanner:
     transformer = Transformer("TX-1", capacity_kw, tuple([20.0] * SLOTS))
-    return NightPlanner(Problem(Horizon(START, SLOTS), (), (transformer,), PRICES, 1.0))
+    return WindowPlanner(Problem(Horizon(START, SLOTS), (), (transformer,), PRICES, 1.0))
 
 
 def session(session_id: str, kind: ChargingKind = ChargingKind.HOME, wh: int = 14_400) -> Session:
@@ -94,7 +94,7 @@ def test_night_must_start_empty() -> None:
 
     request = SessionRequest("S", START, START + timedelta(hours=1), 1000, 7.2, "TX-1")
     with pytest.raises(ValueError):
-        NightPlanner(replace(full, sessions=(request,)))
+        WindowPlanner(replace(full, sessions=(request,)))
 
 
 def test_adopting_another_planners_placements_gives_the_same_plan() -> None:

@@ -1,4 +1,4 @@
-"""A registry change reaches the running planner: the night's grid read afresh, sessions kept."""
+"""A registry change reaches a window's planner: its grid read afresh, sessions kept."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from dataclasses import replace
 import pytest
 
 from evgrid.errors import UnknownReference
-from evgrid.scheduler.model import Feeder, Horizon, Problem, SessionRequest, Transformer
-from evgrid.scheduler.nights import RollingPlanner
-from evgrid.scheduler.planner import NightPlanner
-from tests.unit.scheduler.test_nights import NIGHTS, Opener
+from evgrid.scheduler.model import Feeder, Horizon, Problem, Transformer
+from evgrid.scheduler.planner import WindowPlanner
 from tests.unit.scheduler.test_planner import PRICES, SLOTS, START, planner, session
 
 
@@ -35,7 +33,7 @@ def test_an_unknown_transformer_is_a_clear_refusal_not_an_internal_error() -> No
 
 
 def test_refresh_keeps_every_session_and_its_slots_and_takes_new_limits() -> None:
-    night = NightPlanner(grid(("TX-1", 40.0)))
+    night = WindowPlanner(grid(("TX-1", 40.0)))
     night.place(on("TX-1", "S-1"))
     night.commit()
     before = night.plan.session("S-1").power_kw
@@ -53,7 +51,7 @@ def test_refresh_keeps_every_session_and_its_slots_and_takes_new_limits() -> Non
 
 
 def test_refresh_keeps_a_transformer_gone_from_the_registry_while_its_sessions_last() -> None:
-    night = NightPlanner(grid(("TX-1", 40.0), ("TX-2", 40.0)))
+    night = WindowPlanner(grid(("TX-1", 40.0), ("TX-2", 40.0)))
     night.place(on("TX-2", "S-1"))
     night.commit()
     night.refresh(grid(("TX-1", 40.0)))
@@ -65,49 +63,9 @@ def test_refresh_keeps_a_transformer_gone_from_the_registry_while_its_sessions_l
 
 
 def test_refresh_carries_staged_changes_too() -> None:
-    night = NightPlanner(grid(("TX-1", 40.0)))
+    night = WindowPlanner(grid(("TX-1", 40.0)))
     night.place(on("TX-1", "S-1"))  # staged, not committed
     night.refresh(grid(("TX-1", 40.0), ("TX-2", 30.0)))
     night.commit()
     assert [p.session_id for p in night.plan.sessions] == ["S-1"]
     assert night.knows("TX-2")
-
-
-class Registry:
-    """read_problem for the rolling planner: the registry as it is now, and how often it was read."""
-
-    def __init__(self, problem: Problem) -> None:
-        self.problem, self.reads = problem, 0
-
-    def __call__(self, start: object) -> Problem:
-        self.reads += 1
-        return self.problem
-
-
-def test_the_rolling_planner_reads_the_grid_again_when_the_registry_version_moves() -> None:
-    registry = Registry(grid(("TX-1", 40.0)))
-    rolling = RollingPlanner(NightPlanner(registry.problem), NIGHTS, Opener(), registry, version=3)
-    rolling.registry_at(3)
-    rolling.place(on("TX-1", "S-1"), START)
-    rolling.commit()
-    assert registry.reads == 0  # same version: nothing read
-    registry.problem = grid(("TX-1", 40.0), ("TX-2", 30.0))
-    with pytest.raises(UnknownReference):
-        rolling.place(on("TX-2", "S-2"), START)  # the import is not seen yet: refused, not 5.0
-    rolling.discard()
-    rolling.registry_at(4)
-    rolling.registry_at(2)  # an older reader does not take it back
-    rolling.place(on("TX-2", "S-2"), START)
-    rolling.commit()
-    assert registry.reads == 1 and rolling.registry_version == 4
-    assert {p.session_id for p in rolling.plan.sessions} == {"S-1", "S-2"}
-
-
-def test_adopting_a_placement_on_a_transformer_not_seen_yet_reads_the_grid_again() -> None:
-    registry = Registry(grid(("TX-1", 40.0)))
-    rolling = RollingPlanner(NightPlanner(registry.problem), NIGHTS, Opener(), registry)
-    registry.problem = grid(("TX-1", 40.0), ("TX-9", 40.0))  # another worker's import, committed
-    request = SessionRequest("S-9", START, START.replace(hour=23), 3_600, 7.2, "TX-9")
-    rolling.adopt(request, [3.6] * 2 + [0.0] * (SLOTS - 2))
-    rolling.commit()
-    assert [p.session_id for p in rolling.plan.sessions] == ["S-9"]

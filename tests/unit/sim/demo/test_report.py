@@ -30,6 +30,7 @@ from evgrid.cim.generated import ev_charging as ev
 from evgrid.cim.generated import meter_readings as mr
 from evgrid.mappings import codes, examples
 from evgrid.mappings.ev_charging import bill_to_cim, xml_time
+from evgrid.scheduler.partitions import RollingHorizon
 from evgrid.sim.demo import plots
 from evgrid.sim.demo.report import (
     LoadSample,
@@ -128,7 +129,7 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> str:
         db.execute(update(m.Transformer).where(m.Transformer.transformer_id == "T-01").values(base_load_kw=T01_BASE))
     engine.dispose()
     clock = Clock()
-    system = operation_system(url, night_start_utc=NIGHT, slot_count=SLOTS, clock=clock)
+    system = operation_system(url, horizon=RollingHorizon(NIGHT), clock=clock)
     try:
         for who in (HOME_A, THIRD, HOME_B, WAITING):
             ok(system.router.handle(request(who)))
