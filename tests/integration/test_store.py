@@ -33,7 +33,7 @@ def _evgrid(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]
 def test_a_database_from_nothing_with_the_evgrid_command(store_url: str, tmp_path: Path) -> None:
     upgraded = _evgrid("db", "upgrade", url=store_url, cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "revision 0005" in upgraded.stdout
+    assert "revision 0006" in upgraded.stdout
     # Tariffs first: the registry names them per account.
     tariff = _evgrid("tariff", "import", str(EXAMPLES / "tariff.toml"), url=store_url, cwd=tmp_path)
     assert tariff.returncode == 0, tariff.stderr

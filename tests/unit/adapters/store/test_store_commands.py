@@ -11,9 +11,9 @@ from evgrid.cli import main
 
 def test_db_upgrade_then_again(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade", "--database-url", store_url]) == 0
-    assert "upgraded from empty to revision 0005" in capsys.readouterr().out
+    assert "upgraded from empty to revision 0006" in capsys.readouterr().out
     assert main(["db", "upgrade", "--database-url", store_url]) == 0
-    assert "already at revision 0005" in capsys.readouterr().out
+    assert "already at revision 0006" in capsys.readouterr().out
 
 
 def test_imports_on_a_fresh_database(store_url: str, examples: Path, capsys: pytest.CaptureFixture[str]) -> None:

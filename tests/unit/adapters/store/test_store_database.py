@@ -52,7 +52,7 @@ def test_upgrade_from_empty_creates_every_table(store_url: str) -> None:
         assert current_revision(engine) is None
         assert inspect(engine).get_table_names() == []
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0005"
+        assert current_revision(engine) == head_revision() == "0006"
         assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
     finally:
         engine.dispose()
