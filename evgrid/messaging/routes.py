@@ -37,8 +37,14 @@ from evgrid.operations.ports import UnitOfWork
 def _charging_outcome(confirmation: handlers.Confirmation, payload: tuple[object, ...]) -> Outcome:
     if not confirmation.partial:
         return Outcome(env.Result.OK, payload)
-    short = env.ReplyDetail("0.1", env.Level.WARNING, f"only {confirmation.session.reachable_wh} Wh of "
-                            f"{confirmation.session.requested_wh} Wh reachable by departure")
+    session = confirmation.session
+    if confirmation.beyond_plan:
+        until = confirmation.allotment.planned_until_utc.isoformat()  # type: ignore[union-attr]
+        text = (f"only {session.reachable_wh} Wh of {session.requested_wh} Wh planned: the plan reaches {until}, "
+                "the departure is later; request again nearer the time for the rest")
+    else:
+        text = f"only {session.reachable_wh} Wh of {session.requested_wh} Wh reachable by departure"
+    short = env.ReplyDetail("0.1", env.Level.WARNING, text)
     return Outcome(env.Result.PARTIAL, payload, (short,))
 
 

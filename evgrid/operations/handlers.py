@@ -51,8 +51,14 @@ class Confirmation:
 
     @property
     def partial(self) -> bool:
-        """True when less than the requested energy is reachable by departure."""
+        """True when less than the requested energy is reachable by departure (or planned, see beyond_plan)."""
         return (self.session.reachable_wh or 0) < self.session.requested_wh
+
+    @property
+    def beyond_plan(self) -> bool:
+        """The departure is after the planning horizon: only what the plan holds is confirmed."""
+        until = self.allotment.planned_until_utc
+        return until is not None and self.session.departure_utc > until
 
 
 def request_charging(cmd: ChargingRequest, uow: UnitOfWork, now: datetime,
@@ -130,9 +136,14 @@ def request_charging(cmd: ChargingRequest, uow: UnitOfWork, now: datetime,
         # Every slot before departure is taken up to the transformer's (or feeder's) limit.
         raise SchedulingConflict(f"transformer {session.transformer_id} has no capacity left for "
                                  f"{session.session_id} before its departure {cmd.departure_utc.isoformat()}")
+    # A departure beyond the planning horizon (more than a day away): what the plan holds
+    # is what is confirmed, PARTIAL; a request sent again nearer the time plans the rest.
+    until = allotment.planned_until_utc
+    confirmed = (min(session.reachable_wh or 0, allotment.planned_wh)
+                 if until is not None and cmd.departure_utc > until else session.reachable_wh)
     session = _move(uow, session, S.SCHEDULED, now, message_id, "2.2" if home else "3.2",
                     planned_start_utc=allotment.start_utc, planned_end_utc=allotment.end_utc,
-                    planned_wh=allotment.planned_wh)
+                    planned_wh=allotment.planned_wh, reachable_wh=confirmed)
     uow.sessions.allot(allotment)
     uow.outbox.put(events.SlotAllotted(session, allotment))
     return Confirmation(session, power_kw, allotment, tariff, priced, ev.owner.customer_id)

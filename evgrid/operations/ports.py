@@ -67,6 +67,8 @@ class Allotment:
     slots: tuple[tuple[datetime, Decimal], ...]
     slot_minutes: int
     planned_wh: int
+    # The end of the planning horizon the slots were chosen in: nothing is planned after it.
+    planned_until_utc: datetime | None = None
 
     @property
     def start_utc(self) -> datetime | None:

@@ -189,5 +189,6 @@ class WindowPlanner:
             (horizon.slot_start_utc(slot), Decimal(repr(power)).quantize(KW))
             for slot, power in enumerate(session_plan.power_kw) if power > 0
         )
-        return Allotment(session_id, transformer_id, slots, horizon.slot_minutes, session_plan.delivered_wh)
+        return Allotment(session_id, transformer_id, slots, horizon.slot_minutes, session_plan.delivered_wh,
+                         horizon.end_utc)
 
