@@ -45,8 +45,9 @@ def render(event: object, codec: Codec, *, source: str, owner_premise: str | Non
     """
     if isinstance(event, events.SlotAllotted):
         session = event.session
+        revised = f":{event.revision}" if event.revision else ""
         return _message(codec, source, portal(session.premise_number), env.Verb.CREATED, "TimeSlotAllotment",
-                        session.session_id, written, now,
+                        session.session_id + revised, written, now,
                         lambda: writers.allotment(session, event.allotment),
                         lambda: mapping.allotment_to_cim(session, event.allotment))
     if isinstance(event, events.SwitchStation):

@@ -28,6 +28,9 @@ class SlotAllotted:
     session: Session
     allotment: Allotment
     destination: str = PORTAL
+    # Set when the slots are planned again (a transformer read over its limit): the
+    # MessageID of what moved them, so each new allotment is a message of its own.
+    revision: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from evgrid.errors import (
     StationBusy,
     UnknownReference,
 )
-from evgrid.operations import events, metering
+from evgrid.operations import events, grid_load, metering
 from evgrid.operations.model import AccountStatus, ChargingKind, ChargingRequest, MeterReadingSet, Rate, Tariff
 from evgrid.operations.ports import Allotment, UnitOfWork
 from evgrid.operations.rates import PricedWindow, default_rate, windows
@@ -211,9 +211,22 @@ def record_readings(readings: MeterReadingSet, uow: UnitOfWork, now: datetime,
     management (once per MessageID). Any broken rule refuses the whole message.
     """
     started: list[Session] = []
-    for meter, usage_point, registers, intervals in _per_meter(readings):
+    per_meter = _per_meter(readings)
+    at_premise = {meter: uow.registry.usage_point_of(meter) for meter, *_ in per_meter}
+    if None in at_premise.values():
+        transformers = {meter: uow.registry.transformer_of_meter(meter) for meter, *_ in per_meter
+                        if at_premise[meter] is None}
+        if any(transformers.values()):
+            # A transformer's own meter: its live load, for the plan (not a customer's energy).
+            if len(transformers) < len(per_meter) or not all(transformers.values()):
+                raise InvalidParameter("a message gives transformer meters with other meters: send them apart")
+            for meter, _, registers, intervals in per_meter:
+                grid_load.record_transformer_load(transformers[meter], meter, registers, intervals,  # type: ignore[arg-type]
+                                                  uow, now, message_id)
+            return ()
+    for meter, usage_point, registers, intervals in per_meter:
         what = f"meter {meter}"
-        _check_usage_point(uow, meter, usage_point)
+        _check_usage_point(meter, usage_point, at_premise[meter])
         checked = metering.spans(registers, intervals, what=what)
         first = min(registers, key=lambda r: r.at_utc, default=None)
         if first is not None:
@@ -268,9 +281,8 @@ def _same_usage_point(meter: str, known: str | None, given: str | None) -> None:
         raise InvalidParameter(f"meter {meter} is given at usage points {known} and {given}")
 
 
-def _check_usage_point(uow: UnitOfWork, meter: str, usage_point: str | None) -> None:
-    """The meter must be in the registry, and at the usage point the reading names (if it names one)."""
-    registered = uow.registry.usage_point_of(meter)
+def _check_usage_point(meter: str, usage_point: str | None, registered: str | None) -> None:
+    """The meter must be in the registry (at ``registered``), and at the usage point the reading names (if any)."""
     if registered is None:
         raise UnknownReference(f"unknown meter {meter}", mrid=meter)
     if usage_point is not None and usage_point != registered:

@@ -33,6 +33,10 @@ class Registry(Protocol):
 
     def usage_point_of(self, meter_number: str) -> str | None: ...
 
+    def transformer_of_meter(self, meter_number: str) -> str | None:
+        """The transformer whose own meter this is (its live load), if any."""
+        ...
+
     def account(self, account_id: str) -> Account | None: ...
 
     def tariff(self, tariff_id: str | None = None) -> Tariff: ...
@@ -82,12 +86,29 @@ class Allotment:
         return last + timedelta(minutes=self.slot_minutes) if last else None
 
 
+@dataclass(frozen=True, slots=True)
+class LoadChange:
+    """A live transformer reading taken into the plan: its base load per slot, and the sessions now over a limit."""
+
+    base_kw: dict[datetime, float]
+    overloaded: tuple[str, ...]
+
+
 class Planner(Protocol):
     """The EV Charging Scheduler as the core sees it."""
 
     def place(self, session: Session, now: datetime | None = None) -> Allotment: ...
 
     def release(self, session_id: str, transformer_id: str) -> None: ...
+
+    def observe_load(self, transformer_id: str, interval_start: datetime, measured_kw: float,
+                     now: datetime) -> LoadChange:
+        """A transformer's whole load measured over the interval from ``interval_start``."""
+        ...
+
+    def reshape(self, session: Session, from_utc: datetime) -> Allotment:
+        """A charging session keeps its slots before ``from_utc``; the rest is placed again."""
+        ...
 
 
 class Ledger(Protocol):
@@ -98,6 +119,10 @@ class Ledger(Protocol):
 
     def last_register(self, meter_number: str, before_utc: datetime) -> tuple[datetime, int] | None:
         """(time, Wh) of the meter's latest register read before ``before_utc``."""
+        ...
+
+    def record_base_load(self, transformer_id: str, base_kw: dict[datetime, float]) -> None:
+        """A transformer's base load per slot, read live: it beats the forecast for those slots."""
         ...
 
     def record_interval(self, meter_number: str, end_utc: datetime, value_wh: int,

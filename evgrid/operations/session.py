@@ -41,7 +41,8 @@ LEGAL: dict[SessionState, frozenset[SessionState]] = {
     S.CONFIRMED: frozenset({S.SCHEDULED, S.CANCELLED}),
     # A scheduled session may be re-planned (SCHEDULED again) or leave before its start.
     S.SCHEDULED: frozenset({S.SCHEDULED, S.CHARGING, S.COMPLETED, S.CANCELLED}),
-    S.CHARGING: frozenset({S.COMPLETED}),
+    # A charging session may be re-planned too (CHARGING again): a transformer read over its limit.
+    S.CHARGING: frozenset({S.CHARGING, S.COMPLETED}),
     S.COMPLETED: frozenset({S.SETTLED, S.BILLING}),
     S.SETTLED: frozenset({S.BILLING}),
     S.BILLING: frozenset({S.BILLED}),

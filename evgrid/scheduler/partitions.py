@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from evgrid.errors import UnknownReference
-from evgrid.operations.ports import Allotment
+from evgrid.operations.ports import Allotment, LoadChange
 from evgrid.operations.session import Session
 from evgrid.scheduler.model import SLOT_MINUTES, Horizon, Problem, SessionRequest, is_aware_utc
 from evgrid.scheduler.planner import WindowPlanner
@@ -102,6 +102,44 @@ class GridSource(Protocol):
     def changed(self) -> None:
         """The registry moved: forget what was read of it."""
         ...
+
+
+# How far a transformer's measured base load is carried ahead (persistence) when read live.
+LOAD_SLOTS_AHEAD = 4
+
+
+def observe_in(window: WindowPlanner, transformer_id: str, interval_start: datetime, measured_kw: float,
+               now: datetime) -> LoadChange:
+    """Take a transformer's measured load into ``window`` (staged).
+
+    The meter measures the transformer's whole load: its base load is that less the EV
+    power the plan had there in the interval measured. It is carried to the slot ``now``
+    is in and the next ``LOAD_SLOTS_AHEAD - 1`` (a persistence forecast), and the
+    sessions whose slots from now on are now over a limit are returned.
+    """
+    horizon = window.problem.horizon
+    measured_slot = _slot_of(horizon, interval_start)
+    ev_kw = window.ev_load_kw(transformer_id, measured_slot) if measured_slot is not None else 0.0
+    base = max(0.0, measured_kw - ev_kw)
+    first = _slot_of(horizon, now)
+    if first is None:
+        return LoadChange({}, ())
+    slots = range(first, min(first + LOAD_SLOTS_AHEAD, horizon.slot_count))
+    window.observe(transformer_id, dict.fromkeys(slots, base))
+    return LoadChange({horizon.slot_start_utc(k): base for k in slots}, tuple(window.overloaded(first)))
+
+
+def base_in(window: WindowPlanner, transformer_id: str, base_kw: dict[datetime, float]) -> None:
+    """Set a transformer's base load at these times in ``window`` (another worker's reading; staged)."""
+    horizon = window.problem.horizon
+    slots = {slot: kw for moment, kw in base_kw.items() if (slot := _slot_of(horizon, moment)) is not None}
+    if slots:
+        window.observe(transformer_id, slots)
+
+
+def _slot_of(horizon: Horizon, moment: datetime) -> int | None:
+    slot = int((moment - horizon.start_utc) // timedelta(minutes=horizon.slot_minutes))
+    return slot if 0 <= slot < horizon.slot_count else None
 
 
 class Partition:
@@ -257,6 +295,22 @@ class PartitionedPlanner:
         if part.window is not None and session_id not in part.window.plan:
             return self.holding(session_id) or part  # moved to another feeder since
         return part
+
+    def observe_load(self, transformer_id: str, interval_start: datetime, measured_kw: float,
+                     now: datetime) -> LoadChange:
+        """A live reading of a transformer's whole load (see :func:`observe_in`; staged)."""
+        part = self.partition(self.partition_of(transformer_id))
+        window = self.current(part, now)
+        self._touched.append(part)
+        return observe_in(window, transformer_id, interval_start, measured_kw, now)
+
+    def reshape(self, session: Session, from_utc: datetime) -> Allotment:
+        """Keep a charging session's slots before ``from_utc``, place the rest around the others (staged)."""
+        part = self.partition(self.partition_of(session.transformer_id))
+        window = self.current(part, from_utc)
+        self._touched.append(part)
+        window.reshape(session.session_id, _slot_of(window.problem.horizon, from_utc) or 0)
+        return window.allotted(session.session_id, session.transformer_id)
 
     def commit(self) -> None:
         """Keep what the unit of work staged (after its database commit)."""

@@ -11,10 +11,12 @@ database commit, or :meth:`discard`, so a request that fails leaves the plan as 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+
+import numpy as np
 
 from evgrid.errors import UnknownReference
 from evgrid.operations.ports import Allotment
@@ -24,6 +26,8 @@ from evgrid.scheduler.model import Problem, SessionRequest
 from evgrid.scheduler.plan import Plan, build_plan, empty_plan
 
 KW = Decimal("0.001")
+# A limit counts as exceeded beyond float noise and the watt the store rounds each session to.
+LIMIT_TOLERANCE_KW = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +167,64 @@ class WindowPlanner:
         plan = window.plan.without(session_id) if session_id in window.plan else window.plan
         self._staged = _Window(problem, plan)
 
+    def observe(self, transformer_id: str, base_kw: Mapping[int, float]) -> None:
+        """A transformer's base load measured (or re-forecast) for these slots: staged like a placement.
+
+        O(sessions of the partition): the plan is indexed afresh on the new limits.
+        """
+        window = self._staged or self._committed
+        transformers = tuple(
+            replace(t, base_load_kw=tuple(base_kw.get(k, kw) for k, kw in enumerate(t.base_load_kw)))
+            if t.transformer_id == transformer_id else t for t in window.problem.transformers)
+        problem = replace(window.problem, transformers=transformers)
+        self._staged = _Window(problem, build_plan(problem, {p.session_id: p.power_kw for p in window.plan.sessions}))
+
+    def ev_load_kw(self, transformer_id: str, slot: int) -> float:
+        """The EV power the plan has on ``transformer_id`` in ``slot``."""
+        window = self._staged or self._committed
+        return sum(window.plan.session(s.session_id).power_kw[slot] for s in window.problem.sessions
+                   if s.transformer_id == transformer_id)
+
+    def overloaded(self, from_slot: int) -> list[str]:
+        """Sessions with power in a slot from ``from_slot`` on where their transformer or feeder is over its limit."""
+        window = self._staged or self._committed
+        plan = window.plan
+        grid = plan.grid
+        if grid is None:
+            plan = build_plan(window.problem, {p.session_id: p.power_kw for p in plan.sessions})
+            grid = plan.grid
+            assert grid is not None
+        load = grid.base_kw + plan.ev_load_kw()
+        over = load > grid.capacity_kw[:, None] + LIMIT_TOLERANCE_KW  # K x T
+        for row, members in enumerate(grid.feeder_members):
+            over[members] |= load[members].sum(axis=0) > grid.feeder_capacity_kw[row] + LIMIT_TOLERANCE_KW
+        over[:, :from_slot] = False
+        if not over.any():
+            return []
+        return [s.session_id for s in window.problem.sessions
+                if (np.asarray(plan.session(s.session_id).power_kw) > 0)[over[grid.index[s.transformer_id]]].any()]
+
+    def reshape(self, session_id: str, from_slot: int) -> None:
+        """Keep a session's power before ``from_slot`` and place what it still needs from there (staged).
+
+        For a session already charging: its power can change at the next slot boundary
+        only, so the slots before it stay as they are; the rest is placed in the room
+        the others leave, as a new request arriving then would be.
+        """
+        request, power = self.placed(session_id)
+        kept = [kw if k < from_slot else 0.0 for k, kw in enumerate(power)]
+        self.release(session_id)
+        self.adopt(request, kept)
+        window = self._staged or self._committed
+        kept_wh = window.plan.session(session_id).delivered_wh
+        horizon = window.problem.horizon
+        rest = replace(request, session_id=f"{session_id}#rest", energy_wh=max(0, request.energy_wh - kept_wh),
+                       arrival_utc=max(request.arrival_utc, horizon.slot_start_utc(from_slot)))
+        placed = place_session(window.plan, window.problem, rest)
+        added = placed.session(rest.session_id).power_kw
+        self.release(session_id)
+        self.adopt(request, [a + b for a, b in zip(kept, added, strict=True)])
+
     def commit(self) -> None:
         """Keep the staged changes (called after the database commit)."""
         with self._lock:
@@ -179,6 +241,10 @@ class WindowPlanner:
             problem = self._committed.problem
             self._committed = _Window(problem, reoptimise(problem))
             return self._committed.plan
+
+    def allotted(self, session_id: str, transformer_id: str) -> Allotment:
+        """A session's slots as they stand (staged or committed)."""
+        return self.allotment((self._staged or self._committed).plan, session_id, transformer_id)
 
     @staticmethod
     def allotment(plan: Plan, session_id: str, transformer_id: str) -> Allotment:

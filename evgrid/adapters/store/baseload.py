@@ -130,3 +130,57 @@ def _profile(points: dict[int, Decimal]) -> list[float]:
         earlier = [q for q in ordered if q <= quarter]
         values.append(float(points[earlier[-1] if earlier else ordered[-1]]))
     return values
+
+
+METER_COLUMNS = ("transformer_id", "meter_number")
+
+
+def import_transformer_meters(session: Session, csv_path: str | Path) -> int:
+    """Name each transformer's own meter (``transformer_id,meter_number``): its readings are the live load.
+
+    Rules: every transformer is in the registry, a meter is no premise's and named once;
+    an empty meter number takes a transformer's meter away. All or nothing; returns the
+    number of rows.
+
+    Raises:
+        ImportRejected: an unreadable file or broken rules, every problem with its line.
+    """
+    source = str(csv_path)
+    try:
+        with Path(csv_path).open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ImportRejected(source, [f"cannot read the file: {error}"]) from error
+    if rows and tuple(rows[0].keys()) != METER_COLUMNS:
+        raise ImportRejected(source, [f"the header must be {','.join(METER_COLUMNS)}, "
+                                      f"not {','.join(map(str, rows[0].keys()))}"])
+    known = set(session.scalars(select(m.Transformer.transformer_id)))
+    premise_meters = set(session.scalars(select(m.ServiceLocation.meter_number)))
+    problems: list[str] = []
+    meters: dict[str, str | None] = {}
+    seen: dict[str, int] = {}
+    for line, row in enumerate(rows, start=2):
+        transformer = (row.get("transformer_id") or "").strip()
+        meter = (row.get("meter_number") or "").strip() or None
+        if transformer not in known:
+            problems.append(f"line {line}: transformer {transformer!r} is not in the registry")
+        elif transformer in meters:
+            problems.append(f"line {line}: transformer {transformer} is given twice")
+        elif meter in premise_meters:
+            problems.append(f"line {line}: meter {meter} is a premise's meter")
+        elif meter is not None and meter in seen:
+            problems.append(f"line {line}: meter {meter} is given twice (also line {seen[meter]})")
+        else:
+            meters[transformer] = meter
+            if meter is not None:
+                seen[meter] = line
+    if problems:
+        raise ImportRejected(source, problems)
+    # Taken away first: a meter moving from one transformer to another is not a duplicate.
+    for transformer in meters:
+        session.get_one(m.Transformer, transformer).meter_number = None
+    session.flush()
+    for transformer, meter in meters.items():
+        session.get_one(m.Transformer, transformer).meter_number = meter
+    m.bump_registry_version(session)
+    return len(meters)

@@ -454,6 +454,7 @@ START_ORDER = "start"
 STOP_ORDER = "stop"
 PLACE = "place"
 RELEASE = "release"
+LOAD = "load"  # a transformer's base load read live
 PARTITION_LENGTH = ID_LENGTH + 16  # "feeder:" or "transformer:" and the id
 # The registry's version, bumped by every registry or tariff import (see registry_version).
 REGISTRY_VERSION_ID = 2
@@ -509,7 +510,7 @@ class PlanPartition(Base):
 
 
 class PlanChange(Base):
-    """One change of a partition's plan: a session placed (its request and power) or released.
+    """One change of a partition's plan: a session placed (its request and power), released, or a base load read.
 
     ``seq`` is given under the partition's lock, so a partition's entries commit in ``seq``
     order with no gaps still in flight: a reader that sees ``seq`` n of a partition has
@@ -517,7 +518,7 @@ class PlanChange(Base):
     """
 
     __tablename__ = "plan_changes"
-    __table_args__ = (CheckConstraint(f"kind IN ({_ids(PLACE, RELEASE)})", name="kind"),)
+    __table_args__ = (CheckConstraint(f"kind IN ({_ids(PLACE, RELEASE, LOAD)})", name="kind"),)
 
     partition_id: Mapped[str] = mapped_column(String(PARTITION_LENGTH), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -41,11 +41,11 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import aliased, sessionmaker
 
 from evgrid.adapters.store.database import translate_errors
-from evgrid.adapters.store.models import PLACE, RELEASE, PlanChange, PlanPartition
-from evgrid.operations.ports import Allotment
+from evgrid.adapters.store.models import LOAD, PLACE, RELEASE, PlanChange, PlanPartition
+from evgrid.operations.ports import Allotment, LoadChange
 from evgrid.operations.session import Session
 from evgrid.scheduler.model import Horizon, SessionRequest
-from evgrid.scheduler.partitions import Partition, PartitionedPlanner, Planned
+from evgrid.scheduler.partitions import Partition, PartitionedPlanner, Planned, base_in, observe_in
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,30 @@ class SharedPlan:
         # Logged even when not open here: the workers that have it open release it too.
         self._append(part, RELEASE, session_id, None, None)
 
+    def observe_load(self, transformer_id: str, interval_start: datetime, measured_kw: float,
+                     now: datetime) -> LoadChange:
+        planner = self._log.planner
+        part = planner.partition(planner.partition_of(transformer_id))
+        self._hold(part, now)
+        window = planner.current(part, now, self._planned)
+        change = observe_in(window, transformer_id, interval_start, measured_kw, now)
+        if change.base_kw:
+            loads = {moment.isoformat(): kw for moment, kw in change.base_kw.items()}
+            self._append(part, LOAD, transformer_id, {"transformer_id": transformer_id, "base_kw": loads}, None)
+        return change
+
+    def reshape(self, session: Session, from_utc: datetime) -> Allotment:
+        planner = self._log.planner
+        part = planner.partition(planner.partition_of(session.transformer_id))
+        self._hold(part, from_utc)
+        window = planner.current(part, from_utc, self._planned)
+        start = window.problem.horizon.start_utc
+        window.reshape(session.session_id, max(0, (from_utc - start) // timedelta(minutes=window.problem.horizon.slot_minutes)))
+        request, power = window.placed(session.session_id)
+        # Logged as a placement: the others take the new power in place of the old.
+        self._append(part, PLACE, session.session_id, _request_fields(request, part.start_utc), list(power))
+        return window.allotted(session.session_id, session.transformer_id)
+
     def commit(self) -> None:
         """Keep the staged plans (the transaction committed): each partition is at our ``seq``."""
         for part, seq in self._held.values():
@@ -196,6 +220,11 @@ class SharedPlan:
             expected += 1
             if change.kind == RELEASE:
                 part.window.release(change.session_id)
+                continue
+            if change.kind == LOAD:  # a base load read at another worker: times, so any window takes it
+                assert change.request is not None
+                base_in(part.window, change.request["transformer_id"],
+                        {datetime.fromisoformat(moment): kw for moment, kw in change.request["base_kw"].items()})
                 continue
             assert change.request is not None and change.power_kw is not None
             try:

@@ -18,7 +18,7 @@ from evgrid.operations.model import (
     Tariff,
     TariffInterval,
 )
-from evgrid.operations.ports import Allotment
+from evgrid.operations.ports import Allotment, LoadChange
 from evgrid.operations.session import ACTIVE, Session, SessionState, Transition
 
 NOW = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
@@ -80,6 +80,9 @@ class FakeRegistry:
         stations = self.data["stations"].values()  # type: ignore[union-attr]
         return next((s.premise.usage_point_id for s in stations if s.premise.meter_number == meter_number), None)
 
+    def transformer_of_meter(self, meter_number: str) -> str | None:
+        return self.data.get("transformer_meters", {}).get(meter_number)  # type: ignore[union-attr]
+
     def account(self, account_id: str) -> Account | None:
         return self.data["accounts"].get(account_id)  # type: ignore[union-attr]
 
@@ -101,6 +104,8 @@ class State:
     outbox: list[object] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
     allotments: dict[str, Allotment] = field(default_factory=dict)
+    base_loads: list[tuple[str, dict[datetime, float]]] = field(default_factory=list)
+    observed: list[tuple[str, datetime, float]] = field(default_factory=list)
 
 
 class FakeSessions:
@@ -142,6 +147,9 @@ class FakeSessions:
 class FakeLedger:
     def __init__(self, state: State) -> None:
         self.state = state
+
+    def record_base_load(self, transformer_id: str, base_kw: dict[datetime, float]) -> None:
+        self.state.base_loads.append((transformer_id, base_kw))
 
     def record_register(self, meter_number: str, at_utc: datetime, value_wh: int, session_id: str | None,
                         message_id: str | None) -> None:
@@ -190,6 +198,15 @@ class FakePlanner:
 
     def release(self, session_id: str, transformer_id: str) -> None:
         self.state.released.append(session_id)
+
+    def observe_load(self, transformer_id: str, interval_start: datetime, measured_kw: float,
+                     now: datetime) -> LoadChange:
+        """Records the reading; no overload (the scheduler's own tests cover what it does)."""
+        self.state.observed.append((transformer_id, interval_start, measured_kw))
+        return LoadChange({interval_start + timedelta(minutes=15): measured_kw}, ())
+
+    def reshape(self, session: Session, from_utc: datetime) -> Allotment:
+        raise AssertionError("no overload in the fake planner")
 
 
 class FakeUnitOfWork:

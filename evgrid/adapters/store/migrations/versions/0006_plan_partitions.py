@@ -10,7 +10,8 @@ Written out by hand (see 0001).
   the newest ``seq`` of its log and the row its planner changes lock;
 - ``plan_changes`` keyed by partition and ``seq``. The log of the single plan is dropped,
   not converted: it only told running workers what the others changed, and a worker
-  started on this revision restores each partition from the slot allocations;
+  started on this revision restores each partition from the slot allocations; a change
+  may now also be a transformer's base load read live (``load``);
 - ``plan_state`` keeps the registry version's row only;
 - ``transformers.meter_number``: the meter whose readings give the transformer's live load.
 """
@@ -39,7 +40,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("partition_id", name=op.f("pk_plan_partitions")),
     )
     op.drop_table("plan_changes")
-    _plan_changes(("partition_id", "seq"), sa.Column("partition_id", PARTITION, nullable=False))
+    _plan_changes(("partition_id", "seq"), ("place", "release", "load"),
+                  sa.Column("partition_id", PARTITION, nullable=False))
     op.execute("DELETE FROM plan_state WHERE id = 1")
     with op.batch_alter_table("transformers") as batch:
         batch.add_column(sa.Column("meter_number", ID, nullable=True))
@@ -52,12 +54,12 @@ def downgrade() -> None:
         batch.drop_constraint(batch.f("uq_transformers_meter_number"), type_="unique")
         batch.drop_column("meter_number")
     op.drop_table("plan_changes")
-    _plan_changes(("seq",))
+    _plan_changes(("seq",), ("place", "release"))
     op.execute("INSERT INTO plan_state (id, seq) VALUES (1, 0)")
     op.drop_table("plan_partitions")
 
 
-def _plan_changes(key: tuple[str, ...], *extra: sa.Column) -> None:
+def _plan_changes(key: tuple[str, ...], kinds: tuple[str, ...], *extra: sa.Column) -> None:
     op.create_table(
         "plan_changes",
         *extra,
@@ -68,6 +70,6 @@ def _plan_changes(key: tuple[str, ...], *extra: sa.Column) -> None:
         sa.Column("power_kw", sa.JSON(), nullable=True),
         sa.Column("worker_id", ID, nullable=False),
         sa.Column("at", UTC_TIME, nullable=False),
-        sa.CheckConstraint("kind IN ('place', 'release')", name=op.f("ck_plan_changes_kind")),
+        sa.CheckConstraint(f"kind IN ({', '.join(repr(kind) for kind in kinds)})", name=op.f("ck_plan_changes_kind")),
         sa.PrimaryKeyConstraint(*key, name=op.f("pk_plan_changes")),
     )
