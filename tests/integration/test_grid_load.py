@@ -10,7 +10,6 @@ scale-out workers (the reading at one, the next placement at the other).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,12 +19,11 @@ from sqlalchemy import select
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.baseload import import_transformer_meters
 from evgrid.adapters.store.database import make_engine, session_factory
-from evgrid.apps.evos.system import OperationSystem, operation_system
+from evgrid.apps.evos.system import OperationSystem
 from evgrid.cim.generated import meter_readings as mr
 from evgrid.errors import ImportRejected
 from evgrid.mappings import codes
 from evgrid.mappings.ev_charging import xml_time
-from evgrid.scheduler.partitions import RollingHorizon
 from tests.integration.conftest import seed_store
 from tests.integration.test_operation_system import (
     NIGHT,
@@ -35,6 +33,7 @@ from tests.integration.test_operation_system import (
     request_message,
     result,
 )
+from tests.security.test_registry_live import clock, workers  # noqa: F401 (they use the seeded store below)
 from tests.unit.adapters.store.conftest import engine, examples, sessions, store_url  # noqa: F401
 
 TRANSFORMER_KW = 37.5  # T-01 in examples/registry.csv: every premise of it
@@ -52,26 +51,6 @@ def seeded(store_url: str, examples: Path, tmp_path: Path) -> str:  # noqa: F811
     finally:
         eng.dispose()
     return store_url
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture(params=["one process", "two workers"])
-def workers(request: pytest.FixtureRequest, seeded: str,
-            clock: Clock) -> Iterator[tuple[OperationSystem, OperationSystem]]:
-    if request.param == "one process":
-        system = operation_system(seeded, horizon=RollingHorizon(NIGHT), clock=clock)
-        yield system, system
-        system.close()
-        return
-    a = operation_system(seeded, horizon=RollingHorizon(NIGHT), clock=clock, worker_id="A")
-    b = operation_system(seeded, horizon=RollingHorizon(NIGHT), clock=clock, worker_id="B")
-    yield a, b
-    b.close()
-    a.close()
 
 
 def load_reading(start: datetime, kw: float, message_id: str) -> bytes:
@@ -97,7 +76,7 @@ def session_row(system: OperationSystem, session_id: str) -> m.ChargingSession:
 
 
 def test_a_session_charging_on_a_transformer_read_over_its_limit_gets_less_from_the_next_boundary(
-        workers: tuple[OperationSystem, OperationSystem], clock: Clock) -> None:
+        workers: tuple[OperationSystem, OperationSystem], clock: Clock) -> None:  # noqa: F811
     a, b = workers
     # 17:40: EV-1002's quick charge at P-1003 (on T-01) starts at once, at 7.2 kW.
     assert result(b.router.handle(request_message("EV-1002", "S-1003", "C-1003", "UP-1003", wh=8_000)))[0] == "OK"
@@ -129,7 +108,7 @@ def test_a_session_charging_on_a_transformer_read_over_its_limit_gets_less_from_
 
 
 def test_a_session_not_started_is_placed_again_around_the_load_read(
-        workers: tuple[OperationSystem, OperationSystem], clock: Clock) -> None:
+        workers: tuple[OperationSystem, OperationSystem], clock: Clock) -> None:  # noqa: F811
     a, b = workers
     assert result(a.router.handle(request_message("EV-1001", "S-1001", "C-1001", "UP-1001")))[0] == "OK"
     first = session_row(a, "S-R-EV-1001").planned_start.replace(tzinfo=UTC)
@@ -162,7 +141,7 @@ def test_a_transformer_meter_is_named_once_and_never_a_premise_meter(seeded: str
 
 
 def test_a_message_mixing_transformer_and_premise_meters_is_refused(
-        workers: tuple[OperationSystem, OperationSystem], clock: Clock) -> None:
+        workers: tuple[OperationSystem, OperationSystem], clock: Clock) -> None:  # noqa: F811
     a, _ = workers
     at = NIGHT + timedelta(minutes=30)
     readings = [mr.MeterReading(meter=mr.Meter(m_rid=meter), readings=[mr.Reading(
