@@ -14,7 +14,7 @@ The output, :class:`~evgrid.scheduler.plan.Plan`, is in :mod:`~evgrid.scheduler.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -168,9 +168,23 @@ class Problem:
             if session.transformer_id not in transformer_ids:
                 raise ValueError(f"session {session.session_id}: unknown transformer")
 
-    def with_session(self, session: SessionRequest) -> Problem:
-        """This problem with one more session (for online placement)."""
-        return replace(self, sessions=(*self.sessions, session))
+    def with_session(self, session: SessionRequest, *, checked: bool = False) -> Problem:
+        """This problem with one more session (for online placement).
+
+        Only the new session is checked (the rest was when this problem was made), and not
+        even that when the caller has (``checked``: a plan indexing this problem's sessions
+        and transformers has placed it): online placement then costs no O(sessions) check.
+        """
+        if not checked:
+            if any(s.session_id == session.session_id for s in self.sessions):
+                raise ValueError(f"duplicate session id {session.session_id!r}")
+            if all(t.transformer_id != session.transformer_id for t in self.transformers):
+                raise ValueError(f"session {session.session_id}: unknown transformer")
+        grown = object.__new__(Problem)
+        for name in ("horizon", "transformers", "prices_per_kwh", "penalty_per_kwh", "feeders"):
+            object.__setattr__(grown, name, getattr(self, name))
+        object.__setattr__(grown, "sessions", (*self.sessions, session))
+        return grown
 
 
 def _unique(ids: Iterable[str], what: str) -> set[str]:

@@ -78,7 +78,7 @@ class WindowPlanner:
             third_party=session.third_party,
         )
         plan = place_session(window.plan, window.problem, request)
-        self._staged = _Window(window.problem.with_session(request), plan)
+        self._staged = _Window(window.problem.with_session(request, checked=True), plan)
         return self.allotment(plan, session.session_id, session.transformer_id)
 
     def restore(self, planned: Sequence[tuple[SessionRequest, Sequence[float]]]) -> None:
@@ -144,7 +144,7 @@ class WindowPlanner:
             self.release(request.session_id)  # O(sessions), but only once per restored session
             window = self._staged or self._committed
         plan = adopt_session(window.plan, window.problem, request, power_kw)
-        self._staged = _Window(window.problem.with_session(request), plan)
+        self._staged = _Window(window.problem.with_session(request, checked=True), plan)
 
     def placed(self, session_id: str) -> tuple[SessionRequest, tuple[float, ...]]:
         """The request a session was placed with and its power per slot (staged or committed)."""

@@ -114,6 +114,10 @@ def test_with_session_adds_and_still_checks() -> None:
     assert problem.with_session(extra).sessions[-1] == extra
     with pytest.raises(ValueError, match="duplicate"):
         problem.with_session(replace(extra, session_id="S"))
+    with pytest.raises(ValueError, match="unknown transformer"):
+        problem.with_session(replace(extra, transformer_id="T9"))
+    grown = problem.with_session(extra, checked=True)  # a plan checked it: nothing checked again
+    assert grown.sessions == (*problem.sessions, extra) and grown.transformers is problem.transformers
 
 
 def test_build_plan_cleans_solver_noise() -> None:
