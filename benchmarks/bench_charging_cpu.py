@@ -1,6 +1,8 @@
-"""CPU per ChargingRequest through the operation system's router, in process, on SQLite.
+"""CPU per ChargingRequest through the operation system's router, in process, on SQLite or PostgreSQL.
 
-Each round seeds a fresh SQLite file with ``--requests`` premises (station S-n, its owner's
+Each round seeds a fresh SQLite file (or, with ``--database``, a fresh schema of that
+PostgreSQL database, the operation system then a scale-out worker as ``evgrid serve``
+runs there) with ``--requests`` premises (station S-n, its owner's
 EV EV-n, as ``bench_serve.py``'s registry) and hands the router one ChargingRequest per
 premise (``Router.handle``: decode, validate, bind, classify, rate, place, schedule, the
 TimeSlotAllotment to the outbox, the reply, the journal, the commit). Every reply must be
@@ -18,6 +20,7 @@ of a request writing the XML took: the writers' calls, or the mappings' to gener
 classes and ``Codec.dump``'s (timed around every call; the timing itself adds a little).
 
     python benchmarks/bench_charging_cpu.py [--requests 300] [--rounds 6] [--modes written,xsdata]
+                                            [--database postgresql+psycopg://...]
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from serve_workload import Messages, night_start, registry_csv, reply_result  # 
 
 import evgrid.adapters.store.uow as uow_module
 from evgrid.adapters.store.registry import seed
+from evgrid.adapters.store.testing import scratch_schema
 from evgrid.apps.evos.system import operation_system
 from evgrid.cim.codec import Codec
 from evgrid.mappings import ev_charging as mapping
@@ -112,14 +116,17 @@ def mode(name: str, router: Router, timer: Timer) -> contextlib.AbstractContextM
     return patched(patches)
 
 
-def one_round(count: int, name: str, folder: Path, index: int) -> tuple[float, float]:
+def one_round(count: int, name: str, folder: Path, index: int, database: str | None) -> tuple[float, float]:
     """CPU seconds per request of one round, and of it in Codec.dump and the writers."""
-    url = f"sqlite:///{folder / f'round-{index}.db'}"
-    registry = folder / f"registry-{index}.csv"
+    with scratch_schema(database) if database else contextlib.nullcontext(f"sqlite:///{folder / f'round-{index}.db'}") as url:
+        return _timed(url, count, name, folder / f"registry-{index}.csv", worker_id="bench" if database else None)
+
+
+def _timed(url: str, count: int, name: str, registry: Path, worker_id: str | None) -> tuple[float, float]:
     registry.write_text(registry_csv(count), encoding="utf-8")
     seed(url, registry, EXAMPLES / "tariff.toml")
     night = night_start(datetime.now(UTC))
-    system = operation_system(url, horizon=RollingHorizon(night))
+    system = operation_system(url, horizon=RollingHorizon(night), worker_id=worker_id)
     try:
         codec = system.router.codec
         messages = Messages(codec, night).charging_requests(range(1, count + 1))
@@ -147,13 +154,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--database", help="a PostgreSQL URL: each round in a scratch schema of it (default: SQLite)")
     args = parser.parse_args()
     names = [name for name in args.modes.split(",") if name]
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as folder:
         for index in range(args.rounds):
             name = names[index % len(names)]
-            per_request, serializing = one_round(args.requests, name, Path(folder), index)
+            per_request, serializing = one_round(args.requests, name, Path(folder), index, args.database)
             results[name].append((per_request, serializing))
             print(f"round {index + 1} {name:8s} {per_request * 1e3:7.3f} ms/request, "
                   f"of it writing XML {serializing * 1e3:6.3f} ms", flush=True)

@@ -71,8 +71,13 @@ def registry_csv(count: int, per_transformer: int = 50, *, meters: int = 0) -> s
 
 
 def night_start(now: datetime) -> datetime:
-    """16:00 UTC two days after ``now``: every request is in the future, so no start job fires during the run."""
-    return datetime.combine(now.date() + timedelta(days=2), datetime.min.time(), UTC) + timedelta(hours=16)
+    """The whole hour two hours after ``now`` (rounded down): when the requests' EVs plug in (35 min later).
+
+    Soon enough that a request's departure (13 h later) lies in the planning window open
+    now (``[planning]`` defaults: at least 24 h ahead), late enough that no start job
+    fires during a run of the benchmarks.
+    """
+    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
 
 
 class Messages:

@@ -47,10 +47,14 @@ def test_registry_gives_each_premise_a_station_and_ev_and_room_on_its_transforme
     assert len({row["meter_number"] for row in rows}) == 120
 
 
-@pytest.mark.parametrize("now", [datetime(2026, 11, 26, 12, 57, tzinfo=UTC), datetime(2026, 11, 26, 23, 59, tzinfo=UTC)])
-def test_the_night_is_two_days_ahead_at_16_utc(work, now):
+@pytest.mark.parametrize(("now", "expected"), [
+    (datetime(2026, 11, 26, 12, 57, tzinfo=UTC), datetime(2026, 11, 26, 14, 0, tzinfo=UTC)),
+    (datetime(2026, 11, 26, 23, 59, tzinfo=UTC), datetime(2026, 11, 27, 1, 0, tzinfo=UTC)),
+])
+def test_the_requests_plug_in_within_the_planning_window_and_after_the_run(work, now, expected):
     start = work.night_start(now)
-    assert start == datetime(2026, 11, 28, 16, 0, tzinfo=UTC) and start - now > timedelta(days=1)
+    departure = start + timedelta(hours=13)  # what Messages asks for
+    assert start == expected and start - now > timedelta(hours=1) and departure - now < timedelta(hours=24)
 
 
 def test_charging_requests_are_schema_valid_and_name_their_own_premise(work):

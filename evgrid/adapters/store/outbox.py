@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import false, func, or_, select, update
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy import Select, bindparam, false, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from evgrid.adapters.store import models as m
 from evgrid.messaging.outbox import Due, OutboxItem
+
+_OUTBOX = m.OutboxMessage.__table__
+
+
+def _pending_query(destinations: tuple[str, ...]) -> Select[Any]:
+    """Pending rows of ``destinations`` (names, or ``prefix:*``) whose destination's oldest row is due.
+
+    Due: its next attempt is at or before ``:now``, or after ``:latest`` (set by no worker).
+    Oldest first, at most ``:limit``.
+    """
+    o, head_row = _OUTBOX, _OUTBOX.alias("head_row")
+    heads = (select(o.c.destination, func.min(o.c.id).label("head_id")).where(o.c.status == "pending")
+             .group_by(o.c.destination).subquery("heads"))
+    matches = [o.c.destination.like(name[:-1].replace("_", r"\_") + "%", escape="\\") if name.endswith(":*")
+               else o.c.destination == name for name in destinations]
+    return (select(o.c.id, o.c.message_id, o.c.destination, o.c.body, o.c.attempts, o.c.next_attempt_at)
+            .join(heads, heads.c.destination == o.c.destination).join(head_row, head_row.c.id == heads.c.head_id)
+            .where(o.c.status == "pending", or_(false(), *matches),
+                   or_(head_row.c.next_attempt_at <= bindparam("now"), head_row.c.next_attempt_at > bindparam("latest")))
+            .order_by(o.c.id).limit(bindparam("limit")))
 
 
 class SqlOutboxStore:
@@ -16,6 +37,7 @@ class SqlOutboxStore:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._queries: dict[tuple[str, ...], Select[Any]] = {}
 
     def count_pending(self) -> int:
         """Messages not delivered yet (a count: a health probe must not load message bodies)."""
@@ -24,17 +46,11 @@ class SqlOutboxStore:
                                  .where(m.OutboxMessage.status == "pending")) or 0)
 
     def pending(self, limit: int, *, due: Due) -> list[OutboxItem]:
-        o, head_row = m.OutboxMessage, aliased(m.OutboxMessage)
-        heads = (select(o.destination, func.min(o.id).label("head_id")).where(o.status == "pending")
-                 .group_by(o.destination).subquery())
-        matches = [o.destination.like(name[:-1].replace("_", r"\_") + "%", escape="\\") if name.endswith(":*")
-                   else o.destination == name for name in due.destinations]
+        query = self._queries.get(due.destinations)
+        if query is None:  # built once per set of destinations: a worker asks every pass, often for nothing
+            query = self._queries[due.destinations] = _pending_query(due.destinations)
         with self._sessions() as db:
-            rows = db.scalars(
-                select(o).join(heads, heads.c.destination == o.destination).join(head_row, head_row.id == heads.c.head_id)
-                .where(o.status == "pending", or_(false(), *matches),
-                       or_(head_row.next_attempt_at <= due.now, head_row.next_attempt_at > due.now + due.horizon))
-                .order_by(o.id).limit(limit))
+            rows = db.connection().execute(query, {"now": due.now, "latest": due.now + due.horizon, "limit": limit})
             return [OutboxItem(r.id, r.message_id, r.destination, bytes(r.body), r.attempts, r.next_attempt_at)
                     for r in rows]
 

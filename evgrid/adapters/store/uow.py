@@ -20,12 +20,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, time
+from decimal import Decimal
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Insert, Select, bindparam, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import joinedload, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from evgrid.adapters.store import models as m
 from evgrid.adapters.store.plan_log import PlanLog, SharedPlan
@@ -51,6 +53,17 @@ from evgrid.scheduler.partitions import PartitionedPlanner
 
 _ACTIVE = [state.value for state in ACTIVE]
 _Row = TypeVar("_Row", bound=m.Base)
+# Tables written and read with Core statements on the session's connection: the ORM's
+# per-object bookkeeping, and the flush it does before every statement it executes,
+# cost more than the statements themselves on the hot path.
+_EVS, _ACCOUNTS = m.ElectricVehicle.__table__, m.CustomerAccount.__table__
+_STATIONS, _LOCATIONS = m.ChargingStation.__table__, m.ServiceLocation.__table__
+_TARIFFS, _INTERVALS = m.Tariff.__table__, m.TariffInterval.__table__
+_SESSIONS, _TRANSITIONS, _SLOTS = m.ChargingSession.__table__, m.SessionTransition.__table__, m.SlotAllocation.__table__
+_OUTBOX, _INBOUND = m.OutboxMessage.__table__, m.InboundMessage.__table__
+# An outbox row, unless its MessageID is queued already (per dialect: ON CONFLICT DO NOTHING).
+_QUEUE: dict[str, Insert] = {name: dialect.insert(_OUTBOX).on_conflict_do_nothing(index_elements=["message_id"])
+                             for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 
 
 def _wall_now() -> datetime:
@@ -84,20 +97,20 @@ class SqlRegistry:
         return _account(row) if row else None
 
     def ev(self, ev_id: str) -> ElectricVehicle | None:
-        row = self.db.get(m.ElectricVehicle, ev_id)
+        """The EV with its owner's account, in one read."""
+        row = self.db.connection().execute(_EV_QUERY, {"ev_id": ev_id}).first()
         if row is None:
             return None
-        owner = _kept(self.db, self.db.get_one(m.CustomerAccount, row.owner_account_id))
-        return ElectricVehicle(row.ev_id, _account(owner), row.battery_wh, row.max_power_kw, row.ev_rate)
+        owner = Account(row.account_id, row.customer_id, AccountStatus(row.status), row.tariff_id)
+        return ElectricVehicle(row.ev_id, owner, row.battery_wh, row.max_power_kw, row.ev_rate)
 
     def station(self, station_id: str) -> Station | None:
-        row = self.db.get(m.ChargingStation, station_id)
+        """The station with its premise and the premise's account, in one read."""
+        row = self.db.connection().execute(_STATION_QUERY, {"station_id": station_id}).first()
         if row is None:
             return None
-        location = _kept(self.db, self.db.get_one(m.ServiceLocation, row.premise_number))
-        account = _kept(self.db, self.db.get_one(m.CustomerAccount, location.account_id))
-        premise = Premise(location.premise_number, location.usage_point_id, location.meter_number,
-                          _account(account), location.transformer_id)
+        account = Account(row.account_id, row.customer_id, AccountStatus(row.status), row.tariff_id)
+        premise = Premise(row.premise_number, row.usage_point_id, row.meter_number, account, row.transformer_id)
         return Station(row.station_id, premise, row.max_power_kw)
 
     def meter_at(self, usage_point_id: str) -> str | None:
@@ -110,6 +123,10 @@ class SqlRegistry:
         return self.db.scalar(select(m.ServiceLocation.usage_point_id)
                               .where(m.ServiceLocation.meter_number == meter_number))
 
+    def transformer_of_meter(self, meter_number: str) -> str | None:
+        """The transformer whose own meter this is."""
+        return self.db.scalar(select(m.Transformer.transformer_id).where(m.Transformer.meter_number == meter_number))
+
     def premise_of_account(self, account_id: str) -> str | None:
         """The (first) premise billed to an account: where its owner's portal is."""
         return self.db.scalar(select(m.ServiceLocation.premise_number)
@@ -118,23 +135,59 @@ class SqlRegistry:
 
     def tariff(self, tariff_id: str | None = None) -> Tariff:
         wanted = tariff_id or self.default_tariff
-        # One query: the tariff with its intervals (a lazy load would be a second read each time).
-        query = select(m.Tariff).options(joinedload(m.Tariff.intervals))
-        # no id and none configured: the tariff marked default (before any mark: the newest)
-        query = (query.where(m.Tariff.tariff_id == wanted) if wanted
-                 else query.order_by(m.Tariff.is_default.desc(), m.Tariff.imported_at.desc()))
-        row = self.db.scalars(query.limit(1)).unique().first()
-        if row is None:
+        # One query: the tariff with its intervals (their columns NULL for a tariff without any).
+        # No id and none configured: the tariff marked default (before any mark: the newest).
+        connection = self.db.connection()
+        rows = (connection.execute(_TARIFF_QUERY, {"tariff_id": wanted}) if wanted
+                else connection.execute(_DEFAULT_TARIFF_QUERY)).all()
+        if not rows:
             raise UnknownReference(f"no tariff {wanted or '(none imported)'}", mrid=wanted or "-")
+        row = rows[0]
         intervals = tuple(
             TariffInterval(i.sequence, i.label, time.fromisoformat(i.start_local), time.fromisoformat(i.end_local),
                            i.price_per_kwh, i.ev_night)
-            for i in row.intervals
+            for i in rows if i.sequence is not None
         )
         return Tariff(row.tariff_id, row.name, row.currency, row.timezone, intervals, row.third_party_price_per_kwh,
                       row.plain_price_per_kwh)
 
 
+_EV_QUERY = (select(_EVS.c.ev_id, _EVS.c.battery_wh, _EVS.c.max_power_kw, _EVS.c.ev_rate, _ACCOUNTS.c.account_id,
+                    _ACCOUNTS.c.customer_id, _ACCOUNTS.c.status, _ACCOUNTS.c.tariff_id)
+             .join(_ACCOUNTS, _ACCOUNTS.c.account_id == _EVS.c.owner_account_id)
+             .where(_EVS.c.ev_id == bindparam("ev_id")))
+_STATION_QUERY = (select(_STATIONS.c.station_id, _STATIONS.c.max_power_kw, _LOCATIONS.c.premise_number,
+                         _LOCATIONS.c.usage_point_id, _LOCATIONS.c.meter_number, _LOCATIONS.c.transformer_id,
+                         _ACCOUNTS.c.account_id, _ACCOUNTS.c.customer_id, _ACCOUNTS.c.status, _ACCOUNTS.c.tariff_id)
+                  .join(_LOCATIONS, _LOCATIONS.c.premise_number == _STATIONS.c.premise_number)
+                  .join(_ACCOUNTS, _ACCOUNTS.c.account_id == _LOCATIONS.c.account_id)
+                  .where(_STATIONS.c.station_id == bindparam("station_id")))
+
+
+def _tariff_query(*where: Any) -> Select[Any]:
+    """The tariff ``where`` selects, joined with its intervals in their order."""
+    return (select(_TARIFFS.c.tariff_id, _TARIFFS.c.name, _TARIFFS.c.currency, _TARIFFS.c.timezone,
+                   _TARIFFS.c.third_party_price_per_kwh, _TARIFFS.c.plain_price_per_kwh, _INTERVALS.c.sequence,
+                   _INTERVALS.c.label, _INTERVALS.c.start_local, _INTERVALS.c.end_local, _INTERVALS.c.price_per_kwh,
+                   _INTERVALS.c.ev_night)
+            .outerjoin(_INTERVALS, _INTERVALS.c.tariff_id == _TARIFFS.c.tariff_id)
+            .where(*where).order_by(_INTERVALS.c.sequence))
+
+
+_TARIFF_QUERY = _tariff_query(_TARIFFS.c.tariff_id == bindparam("tariff_id"))
+_DEFAULT_TARIFF_QUERY = _tariff_query(_TARIFFS.c.tariff_id == select(_TARIFFS.c.tariff_id).order_by(
+    _TARIFFS.c.is_default.desc(), _TARIFFS.c.imported_at.desc()).limit(1).scalar_subquery())
+
+
+def _active_probe(key: Any, reference: Any) -> tuple[Select[Any], Select[Any]]:
+    """Hold the row whose ``key`` is ``:key``; an active session of it (``reference`` is ``:key``)."""
+    hold = select(key).where(key == bindparam("key")).with_for_update(key_share=True)
+    probe = select(_SESSIONS.c.session_id).where(reference == bindparam("key"), _SESSIONS.c.state.in_(_ACTIVE)).limit(1)
+    return hold, probe
+
+
+_EV_ACTIVE = _active_probe(_EVS.c.ev_id, _SESSIONS.c.ev_id)
+_STATION_ACTIVE = _active_probe(_STATIONS.c.station_id, _SESSIONS.c.station_id)
 _FIELDS = {  # domain Session field -> ChargingSession column, where the names differ
     "plugged_in_utc": "plugged_in_at", "departure_utc": "departure_at", "planned_start_utc": "planned_start",
     "planned_end_utc": "planned_end", "started_utc": "started_at", "completed_utc": "completed_at",
@@ -143,16 +196,39 @@ _COPIED = ("requested_wh", "reachable_wh", "max_power_kw", "tariff_id", "planned
            "end_register_wh", "consumed_wh")
 
 
+def _new_row(session: Session) -> dict[str, object]:
+    """The ``charging_sessions`` row of a new session (its first version)."""
+    row: dict[str, object] = {name: getattr(session, name) for name in _COPIED}
+    row.update({column: getattr(session, name) for name, column in _FIELDS.items()})
+    row.update(session_id=session.session_id, request_mrid=session.request_mrid, ev_id=session.ev_id,
+               station_id=session.station_id, premise_number=session.premise_number,
+               owner_account_id=session.owner_account_id, host_account_id=session.host_account_id,
+               kind=session.kind.value, state=session.state.value, rate=session.rate.value if session.rate else None,
+               version=1)
+    return row
+
+
 class SqlSessions:
     """Sessions port: every save writes the row and its transition.
 
     With ``lock_rows`` the reads a handler changes a session after (``get``,
     ``active_for_ev``, ``starting_on_meter``) lock the row until the transaction ends.
+
+    A session made in this transaction, its transitions and slot allocations are kept here
+    and written by :meth:`write`, which the unit of work calls before it commits: a new
+    session is one INSERT with its last state instead of an INSERT and an UPDATE a step,
+    the transitions and allocations a statement each. A query of sessions here writes
+    what is kept first, as the ORM's autoflush would; the planner reads scheduled and
+    charging sessions only, which a session becomes as its request's last step.
     """
 
     def __init__(self, db: DbSession, lock_rows: bool = False) -> None:
         self.db = db
         self.lock_rows = lock_rows
+        self._added: set[str] = set()  # sessions made in this transaction: no allocations stored yet
+        self._new: dict[str, Session] = {}  # of those, the ones not written yet, at their last state
+        self._transitions: list[dict[str, object]] = []
+        self._slots: dict[str, list[dict[str, object]]] = {}
 
     def _row(self, session_id: str, *, lock: bool = False) -> m.ChargingSession:
         if lock and self.lock_rows:
@@ -164,36 +240,48 @@ class SqlSessions:
         return _kept(self.db, row)
 
     def _first(self, query: Select[tuple[m.ChargingSession]]) -> m.ChargingSession | None:
+        self._write_new()
         if self.lock_rows:
             query = query.with_for_update(of=m.ChargingSession).execution_options(populate_existing=True)
         row = self.db.scalars(query.limit(1)).first()
         return _kept(self.db, row) if row is not None else None
 
     def get(self, session_id: str) -> Session:
-        return self._domain(self._row(session_id, lock=True))
+        new = self._new.get(session_id)
+        return new if new is not None else self._domain(self._row(session_id, lock=True))
 
     def active_for_ev(self, ev_id: str) -> Session | None:
-        self._hold(select(m.ElectricVehicle.ev_id).where(m.ElectricVehicle.ev_id == ev_id))
+        if not self._any_active(_EV_ACTIVE, ev_id):
+            return None
         row = self._first(select(m.ChargingSession).where(
             m.ChargingSession.ev_id == ev_id, m.ChargingSession.state.in_(_ACTIVE)))
         return self._domain(row) if row else None
 
     def active_at_station(self, station_id: str) -> Session | None:
-        self._hold(select(m.ChargingStation.station_id).where(m.ChargingStation.station_id == station_id))
+        if not self._any_active(_STATION_ACTIVE, station_id):
+            return None
         row = self.db.scalars(select(m.ChargingSession).where(
             m.ChargingSession.station_id == station_id, m.ChargingSession.state.in_(_ACTIVE)).limit(1)).first()
         return self._domain(row) if row else None
 
-    def _hold(self, query: Select[tuple[str]]) -> None:
-        """Lock an EV's or a station's row till the end of the transaction (with ``lock_rows``).
+    def _any_active(self, queries: tuple[Select[Any], Select[Any]], key: str) -> bool:
+        """Whether an EV's or a station's ``key`` has an active session; with ``lock_rows`` its row is held first.
 
-        "No active session yet" is then still true when the new one commits: two requests
-        for one EV, or one station, reaching two workers at once are taken one after the
-        other (within one process the units of work's lock did that). ``FOR NO KEY UPDATE``:
-        rows that merely refer to it (foreign keys) are not held up.
+        Held till the end of the transaction: "no active session yet" is then still true
+        when the new one commits: two requests for one EV, or one station, reaching two
+        workers at once are taken one after the other (within one process the units of
+        work's lock did that). ``FOR NO KEY UPDATE``: rows that merely refer to it (foreign
+        keys) are not held up. The lock is a statement of its own: the next one sees what
+        the transaction it waited for committed. A yes is read again as a session
+        (locked, if a handler changes it after).
         """
+        self._write_new()
+        self.db.flush()  # the sessions as this transaction changed them, as the ORM's autoflush would
+        hold, probe = queries
+        connection = self.db.connection()
         if self.lock_rows:
-            self.db.execute(query.with_for_update(key_share=True))
+            connection.execute(hold, {"key": key})
+        return connection.execute(probe, {"key": key}).scalar() is not None
 
     def starting_on_meter(self, meter_number: str) -> Session | None:
         return self._on_meter(meter_number, SessionState.SCHEDULED, m.ChargingSession.planned_start)
@@ -210,39 +298,54 @@ class SqlSessions:
         return self._domain(row) if row else None
 
     def add(self, session: Session, transition: Transition) -> None:
-        row = m.ChargingSession(
-            session_id=session.session_id, request_mrid=session.request_mrid, ev_id=session.ev_id,
-            station_id=session.station_id, premise_number=session.premise_number,
-            owner_account_id=session.owner_account_id, host_account_id=session.host_account_id,
-            kind=session.kind.value, state=session.state.value,
-            plugged_in_at=session.plugged_in_utc, departure_at=session.departure_utc,
-            requested_wh=session.requested_wh, max_power_kw=session.max_power_kw,
-        )
-        self.db.add(_kept(self.db, row))
-        self.db.flush()  # the primary key is taken now: a duplicate request fails here
+        """A new session; a duplicate (a session id taken) fails when it is written."""
+        self._new[session.session_id] = session
+        self._added.add(session.session_id)
         self._write_transition(transition)
 
     def save(self, session: Session, transition: Transition) -> None:
-        row = self._row(session.session_id)
-        row.state, row.kind = session.state.value, session.kind.value
-        row.rate = session.rate.value if session.rate else None
-        for name in _COPIED:
-            setattr(row, name, getattr(session, name))
-        for name, column in _FIELDS.items():
-            setattr(row, column, getattr(session, name))
+        if session.session_id in self._new:
+            self._new[session.session_id] = session
+        else:
+            row = self._row(session.session_id)
+            row.state, row.kind = session.state.value, session.kind.value
+            row.rate = session.rate.value if session.rate else None
+            for name in _COPIED:
+                setattr(row, name, getattr(session, name))
+            for name, column in _FIELDS.items():
+                setattr(row, column, getattr(session, name))
         self._write_transition(transition)
 
     def allot(self, allotment: Allotment) -> None:
-        self.db.execute(delete(m.SlotAllocation).where(m.SlotAllocation.session_id == allotment.session_id))
-        self.db.add_all(m.SlotAllocation(session_id=allotment.session_id, slot_start=start, power_kw=kw)
-                        for start, kw in allotment.slots)
+        """The session's allocations from now on: these, replacing those stored and any allotted before."""
+        if allotment.session_id not in self._added:
+            self.db.connection().execute(delete(_SLOTS).where(_SLOTS.c.session_id == allotment.session_id))
+        self._slots[allotment.session_id] = [{"session_id": allotment.session_id, "slot_start": start, "power_kw": kw}
+                                             for start, kw in allotment.slots]
+
+    def write(self) -> None:
+        """Write the sessions, transitions and allocations kept so far (the unit of work calls it before committing)."""
+        self._write_new()
+        slots = [row for rows in self._slots.values() for row in rows]
+        transitions, self._transitions, self._slots = self._transitions, [], {}
+        connection = self.db.connection()
+        if transitions:
+            connection.execute(insert(_TRANSITIONS), transitions)
+        if slots:
+            connection.execute(insert(_SLOTS), slots)
+
+    def _write_new(self) -> None:
+        """Insert the new sessions kept so far; a later change of one is an UPDATE of its row."""
+        if self._new:
+            new, self._new = self._new, {}
+            self.db.connection().execute(insert(_SESSIONS), [_new_row(session) for session in new.values()])
 
     def _write_transition(self, transition: Transition) -> None:
-        self.db.add(m.SessionTransition(
-            session_id=transition.session_id,
-            from_state=transition.from_state.value if transition.from_state else None,
-            to_state=transition.to_state.value, at=transition.at_utc, message_id=transition.message_id,
-            detail=transition.detail))
+        self._transitions.append({
+            "session_id": transition.session_id,
+            "from_state": transition.from_state.value if transition.from_state else None,
+            "to_state": transition.to_state.value, "at": transition.at_utc, "message_id": transition.message_id,
+            "detail": transition.detail})
 
     def _domain(self, row: m.ChargingSession) -> Session:
         location = self.db.get_one(m.ServiceLocation, row.premise_number)
@@ -288,6 +391,15 @@ class SqlLedger:
             m.MeterReading.meter_number == meter_number, m.MeterReading.kind == "register",
             m.MeterReading.timestamp < before_utc).order_by(m.MeterReading.timestamp.desc()).limit(1)).first()
         return (row[0], int(row[1])) if row else None
+
+    def record_base_load(self, transformer_id: str, base_kw: dict[datetime, float]) -> None:
+        """Kept as the slots' forecast (a later reading or forecast import replaces it)."""
+        if not base_kw:
+            return
+        self.db.execute(delete(m.BaseLoadForecast).where(m.BaseLoadForecast.transformer_id == transformer_id,
+                                                         m.BaseLoadForecast.slot_start.in_(list(base_kw))))
+        self.db.add_all(m.BaseLoadForecast(transformer_id=transformer_id, slot_start=slot,
+                                           kw=Decimal(repr(round(kw, 3)))) for slot, kw in base_kw.items())
 
     def record_interval(self, meter_number: str, end_utc: datetime, value_wh: int, session_id: str | None,
                         message_id: str | None) -> None:
@@ -345,11 +457,16 @@ class SqlOutbox:
         if isinstance(event, events.BillInformation):
             owner_premise = self.registry.premise_of_account(event.account_id)
         message = render(event, self.codec, source=self.source, owner_premise=owner_premise)
-        if self.db.scalar(select(m.OutboxMessage.id).where(m.OutboxMessage.message_id == message.message_id)):
-            return  # the same event again (a duplicate start, say): it is queued once
-        self.db.add(m.OutboxMessage(message_id=message.message_id, destination=message.destination,
-                                    verb=message.verb, noun=message.noun, body=message.body, status="pending",
-                                    attempts=0, next_attempt_at=self.queued_at, created_at=self.queued_at))
+        # The same event again (a duplicate start, say) is queued once: the row kept is the first.
+        connection = self.db.connection()
+        connection.execute(_QUEUE[connection.dialect.name], {
+            "message_id": message.message_id, "destination": message.destination, "verb": message.verb,
+            "noun": message.noun, "body": message.body, "status": "pending", "attempts": 0,
+            "next_attempt_at": self.queued_at, "created_at": self.queued_at})
+
+
+_REPLY_QUERY = select(_INBOUND.c.source, _INBOUND.c.reply, _INBOUND.c.verb, _INBOUND.c.noun,
+                      _INBOUND.c.payload_digest).where(_INBOUND.c.message_id == bindparam("message_id"))
 
 
 class SqlInboundJournal:
@@ -359,13 +476,14 @@ class SqlInboundJournal:
         self.db = db
 
     def reply_for(self, message_id: str) -> tuple[str | None, bytes, str, str, str | None] | None:
-        row = self.db.get(m.InboundMessage, message_id)
+        row = self.db.connection().execute(_REPLY_QUERY, {"message_id": message_id}).first()
         return (row.source, bytes(row.reply), row.verb, row.noun, row.payload_digest) if row else None
 
     def remember(self, message_id: str, verb: str, noun: str, source: str | None, reply: bytes,
                  digest: str | None = None) -> None:
-        self.db.add(m.InboundMessage(message_id=message_id, verb=verb, noun=noun, source=source, reply=reply,
-                                     payload_digest=digest))
+        self.db.connection().execute(insert(_INBOUND), {
+            "message_id": message_id, "verb": verb, "noun": noun, "source": source, "reply": reply,
+            "payload_digest": digest})
 
 
 class SqlUnitOfWork:
@@ -426,6 +544,7 @@ class SqlUnitOfWork:
         return self
 
     def commit(self) -> None:
+        self.sessions.write()
         self.db.commit()
         self.planner.commit()
         if self._after_commit is not None:
