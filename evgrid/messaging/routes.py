@@ -109,8 +109,8 @@ ACKNOWLEDGMENT = "ChargingAcknowledgment"
 
 def _acknowledged(session_id: str, header: Header, uow: UnitOfWork) -> Outcome:
     """4.1.2: the session is billed; its remaining slots (if any) are free for others."""
-    uow.sessions.get(session_id)  # UnknownReference (2.7) for a session never heard of
-    uow.planner.release(session_id)
+    session = uow.sessions.get(session_id)  # UnknownReference (2.7) for a session never heard of
+    uow.planner.release(session_id, session.transformer_id)
     return Outcome()
 
 

@@ -532,9 +532,13 @@ class PlanChange(Base):
     at: Mapped[datetime]
 
 
+# Read by every unit of work: a Core statement, no ORM bookkeeping.
+_REGISTRY_VERSION = select(PlanState.__table__.c.seq).where(PlanState.__table__.c.id == REGISTRY_VERSION_ID)
+
+
 def registry_version(db: DbSession) -> int:
     """The registry's version (0 before any import): the ``plan_state`` row ``REGISTRY_VERSION_ID``."""
-    return int(db.scalar(select(PlanState.seq).where(PlanState.id == REGISTRY_VERSION_ID)) or 0)
+    return int(db.connection().execute(_REGISTRY_VERSION).scalar() or 0)
 
 
 def bump_registry_version(db: DbSession) -> None:

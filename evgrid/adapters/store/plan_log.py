@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import aliased, sessionmaker
@@ -51,6 +51,17 @@ log = logging.getLogger(__name__)
 
 # How long plan log entries are kept: far longer than any worker goes without using its planner.
 RETENTION = timedelta(days=2)
+
+# Core statements on the unit of work's connection: on the hot path of every placement,
+# where the ORM's bookkeeping cost more than the statements.
+_PARTITIONS, _CHANGES = PlanPartition.__table__, PlanChange.__table__
+_LOCK = select(_PARTITIONS.c.seq).where(_PARTITIONS.c.partition_id == bindparam("key")).with_for_update()
+_MAKE = {name: dialect.insert(_PARTITIONS).on_conflict_do_nothing()
+         for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+_SINCE = (select(_CHANGES).where(_CHANGES.c.partition_id == bindparam("key"), _CHANGES.c.seq > bindparam("seen"))
+          .order_by(_CHANGES.c.seq))
+_ADVANCE = (update(_PARTITIONS).where(_PARTITIONS.c.partition_id == bindparam("key"))
+            .values(seq=bindparam("new_seq")))
 
 
 def heads(db: DbSession) -> dict[str, int]:
@@ -182,12 +193,11 @@ class SharedPlan:
         self._held[part.key] = [part, head]
 
     def _lock_row(self, key: str) -> int:
-        query = select(PlanPartition.seq).where(PlanPartition.partition_id == key).with_for_update()
-        seq = self._db.scalar(query)
+        connection = self._db.connection()
+        seq = connection.execute(_LOCK, {"key": key}).scalar()
         if seq is None:  # the partition's first change anywhere: make its row (a concurrent maker's wins)
-            insert = postgresql.insert if self._db.get_bind().dialect.name == "postgresql" else sqlite.insert
-            self._db.execute(insert(PlanPartition).values(partition_id=key, seq=0).on_conflict_do_nothing())
-            seq = self._db.scalar(query)
+            connection.execute(_MAKE[connection.dialect.name], {"partition_id": key, "seq": 0})
+            seq = connection.execute(_LOCK, {"key": key}).scalar()
         return int(seq or 0)
 
     def _catch_up(self, part: Partition, head: int, moment: datetime | None) -> None:
@@ -201,9 +211,7 @@ class SharedPlan:
         if part.seen == head:
             return
         expected = part.seen + 1
-        for change in self._db.scalars(select(PlanChange).where(PlanChange.partition_id == part.key,
-                                                                PlanChange.seq > part.seen)
-                                       .order_by(PlanChange.seq)):
+        for change in self._db.connection().execute(_SINCE, {"key": part.key, "seen": part.seen}):
             placed_from = (datetime.fromisoformat(change.request["window_start"])
                            if change.kind == PLACE and change.request else None)
             if change.seq != expected or (placed_from is not None and placed_from != part.start_utc):
@@ -238,10 +246,12 @@ class SharedPlan:
                 power: Sequence[float] | None) -> None:
         held = self._held[part.key]
         held[1] += 1
-        self._db.add(PlanChange(partition_id=part.key, seq=held[1], kind=kind, session_id=session_id,
-                                request=request, power_kw=list(power) if power is not None else None,
-                                worker_id=self._log.worker_id, at=datetime.now(UTC)))
-        self._db.execute(update(PlanPartition).where(PlanPartition.partition_id == part.key).values(seq=held[1]))
+        connection = self._db.connection()
+        connection.execute(_CHANGES.insert(), {
+            "partition_id": part.key, "seq": held[1], "kind": kind, "session_id": session_id, "request": request,
+            "power_kw": list(power) if power is not None else None, "worker_id": self._log.worker_id,
+            "at": datetime.now(UTC)})
+        connection.execute(_ADVANCE, {"key": part.key, "new_seq": held[1]})
 
 
 def _request_fields(request: SessionRequest, window_start: datetime | None) -> dict[str, Any]:

@@ -10,19 +10,21 @@ from evgrid.cim.codec import Codec, MessageKind
 from evgrid.mappings.outbound import render
 from evgrid.messaging.routes import SOURCE, scheduler_deliverer
 from evgrid.operations import events
+from evgrid.scheduler.partitions import PartitionedPlanner
 from tests.unit.operations.fakes import FakeUnitOfWork
-from tests.unit.scheduler.test_planner import planner, session
+from tests.unit.scheduler.test_partitions import HORIZON, Grid
+from tests.unit.scheduler.test_planner import START, session
 
 MSG = "{" + ns.MESSAGE + "}"
 codec = Codec()
 
 
 class PlannerUnitOfWork(FakeUnitOfWork):
-    """The in-memory ports with the real WindowPlanner: staged, committed or discarded."""
+    """The in-memory ports with the real planner: staged, committed or discarded."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.night = planner()
+        self.night = PartitionedPlanner(HORIZON, Grid({"TX-1": "F-1"}))
 
     def __enter__(self) -> PlannerUnitOfWork:
         super().__enter__()
@@ -58,16 +60,17 @@ def test_uc_4_1_2_the_acknowledgment_releases_the_session_once() -> None:
     uow = PlannerUnitOfWork()
     charging = session("S-1")
     uow.committed.sessions["S-1"] = charging
-    uow.night.place(charging)
+    uow.night.place(charging, START)
     uow.night.commit()
+    assert set(uow.night.planned()) == {"S-1"}
     deliver = scheduler_deliverer(lambda: uow, codec=codec)
 
     first = deliver(events.SCHEDULER, acknowledgment("S-1"))
     assert reply(first) == ("OK", "ChargingAcknowledgment:S-1", None)
-    assert uow.night.plan.sessions == () and uow.night.problem.sessions == ()
+    assert uow.night.planned() == {}
     # Delivered again (a crash before the outbox recorded it): the same answer, nothing changes.
     assert reply(deliver(events.SCHEDULER, acknowledgment("S-1")))[0] == "OK"
-    assert uow.night.plan.sessions == ()
+    assert uow.night.planned() == {}
 
 
 def test_an_acknowledgment_for_an_unknown_session_fails_for_good() -> None:
