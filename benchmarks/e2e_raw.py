@@ -36,6 +36,9 @@ from bench_iec61850 import _raw_connection  # benchmarks/bench_iec61850.py, besi
 
 from evgrid.adapters.soap.wire import envelope
 from evgrid.apps.processes import Service, evgrid_command, free_port
+from evgrid.apps.services.billing import meter_readings_request
+from evgrid.cim.codec import Codec
+from evgrid.cim.envelope import Verb
 from evgrid.clock import AcceleratedClock
 from evgrid.mappings import iec61850_refs as refs
 from evgrid.mappings import services
@@ -58,7 +61,11 @@ POSITION_READ = "position read (CSWI1.Pos.stVal)"
 
 @dataclass(slots=True)
 class Message:
-    """One message the pipeline sent: over SOAP to ``service``, or in process (``service`` None)."""
+    """One message the pipeline sent: over SOAP to ``service``, or in process (``service`` None).
+
+    ``verb``: that of the service's operation, when its noun alone does not name one (MDM's
+    ``get MeterReadings`` beside ``created``); empty for the noun's first operation.
+    """
 
     sender: str
     service: str | None
@@ -66,11 +73,17 @@ class Message:
     body: bytes
     attempts: int
     reply: bytes | None
+    verb: str = ""
 
     @property
     def noun(self) -> str:
         """The noun, from the MessageID."""
         return noun_of(self.message_id)
+
+    @property
+    def call(self) -> str:
+        """The SOAP call as the table names it: the service, the verb when given, the noun."""
+        return " ".join(part for part in (self.service, self.verb, self.noun) if part)
 
 
 def noun_of(message_id: str) -> str:
@@ -155,7 +168,12 @@ def completion_reason(body: bytes) -> str:
 
 # --- what the pipeline called ---------------------------------------------------------
 def pipeline_calls(out: Path, gateways: int, per_gateway: int) -> tuple[list[Message], dict[int, dict[str, int]]]:
-    """Every message the pipeline in ``out`` delivered, and each gateway's MMS calls (1-based)."""
+    """Every message the pipeline in ``out`` delivered, and each gateway's MMS calls (1-based).
+
+    Billing's ``get MeterReadings`` to MDM (one a bill) is in no outbox: MDM's journal has
+    each with its reply, and the request is rebuilt as billing writes it (one selection,
+    the same size whatever the session).
+    """
     state = out / "state"
     with sqlite3.connect(f"file:{out / 'evgrid.db'}?mode=ro", uri=True) as db:
         audit = {subject: json.loads(detail).get("reply") for subject, detail in db.execute(
@@ -170,9 +188,13 @@ def pipeline_calls(out: Path, gateways: int, per_gateway: int) -> tuple[list[Mes
             messages += [Message(path.stem, services.EV_OPERATION_SYSTEM.name, message_id, body, attempts, reply)
                          for message_id, body, attempts, reply in db.execute(
                              "SELECT message_id, body, attempts, reply FROM outbox WHERE status = 'delivered'")]
-    starts = Counter(gateway_of(m.message_id, per_gateway) for m in messages
+    messages += mdm_gets(state / "mdm.db")
+    # The portals' own messages: the operation system forwards each MeterReadings to MDM
+    # under the same MessageID.
+    sent = [m for m in messages if m.sender.startswith("portal-")]
+    starts = Counter(gateway_of(m.message_id, per_gateway) for m in sent
                      if m.noun == "MeterReadings" and m.message_id.endswith(":start"))
-    full = Counter(gateway_of(m.message_id, per_gateway) for m in messages
+    full = Counter(gateway_of(m.message_id, per_gateway) for m in sent
                    if m.noun == "EndDeviceEvents" and m.message_id.endswith(":full"))
     mms = {}
     for g in range(1, gateways + 1):
@@ -182,11 +204,26 @@ def pipeline_calls(out: Path, gateways: int, per_gateway: int) -> tuple[list[Mes
     return messages, mms
 
 
+def mdm_gets(path: Path) -> list[Message]:
+    """Billing's ``get MeterReadings`` calls, from MDM's journal, each with MDM's reply."""
+    if not path.exists():
+        return []
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        replies = [bytes(reply) for (reply,) in db.execute("SELECT reply FROM inbound WHERE verb = 'get'")]
+    if not replies:
+        return []
+    request = Codec().dump(meter_readings_request("UP-S-00001", "M-S-00001", RAW_START, RAW_START + timedelta(hours=1)))
+    return [Message("billing", services.METER_DATA_MANAGEMENT.name, f"MeterReadings:get:{n}", request, 1, reply,
+                    verb=Verb.GET.value) for n, reply in enumerate(replies, start=1)]
+
+
 def _service_of(destination: str) -> str | None:
     if destination.startswith("portal:"):
         return services.CUSTOMER_PORTAL.name
     if destination == "billing":
         return services.CUSTOMER_BILLING.name
+    if destination == "mdm":
+        return services.METER_DATA_MANAGEMENT.name
     return None  # the scheduler's acknowledgment (4.1.2): in process
 
 
@@ -327,11 +364,10 @@ def raw_soap(messages: list[Message]) -> dict[str, float]:
     replies: dict[str, bytes] = {}
     posts = []
     for message in calls:
-        action = _operation(message.service, message.noun).soap_action  # type: ignore[arg-type]
+        action = _operation(message.service, message.noun, message.verb).soap_action  # type: ignore[arg-type]
         if message.reply and action not in replies:
             replies[action] = envelope(message.reply)
-        posts.append((f"{message.service} {message.noun}", f"/{message.service}", envelope(message.body),
-                      {"SOAPAction": f'"{action}"'}))
+        posts.append((message.call, f"/{message.service}", envelope(message.body), {"SOAPAction": f'"{action}"'}))
     for action in {headers["SOAPAction"].strip('"') for *_, headers in posts} - replies.keys():
         replies[action] = next(iter(replies.values()))  # none stored (not expected): any valid reply will do
     context = multiprocessing.get_context("spawn")
@@ -357,8 +393,9 @@ def raw_soap(messages: list[Message]) -> dict[str, float]:
     return dict(seconds)
 
 
-def _operation(service: str, noun: str) -> services.Operation:
-    return next(op for op in services.service(service).operations if op.noun == noun)
+def _operation(service: str, noun: str, verb: str = "") -> services.Operation:
+    return next(op for op in services.service(service).operations
+                if op.noun == noun and (not verb or op.verb.value == verb))
 
 
 # --- SQLite ---------------------------------------------------------------------------
@@ -389,7 +426,7 @@ def write_calls(write: Callable[[str], object], mms_by_gateway: dict[int, dict[s
     for calls in mms_by_gateway.values():
         mms.update(calls)
     rows: list[tuple[str, int, float | None]] = [(f"MMS {name}", mms[name], mms_s.get(name)) for name in mms]
-    soap = Counter(f"{m.service} {m.noun}" for m in messages if m.service is not None)
+    soap = Counter(m.call for m in messages if m.service is not None)
     retries = sum(m.attempts - 1 for m in messages)
     rows += [(f"SOAP -> {name}", count, soap_s.get(name)) for name, count in sorted(soap.items())]
     in_process = Counter(m.noun for m in messages if m.service is None)

@@ -155,6 +155,12 @@ class SitePortal:
         self.finished: list[Completed] = []
         self.bills: dict[str, Bill] = {}
 
+    @property
+    def charging(self) -> bool:
+        """Whether a session charges now (read without the lock: a moment's view, for a cheap first filter)."""
+        visit = self.visit
+        return visit is not None and visit.phase is Phase.CHARGING
+
     # --- the station ---------------------------------------------------------------
     def ev_changed(self, ev: EvView) -> None:
         """Plug-in and identity (1.1.1 -> 1.1.2), or the EV left."""

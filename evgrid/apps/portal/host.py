@@ -29,20 +29,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lxml import etree
+
 from evgrid.adapters.iec61850.client import IedClient
 from evgrid.adapters.iec61850.devices import EvState, MeterDevice, StationDevice
 from evgrid.adapters.iec61850.session import ConnectionEvent
 from evgrid.adapters.soap.client import ServiceClient
 from evgrid.adapters.store.sqlite_store import MEMORY, SqliteOutbox, SqliteStore, utc_text
+from evgrid.apps.portal import inbound as read
 from evgrid.apps.portal.threads import Events, SlotBoundaries
 from evgrid.cim import envelope as env
 from evgrid.cim import namespaces as ns
 from evgrid.cim.codec import Codec, Header, Inbound
-from evgrid.cim.generated import end_device_controls as edc
-from evgrid.cim.generated import ev_charging as ev
 from evgrid.errors import AdapterError, UnknownReference
 from evgrid.mappings import codes
-from evgrid.mappings import portal as mapping
+from evgrid.mappings import portal_writers as writers
 from evgrid.messaging.outbox import OutboxItem, OutboxWorker
 from evgrid.messaging.router import Outcome, Route, Router
 from evgrid.operations.metering import Interval, Register
@@ -111,40 +112,40 @@ def ev_view(state: EvState) -> EvView:
 
 
 class OutboxUplink:
-    """The portals' Uplink: each message rendered and stored in the outbox, destination ``evos:<station>``."""
+    """The portals' Uplink: each message written (:mod:`~evgrid.mappings.portal_writers`) into the outbox.
 
-    def __init__(self, store: SqliteStore, codec: Codec, wake: Callable[[], None]) -> None:
+    The destination is ``evos:<station>``: one queue per site, delivered in order.
+    """
+
+    def __init__(self, store: SqliteStore, wake: Callable[[], None]) -> None:
         self._store = store
-        self._codec = codec
         self._wake = wake
 
     def request_charging(self, site: Site, plug: PlugIn) -> None:
-        self._queue(site, env.Verb.CREATE, "ChargingRequest", f"ChargingRequest:{plug.request_mrid}",
-                    mapping.charging_request_to_cim(site, plug))
+        message_id = f"ChargingRequest:{plug.request_mrid}"
+        self._queue(site, message_id, writers.charging_request(site, plug, message_id))
 
     def report_readings(self, site: Site, session_id: str, tag: str, registers: Sequence[Register],
                         intervals: Sequence[Interval]) -> None:
-        self._queue(site, env.Verb.CREATED, "MeterReadings", f"MeterReadings:{session_id}:{tag}",
-                    mapping.readings_to_cim(site, registers, intervals))
+        message_id = f"MeterReadings:{session_id}:{tag}"
+        self._queue(site, message_id, writers.readings(site, registers, intervals, message_id))
 
     def report_event(self, site: Site, event: str, ev_id: str, at_utc: datetime, mrid: str) -> None:
         code, reason = _EVENTS[event]
-        self._queue(site, env.Verb.CREATED, "EndDeviceEvents", f"EndDeviceEvents:{mrid}",
-                    mapping.device_event_to_cim(site, code, ev_id, at_utc, mrid, reason))
+        message_id = f"EndDeviceEvents:{mrid}"
+        self._queue(site, message_id, writers.device_event(site, code, ev_id, at_utc, mrid, reason, message_id))
 
     def report_completion(self, site: Site, done: Completed) -> None:
-        self._queue(site, env.Verb.CREATED, "ChargingCompletion", f"ChargingCompletion:{done.session_id}",
-                    mapping.completion_to_cim(site, done))
+        message_id = f"ChargingCompletion:{done.session_id}"
+        self._queue(site, message_id, writers.completion(site, done, message_id))
 
     def assign_usage(self, site: Site, done: Completed, owner_account_id: str,
                      owner_customer_id: str | None) -> None:
-        self._queue(site, env.Verb.CREATED, "UsageAssignment", f"UsageAssignment:{done.session_id}",
-                    mapping.usage_assignment_to_cim(site, done, owner_account_id, owner_customer_id))
+        message_id = f"UsageAssignment:{done.session_id}"
+        self._queue(site, message_id, writers.usage_assignment(site, done, owner_account_id, owner_customer_id,
+                                                               message_id))
 
-    def _queue(self, site: Site, verb: env.Verb, noun: str, message_id: str, payload: object) -> None:
-        build = env.request if verb in env.REQUEST_VERBS else env.event
-        body = self._codec.dump(build(verb, noun, payload, source=f"portal-{site.premise_number}",
-                                      message_id=message_id))
+    def _queue(self, site: Site, message_id: str, body: bytes) -> None:
         with self._store.lock:
             self._store.write("INSERT OR IGNORE INTO outbox (message_id, destination, body, next_attempt_at) "
                               "VALUES (?, ?, ?, ?)", message_id, f"{EVOS}:{site.station_id}", body,
@@ -186,7 +187,7 @@ class PortalHost:
         # One destination per site (in order within it); sites are served 8 at a time.
         self._worker = OutboxWorker(_PortalOutbox(self.store, self), {f"{EVOS}:*": self._deliver}, codec=self.codec,
                                     concurrency=8)
-        uplink = OutboxUplink(self.store, self.codec, self._worker.wake)
+        uplink = OutboxUplink(self.store, self._worker.wake)
         self.portals: dict[str, SitePortal] = {}
         self._stations: dict[str, StationDevice] = {}
         for binding in bindings:
@@ -253,7 +254,7 @@ class PortalHost:
         """
         now = self.clock.now()
         self.apply_power_limits(decreases=True, increases=False)
-        for station_id, portal in self.portals.items():
+        for station_id, portal in self._charging():
             try:
                 portal.read_boundary(now)
             except AdapterError as error:
@@ -264,7 +265,7 @@ class PortalHost:
         """At a slot boundary: each charging session's allotted power, decreases first."""
         now = self.clock.now()
         changes = []
-        for station_id, portal in self.portals.items():
+        for station_id, portal in self._charging():
             due = portal.power_limit_due(now)
             if due is not None:
                 current = portal.visit.limit_kw if portal.visit and portal.visit.limit_kw is not None else 0.0
@@ -275,6 +276,11 @@ class PortalHost:
                 self.portals[station_id].apply_power_limit(kw)
             except AdapterError as error:
                 log.warning("site %s: power limit %.3f kW not applied: %s", station_id, kw, error.reason)
+
+    def _charging(self) -> list[tuple[str, SitePortal]]:
+        # The boundary thread ticks every second: only charging sessions have a read or a
+        # power limit due, and a gateway's other hundred portals need not be asked each time.
+        return [(station_id, portal) for station_id, portal in self.portals.items() if portal.charging]
 
     # --- uplink ----------------------------------------------------------------------
     def _deliver(self, destination: str, body: bytes) -> bytes:
@@ -289,17 +295,16 @@ class PortalHost:
         inbound = self.codec.decode(reply)
         if portal is None or inbound.payload is None:
             return
-        found: dict[type, object] = {}
+        found: dict[str, etree._Element] = {}
         for element in inbound.payload.getparent():
-            for cls in (ev.ChargingConfirmation, ev.ChargingType, ev.TimeSlotAllotment):
-                if element.tag == ns.qname(ns.EV_CHARGING, cls.__name__):
-                    found[cls] = self.codec.bind(element, cls)
-        confirmation = found.get(ev.ChargingConfirmation)
+            if element.tag in (read.CONFIRMATION, read.CHARGING_TYPE, read.ALLOTMENT):
+                found[element.tag] = element
+        confirmation = found.get(read.CONFIRMATION)
         if confirmation is not None:
-            portal.confirmed(mapping.confirmation_from_cim(confirmation, found.get(ev.ChargingType)))  # type: ignore[arg-type]
-        allotment = found.get(ev.TimeSlotAllotment)
+            portal.confirmed(read.confirmation(confirmation, found.get(read.CHARGING_TYPE)))
+        allotment = found.get(read.ALLOTMENT)
         if allotment is not None:
-            portal.allotted(mapping.allotment_from_cim(allotment))  # type: ignore[arg-type]
+            portal.allotted(read.allotment(allotment))
 
     def request_refused(self, destination: str, request_mrid: str, reason: str) -> None:
         """The utility refused a charging request for good."""
@@ -309,16 +314,17 @@ class PortalHost:
 
     # --- the CustomerPortal service ---------------------------------------------------------
     def _routes(self) -> dict[tuple[env.Verb, str], Route]:
+        # Each payload is read off the validated tree (:mod:`.inbound`), not bound to generated classes.
         return {
             (env.Verb.CREATED, "TimeSlotAllotment"): Route(
-                ns.qname(ns.EV_CHARGING, "TimeSlotAllotment"), mapping.allotment_from_cim, self._allotted,
-                ev.TimeSlotAllotment, "2.2.1 / 3.2.1: the start time and slots"),
+                ns.qname(ns.EV_CHARGING, "TimeSlotAllotment"), read.allotment, self._allotted,
+                None, "2.2.1 / 3.2.1: the start time and slots"),
             (env.Verb.CREATE, "EndDeviceControls"): Route(
-                ns.qname(ns.END_DEVICE_CONTROLS, "EndDeviceControls"), mapping.switch_from_cim, self._switch,
-                edc.EndDeviceControls, "2.3 / 3.3: close or open the station's contactor"),
+                ns.qname(ns.END_DEVICE_CONTROLS, "EndDeviceControls"), read.switch_orders, self._switch,
+                None, "2.3 / 3.3: close or open the station's contactor"),
             (env.Verb.CREATED, "BillingInformation"): Route(
-                ns.qname(ns.EV_CHARGING, "BillingInformation"), mapping.bill_for_portal, self._billed,
-                ev.BillingInformation, "4.1.1: bill information for the EV owner"),
+                ns.qname(ns.EV_CHARGING, "BillingInformation"), read.bill, self._billed,
+                None, "4.1.1: bill information for the EV owner"),
         }
 
     def _portal(self, station_id: str) -> SitePortal:

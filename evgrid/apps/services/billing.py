@@ -47,7 +47,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -63,8 +63,8 @@ from evgrid.cim.generated import ev_charging as ev
 from evgrid.cim.generated import get_meter_readings as gmr
 from evgrid.cim.generated.message import RequestMessage, RequestType
 from evgrid.errors import AdapterError, InvalidParameter, MeterDataMismatch, UpstreamFault
-from evgrid.mappings import codes
-from evgrid.mappings.ev_charging import bill_to_cim, utc, xml_time
+from evgrid.mappings import codes, writers
+from evgrid.mappings.ev_charging import utc, xml_time
 from evgrid.mappings.meter_readings import energy_wh, utc_time, wh_factor
 from evgrid.messaging.outbox import OutboxWorker, RetryPolicy
 from evgrid.messaging.router import Outcome, Route, Router
@@ -187,6 +187,37 @@ def meter_readings_request(usage_point_id: str, meter_id: str | None, start_utc:
                           request=RequestType(other_element=[selection]))
 
 
+_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_OPEN = ('<?xml version="1.0" encoding="UTF-8"?>\n<msg:RequestMessage'
+         + "".join(f' xmlns:{prefix}="{uri}"' for prefix, uri in ns.PREFIXES.items()) + ">")
+_INTERVAL_TYPE = f"<gmr:ReadingType><gmr:mRID>{codes.INTERVAL_15MIN_WH.translate(_TEXT)}</gmr:mRID></gmr:ReadingType>"
+
+
+def _mrid(prefix: str, mrid: str) -> str:
+    return f"<{prefix}:mRID>{mrid.translate(_TEXT)}</{prefix}:mRID>" if mrid else f"<{prefix}:mRID/>"
+
+
+def meter_readings_get(usage_point_id: str, meter_id: str | None, start_utc: datetime, end_utc: datetime, *,
+                       message_id: str | None = None, timestamp: datetime | None = None) -> bytes:
+    """``codec.dump(meter_readings_request(...))``, written directly (xsdata takes a millisecond for it).
+
+    ``message_id`` and ``timestamp`` as :func:`evgrid.cim.envelope.header` fills them in
+    when not given (a new UUID, now).
+    """
+    text = (_OPEN + "<msg:Header><msg:Verb>get</msg:Verb><msg:Noun>MeterReadings</msg:Noun>"
+            f"<msg:Timestamp>{writers.xml_datetime(timestamp or datetime.now(UTC))}</msg:Timestamp>"
+            f"<msg:Source>{SOURCE}</msg:Source>"
+            f"<msg:MessageID>{(message_id or env.new_message_id()).translate(_TEXT)}</msg:MessageID></msg:Header>"
+            "<msg:Request><gmr:GetMeterReadings>"
+            + (f"<gmr:EndDevice>{_mrid('gmr', meter_id)}</gmr:EndDevice>" if meter_id else "")
+            + _INTERVAL_TYPE + "<gmr:TimeSchedule><gmr:scheduleInterval>"
+            f"<gmr:end>{writers.xml_datetime(end_utc)}</gmr:end><gmr:start>{writers.xml_datetime(start_utc)}</gmr:start>"
+            "</gmr:scheduleInterval></gmr:TimeSchedule>"
+            f"<gmr:UsagePoint>{_mrid('gmr', usage_point_id)}</gmr:UsagePoint>"
+            "</gmr:GetMeterReadings></msg:Request></msg:RequestMessage>")
+    return text.encode()  # its mRIDs come from a parsed message: nothing XML cannot carry
+
+
 _MR = "{" + ns.METER_READINGS + "}"
 _ESTIMATED_PATH = f"{_MR}ReadingQualities/{_MR}ReadingQualityType"
 
@@ -233,9 +264,9 @@ def session_intervals(consumption: Consumption, mdm: ServiceClient, codec: Codec
     start, end = floor_interval(consumption.start_utc), ceil_interval(consumption.end_utc)
     where = f"usage point {consumption.usage_point_id}" + (f", meter {consumption.meter_id}"
                                                             if consumption.meter_id else "")
-    request = meter_readings_request(consumption.usage_point_id, consumption.meter_id, start, end)
+    request = meter_readings_get(consumption.usage_point_id, consumption.meter_id, start, end)
     try:
-        reply = codec.decode(mdm.send(codec.dump(request)))  # the client checked it is an OK reply
+        reply = codec.decode(mdm.send(request))  # the client checked it is an OK reply
         intervals = [i for i in intervals_of(reply.payload) if start < i.end_utc <= end]
     except AdapterError as exc:
         # Whatever MDM answered, or failed to: billing could not read the meter data, the
@@ -255,6 +286,19 @@ def session_intervals(consumption: Consumption, mdm: ServiceClient, codec: Codec
                                 f"meter data management add up to {total} Wh, the consumption says {metered} Wh "
                                 f"(consumedEnergy); nothing was billed", details=f"{total} != {metered}")
     return intervals
+
+
+_BILL_OPEN = "<ev:BillingInformation>"
+_DECLARED = "".join(f' xmlns:{prefix}="{uri}"' for prefix, uri in ns.PREFIXES.items())
+
+
+def stored_bill(written: str) -> bytes:
+    """A bill as the ``bills`` table keeps it: ``etree.tostring(codec.to_element(bill_to_cim(bill)))``.
+
+    That is the written payload with the codec's namespace declarations on its root, in
+    ASCII with character references (lxml's default encoding).
+    """
+    return written.replace(_BILL_OPEN, f"<ev:BillingInformation{_DECLARED}>", 1).encode("ascii", "xmlcharrefreplace")
 
 
 def _third_party(message: ev.ThirdPartyCharging) -> ev.ThirdPartyCharging:
@@ -327,18 +371,19 @@ class BillingSystem:
             # Inside the transaction: one round trip, while billing handles one message at a time anyway.
             intervals = session_intervals(consumption, self.mdm, self.codec)
         bill = compute_bill(consumption, uow.now, intervals)
-        payload = bill_to_cim(bill)
+        # Written directly (evgrid.mappings.writers): the codec's bytes for bill_to_cim(bill), without xsdata.
+        payload = writers.bill(bill)
         uow.db.execute(
             "INSERT INTO bills (bill_id, session_id, account_id, currency, energy_wh, amount, issued_at, message_id, "
             "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (bill.bill_id, bill.session_id, bill.account_id, bill.currency, bill.energy_wh, str(bill.amount),
-             utc_text(bill.issued_utc), header.message_id, etree.tostring(self.codec.to_element(payload))))
+             utc_text(bill.issued_utc), header.message_id, stored_bill(payload)))
         if self.forwarder is not None:
             # 4.1.1, with a MessageID the operation system applies once however often it arrives.
             message_id = f"BillingInformation:{bill.session_id}"
-            uow.queue(message_id, EVOS, self.codec.dump(env.event(
-                env.Verb.CREATED, "BillingInformation", payload, source=SOURCE, message_id=message_id)))
-        return Outcome(payload=(payload,))
+            uow.queue(message_id, EVOS, writers.message(env.Verb.CREATED, "BillingInformation", payload,
+                                                        source=SOURCE, message_id=message_id))
+        return Outcome(payload=(writers.Written(payload),))
 
     def _record_third_party(self, message: ev.ThirdPartyCharging, header: Header, uow: SqliteUnitOfWork) -> Outcome:
         uow.db.execute(

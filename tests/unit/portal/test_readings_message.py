@@ -31,7 +31,7 @@ def at(hour: int, minute: int, second: int = 0) -> datetime:
 @pytest.fixture
 def queued() -> SqliteStore:
     store = SqliteStore(MEMORY)
-    uplink = OutboxUplink(store, codec, lambda: None)
+    uplink = OutboxUplink(store, lambda: None)
     uplink.report_readings(SITE, "S-1", "start", (Register(at(22, 7, 3), 1_000_000),), ())
     uplink.report_readings(SITE, "S-1", "20261126T2215", (Register(at(22, 7, 3), 1_000_000),
                                                           Register(at(22, 15), 1_000_986)),
