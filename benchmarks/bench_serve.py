@@ -16,8 +16,10 @@ batch of prebuilt messages and times it until the last reply:
 of three kinds of message:
 
   ChargingRequest   ``--requests`` of them: a fresh EV at its home station, so a new session,
-                    classified, rated, confirmed, placed in the night plan (under the plan
-                    lock: one placement at a time across all workers), scheduled, its slot
+                    classified, rated, confirmed, placed in the plan (under its feeder's
+                    plan lock; the registry gives each transformer a feeder of its own and
+                    consecutive requests other feeders, so placements run in parallel
+                    across workers), scheduled, its slot
                     allotment put in the outbox; 32 SQL statements. The use case's main
                     inbound load. No portal host is configured: the allotments stay in the
                     outbox (as in tests/integration/test_serve_config.py), and the outbox

@@ -49,23 +49,27 @@ def number(n: int) -> str:
     return f"{n:06d}"
 
 
-def registry_csv(count: int, per_transformer: int = 50, *, meters: int = 0) -> str:
-    """``count`` premises, each with a station and its owner's EV, ``per_transformer`` to a transformer.
+def registry_csv(count: int, per_transformer: int = 10, *, meters: int = 0) -> str:
+    """``count`` premises, each with a station and its owner's EV, about ``per_transformer`` to a transformer.
 
-    Every transformer can carry all its stations at full power at once: no request is
-    refused for capacity, so every reply of the benchmark must be OK. ``meters`` more
-    premises have a meter MR-n (usage point UP-MR-n), no station and no EV: the MeterReadings' meters,
-    known to the registry as the operation system wants, with no session waiting on them.
+    Premise n is on transformer ``(n - 1) % T + 1`` (T transformers in all), each on a feeder
+    of its own: consecutive requests (the clients send them in order) land on different
+    feeders, so their plan locks differ. Every transformer can carry all its stations at
+    full power at once: no request is refused for capacity, so every reply of the
+    benchmark must be OK. ``meters`` more premises have a meter MR-n (usage point
+    UP-MR-n), no station and no EV: the MeterReadings' meters, known to the registry as
+    the operation system wants, with no session waiting on them.
     """
+    transformers = max(1, -(-count // per_transformer))
     capacity = per_transformer * STATION_KW * 1.5
     lines = [HEADER]
     for i in range(1, count + 1):
-        n, t = number(i), f"{(i - 1) // per_transformer + 1:04d}"
-        lines.append(f"C-{n},Customer {n},A-{n},open,P-{n},UP-{n},M-{n},T-{t},{capacity:g},F-1,1000000,"
+        n, t = number(i), f"{(i - 1) % transformers + 1:04d}"
+        lines.append(f"C-{n},Customer {n},A-{n},open,P-{n},UP-{n},M-{n},T-{t},{capacity:g},F-{t},1000000,"
                      f"S-{n},{STATION_KW:g},EV-{n},60,{STATION_KW:g}")
     for i in range(1, meters + 1):
         n = number(i)
-        lines.append(f"C-MR-{n},Customer MR-{n},A-MR-{n},open,P-MR-{n},UP-MR-{n},MR-{n},T-MR,{capacity:g},F-1,"
+        lines.append(f"C-MR-{n},Customer MR-{n},A-MR-{n},open,P-MR-{n},UP-MR-{n},MR-{n},T-MR,{capacity:g},F-MR,"
                      "1000000,,,,,")
     return "\n".join(lines) + "\n"
 

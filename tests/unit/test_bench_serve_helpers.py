@@ -41,9 +41,11 @@ def test_registry_gives_each_premise_a_station_and_ev_and_room_on_its_transforme
     per_transformer: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in rows:
         per_transformer[row["transformer_id"]].append(row)
-    assert [len(group) for group in per_transformer.values()] == [50, 50, 20]
-    for group in per_transformer.values():  # every station at full power at once still fits
+    assert [len(group) for group in per_transformer.values()] == [40, 40, 40]  # in turn: request n+1 elsewhere
+    assert rows[0]["transformer_id"] != rows[1]["transformer_id"]
+    for group in per_transformer.values():  # every station at full power at once still fits, a feeder each
         assert float(group[0]["transformer_capacity_kw"]) >= sum(float(row["station_max_kw"]) for row in group)
+        assert {row["feeder_id"] for row in group} == {group[0]["transformer_id"].replace("T-", "F-")}
     assert len({row["meter_number"] for row in rows}) == 120
 
 
