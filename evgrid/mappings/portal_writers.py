@@ -21,41 +21,21 @@ from evgrid.cim import envelope as env
 from evgrid.cim.generated import ev_charging as ev
 from evgrid.mappings import codes, writers
 from evgrid.mappings.ev_charging import kilowatts
-from evgrid.mappings.writers import xml_datetime, xml_decimal
+from evgrid.mappings.writers import ATTRIBUTE_ESCAPES, element, ev_element, wrap, xml_datetime, xml_decimal
 from evgrid.operations.metering import Interval, Register
 from evgrid.portal.model import Completed, PlugIn, Site
 
-_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-_ATTRIBUTE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;",
-                            "\t": "&#9;"})
-_REGISTER_TYPE = f'<mr:ReadingType ref="{codes.REGISTER_WH.translate(_ATTRIBUTE)}"/>'
-_INTERVAL_TYPE = f'<mr:ReadingType ref="{codes.INTERVAL_15MIN_WH.translate(_ATTRIBUTE)}"/>'
-
-
-def _el(prefix: str, tag: str, text: str | None) -> str:
-    """``<prefix:tag>text</prefix:tag>``, escaped; ``<prefix:tag/>`` when empty; nothing for None."""
-    if text is None:
-        return ""
-    if not text:
-        return f"<{prefix}:{tag}/>"
-    return f"<{prefix}:{tag}>{text.translate(_TEXT)}</{prefix}:{tag}>"
-
-
-def _ev(tag: str, text: str | None) -> str:
-    return _el("ev", tag, text)
-
-
-def _wrap(prefix: str, tag: str, content: str) -> str:
-    return f"<{prefix}:{tag}>{content}</{prefix}:{tag}>" if content else f"<{prefix}:{tag}/>"
+_REGISTER_TYPE = f'<mr:ReadingType ref="{codes.REGISTER_WH.translate(ATTRIBUTE_ESCAPES)}"/>'
+_INTERVAL_TYPE = f'<mr:ReadingType ref="{codes.INTERVAL_15MIN_WH.translate(ATTRIBUTE_ESCAPES)}"/>'
 
 
 def _ref(tag: str, mrid: str) -> str:
-    return _wrap("ev", tag, _ev("mRID", mrid))
+    return wrap("ev", tag, ev_element("mRID", mrid))
 
 
 def _usage_point(tag: str, site: Site) -> str:
-    location = _ev("mRID", f"SL-{site.premise_number}") + _ev("premiseNumber", site.premise_number)
-    return _wrap("ev", tag, _ev("mRID", site.usage_point_id) + _wrap("ev", "ServiceLocation", location)
+    location = ev_element("mRID", f"SL-{site.premise_number}") + ev_element("premiseNumber", site.premise_number)
+    return wrap("ev", tag, ev_element("mRID", site.usage_point_id) + wrap("ev", "ServiceLocation", location)
                  + _ref("Meter", site.meter_number))
 
 
@@ -70,16 +50,16 @@ def _source(site: Site) -> str:
 
 def charging_request(site: Site, plug: PlugIn, message_id: str, timestamp: datetime | None = None) -> bytes:
     """``create ChargingRequest`` of :func:`~evgrid.mappings.portal.charging_request_to_cim` (1.1.2)."""
-    payload = ("<ev:ChargingRequest>" + _ev("mRID", plug.request_mrid)
-               + _ev("createdDateTime", xml_datetime(plug.plugged_in_utc))
-               + _wrap("ev", "ElectricVehicle", _ev("mRID", plug.ev_id)
-                       + _ev("maxPower", xml_decimal(kilowatts(plug.ev_max_power_kw))))
-               + _wrap("ev", "ChargingStation", _ev("mRID", site.station_id)
-                       + _ev("ratedPower", xml_decimal(kilowatts(site.station_max_kw))))
+    payload = ("<ev:ChargingRequest>" + ev_element("mRID", plug.request_mrid)
+               + ev_element("createdDateTime", xml_datetime(plug.plugged_in_utc))
+               + wrap("ev", "ElectricVehicle", ev_element("mRID", plug.ev_id)
+                       + ev_element("maxPower", xml_decimal(kilowatts(plug.ev_max_power_kw))))
+               + wrap("ev", "ChargingStation", ev_element("mRID", site.station_id)
+                       + ev_element("ratedPower", xml_decimal(kilowatts(site.station_max_kw))))
                + _ref("Customer", site.customer_id) + _usage_point("UsagePoint", site)
-               + _ev("requestedEnergy", str(plug.requested_wh))
-               + _ev("departureTime", xml_datetime(plug.departure_utc))
-               + _ev("maxPower", xml_decimal(kilowatts(min(plug.ev_max_power_kw, site.station_max_kw))))
+               + ev_element("requestedEnergy", str(plug.requested_wh))
+               + ev_element("departureTime", xml_datetime(plug.departure_utc))
+               + ev_element("maxPower", xml_decimal(kilowatts(min(plug.ev_max_power_kw, site.station_max_kw))))
                + "</ev:ChargingRequest>")
     return writers.message(env.Verb.CREATE, "ChargingRequest", payload, source=_source(site),
                            message_id=message_id, timestamp=timestamp)
@@ -94,10 +74,10 @@ def readings(site: Site, registers: Sequence[Register], intervals: Sequence[Inte
         parts.extend(f"<mr:IntervalReadings><mr:timeStamp>{xml_datetime(i.end_utc)}</mr:timeStamp>"
                      f"<mr:value>{i.wh}</mr:value></mr:IntervalReadings>" for i in intervals)
         parts.append(_INTERVAL_TYPE + "</mr:IntervalBlocks>")
-    parts.append(_wrap("mr", "Meter", _el("mr", "mRID", site.meter_number)))
+    parts.append(wrap("mr", "Meter", element("mr", "mRID", site.meter_number)))
     parts.extend(f"<mr:Readings><mr:timeStamp>{xml_datetime(r.at_utc)}</mr:timeStamp><mr:value>{r.wh}</mr:value>"
                  f"{_REGISTER_TYPE}</mr:Readings>" for r in registers)
-    parts.append(_wrap("mr", "UsagePoint", _el("mr", "mRID", site.usage_point_id)))
+    parts.append(wrap("mr", "UsagePoint", element("mr", "mRID", site.usage_point_id)))
     parts.append("</mr:MeterReading></mr:MeterReadings>")
     return writers.message(env.Verb.CREATED, "MeterReadings", "".join(parts), source=_source(site),
                            message_id=message_id, timestamp=timestamp)
@@ -106,12 +86,12 @@ def readings(site: Site, registers: Sequence[Register], intervals: Sequence[Inte
 def device_event(site: Site, code: str, ev_id: str, at_utc: datetime, mrid: str, reason: str,
                  message_id: str, timestamp: datetime | None = None) -> bytes:
     """``created EndDeviceEvents`` of :func:`~evgrid.mappings.portal.device_event_to_cim` (1, 2.3.2, 3.3.2)."""
-    payload = ("<ede:EndDeviceEvents><ede:EndDeviceEvent>" + _el("ede", "mRID", mrid)
-               + _el("ede", "createdDateTime", xml_datetime(at_utc)) + _el("ede", "issuerID", site.station_id)
-               + _el("ede", "reason", reason) + _wrap("ede", "Assets", _el("ede", "mRID", site.station_id))
-               + _wrap("ede", "EndDeviceEventDetails", _el("ede", "name", "EVId") + _el("ede", "value", ev_id))
-               + f'<ede:EndDeviceEventType ref="{code.translate(_ATTRIBUTE)}"/>'
-               + _wrap("ede", "UsagePoint", _el("ede", "mRID", site.usage_point_id))
+    payload = ("<ede:EndDeviceEvents><ede:EndDeviceEvent>" + element("ede", "mRID", mrid)
+               + element("ede", "createdDateTime", xml_datetime(at_utc)) + element("ede", "issuerID", site.station_id)
+               + element("ede", "reason", reason) + wrap("ede", "Assets", element("ede", "mRID", site.station_id))
+               + wrap("ede", "EndDeviceEventDetails", element("ede", "name", "EVId") + element("ede", "value", ev_id))
+               + f'<ede:EndDeviceEventType ref="{code.translate(ATTRIBUTE_ESCAPES)}"/>'
+               + wrap("ede", "UsagePoint", element("ede", "mRID", site.usage_point_id))
                + "</ede:EndDeviceEvent></ede:EndDeviceEvents>")
     return writers.message(env.Verb.CREATED, "EndDeviceEvents", payload, source=_source(site),
                            message_id=message_id, timestamp=timestamp)
@@ -126,8 +106,9 @@ def completion(site: Site, done: Completed, message_id: str, timestamp: datetime
     payload = ("<ev:ChargingCompletion>" + _ref("ChargingSession", done.session_id)
                + _ref("ChargingStation", site.station_id) + _ref("ElectricVehicle", done.ev_id)
                + _ref("Meter", site.meter_number) + _interval("actualInterval", done.started_utc, done.completed_utc)
-               + _ev("startRegister", str(done.start_register_wh)) + _ev("endRegister", str(done.end_register_wh))
-               + _ev("consumedEnergy", str(done.consumed_wh)) + _ev("reason", ev.CompletionReason(done.reason).value)
+               + ev_element("startRegister", str(done.start_register_wh)) + ev_element("endRegister", str(done.end_register_wh))
+               + ev_element("consumedEnergy", str(done.consumed_wh))
+               + ev_element("reason", ev.CompletionReason(done.reason).value)
                + "</ev:ChargingCompletion>")
     return writers.message(env.Verb.CREATED, "ChargingCompletion", payload, source=_source(site),
                            message_id=message_id, timestamp=timestamp)
@@ -139,9 +120,9 @@ def usage_assignment(site: Site, done: Completed, owner_account_id: str, owner_c
     owner_customer = _ref("Customer", owner_customer_id) if owner_customer_id else ""
     payload = ("<ev:UsageAssignment>" + _ref("ChargingSession", done.session_id) + _ref("ElectricVehicle", done.ev_id)
                + _usage_point("HostUsagePoint", site)
-               + _wrap("ev", "FromAccount", _ev("mRID", site.account_id) + _ref("Customer", site.customer_id))
-               + _wrap("ev", "ToAccount", _ev("mRID", owner_account_id) + owner_customer)
-               + _interval("interval", done.started_utc, done.completed_utc) + _ev("energy", str(done.consumed_wh))
+               + wrap("ev", "FromAccount", ev_element("mRID", site.account_id) + _ref("Customer", site.customer_id))
+               + wrap("ev", "ToAccount", ev_element("mRID", owner_account_id) + owner_customer)
+               + _interval("interval", done.started_utc, done.completed_utc) + ev_element("energy", str(done.consumed_wh))
                + "</ev:UsageAssignment>")
     return writers.message(env.Verb.CREATED, "UsageAssignment", payload, source=_source(site),
                            message_id=message_id, timestamp=timestamp)

@@ -51,8 +51,8 @@ class Written:
 
 
 # ------------------------------------------------------------------ values
-_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-_ATTRIBUTE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;",
+TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;",
                             "\t": "&#9;"})
 # What lxml refuses to write (a C0 control but tab, newline and carriage return; U+FFFE and
 # U+FFFF): the codec raises on it, so the writers do too, rather than write a message no one
@@ -77,43 +77,45 @@ def xml_decimal(value: Decimal) -> str:
     return text.replace("Infinity", "INF") if value.is_infinite() else text
 
 
-def _el(prefix: str, tag: str, text: str | None) -> str:
+def element(prefix: str, tag: str, text: str | None) -> str:
     """``<prefix:tag>text</prefix:tag>``, escaped; ``<prefix:tag/>`` when empty; nothing for None."""
     if text is None:
         return ""
     if not text:
         return f"<{prefix}:{tag}/>"
-    return f"<{prefix}:{tag}>{text.translate(_TEXT)}</{prefix}:{tag}>"
+    return f"<{prefix}:{tag}>{text.translate(TEXT_ESCAPES)}</{prefix}:{tag}>"
 
 
-def _ev(tag: str, text: str | None) -> str:
-    return _el("ev", tag, text)
+def ev_element(tag: str, text: str | None) -> str:
+    """:func:`element` in the EV charging namespace (prefix ``ev``)."""
+    return element("ev", tag, text)
 
 
 def _ref(tag: str, mrid: str | None) -> str:
     """A reference by mRID: ``<ev:tag><ev:mRID>..</ev:mRID></ev:tag>``."""
-    return f"<ev:{tag}>{_ev('mRID', mrid)}</ev:{tag}>" if mrid is not None else f"<ev:{tag}/>"
+    return f"<ev:{tag}>{ev_element('mRID', mrid)}</ev:{tag}>" if mrid is not None else f"<ev:{tag}/>"
 
 
-def _wrap(prefix: str, tag: str, content: str) -> str:
+def wrap(prefix: str, tag: str, content: str) -> str:
+    """``content`` inside ``<prefix:tag>``; ``<prefix:tag/>`` when empty."""
     return f"<{prefix}:{tag}>{content}</{prefix}:{tag}>" if content else f"<{prefix}:{tag}/>"
 
 
 def _account(tag: str, account_id: str, customer_id: str | None = None) -> str:
-    customer = _wrap("ev", "Customer", _ev("mRID", customer_id)) if customer_id else ""
-    return _wrap("ev", tag, _ev("mRID", account_id) + customer)
+    customer = wrap("ev", "Customer", ev_element("mRID", customer_id)) if customer_id else ""
+    return wrap("ev", tag, ev_element("mRID", account_id) + customer)
 
 
 def _interval(prefix: str, tag: str, start: datetime | None, end: datetime | None) -> str:
     # The generated DateTimeInterval declares end before start: xsdata writes them so.
-    return _wrap(prefix, tag, _el(prefix, "end", xml_datetime(end) if end else None)
-                 + _el(prefix, "start", xml_datetime(start) if start else None))
+    return wrap(prefix, tag, element(prefix, "end", xml_datetime(end) if end else None)
+                 + element(prefix, "start", xml_datetime(start) if start else None))
 
 
 def _usage_point(tag: str, mrid: str, session: Session) -> str:
-    location = _ev("mRID", session.premise_number) + _ev("premiseNumber", session.premise_number)
-    return _wrap("ev", tag, _ev("mRID", mrid) + _wrap("ev", "ServiceLocation", location)
-                 + _wrap("ev", "Meter", _ev("mRID", session.meter_number)))
+    location = ev_element("mRID", session.premise_number) + ev_element("premiseNumber", session.premise_number)
+    return wrap("ev", tag, ev_element("mRID", mrid) + wrap("ev", "ServiceLocation", location)
+                 + wrap("ev", "Meter", ev_element("mRID", session.meter_number)))
 
 
 # ---------------------------------------------------------------- envelope
@@ -127,10 +129,10 @@ _OPEN = {kind: _open(kind) for kind in ("RequestMessage", "ResponseMessage", "Ev
 
 def _header(verb: env.Verb, noun: str, source: str, message_id: str | None, correlation_id: str | None,
             timestamp: datetime | None) -> str:
-    return ("<msg:Header>" + _el("msg", "Verb", verb.value) + _el("msg", "Noun", noun)
-            + _el("msg", "Timestamp", xml_datetime(timestamp or datetime.now(UTC))) + _el("msg", "Source", source)
-            + _el("msg", "MessageID", message_id or env.new_message_id())
-            + _el("msg", "CorrelationID", correlation_id) + "</msg:Header>")
+    return ("<msg:Header>" + element("msg", "Verb", verb.value) + element("msg", "Noun", noun)
+            + element("msg", "Timestamp", xml_datetime(timestamp or datetime.now(UTC))) + element("msg", "Source", source)
+            + element("msg", "MessageID", message_id or env.new_message_id())
+            + element("msg", "CorrelationID", correlation_id) + "</msg:Header>")
 
 
 def _document(parts: list[str]) -> bytes:
@@ -154,12 +156,12 @@ def reply(result: env.Result, noun: str, payload: Iterable[Written] = (), *, sou
     when not given (now, a new UUID).
     """
     error_parts = [
-        _wrap("msg", "Error", _el("msg", "code", e.code) + _el("msg", "level", e.level.value if e.level else None)
-              + _el("msg", "reason", e.reason or None) + _el("msg", "details", e.details))
+        wrap("msg", "Error", element("msg", "code", e.code) + element("msg", "level", e.level.value if e.level else None)
+              + element("msg", "reason", e.reason or None) + element("msg", "details", e.details))
         for e in errors]
     return _document([
         _OPEN["ResponseMessage"], _header(env.Verb.REPLY, noun, source, message_id, correlation_id, timestamp),
-        "<msg:Reply>", _el("msg", "Result", result.value), *error_parts, "</msg:Reply>",
+        "<msg:Reply>", element("msg", "Result", result.value), *error_parts, "</msg:Reply>",
         _payload(item.xml for item in payload), "</msg:ResponseMessage>"])
 
 
@@ -181,34 +183,34 @@ def confirmation(confirmation: Confirmation) -> str:
     """:func:`~evgrid.mappings.ev_charging.confirmation_to_cim` (2.1.1 / 3.1.3), written."""
     session = confirmation.session
     return ("<ev:ChargingConfirmation>" + _ref("ChargingRequest", session.request_mrid)
-            + _ref("ChargingSession", session.session_id) + _ev("kind", _KINDS[session.kind])
-            + _ev("requestedEnergy", str(session.requested_wh))
-            + _ev("reachableEnergy", str(session.reachable_wh or 0))
-            + _ev("effectivePower", xml_decimal(kilowatts(confirmation.effective_power_kw)))
-            + _ev("departureTime", xml_datetime(session.departure_utc))
+            + _ref("ChargingSession", session.session_id) + ev_element("kind", _KINDS[session.kind])
+            + ev_element("requestedEnergy", str(session.requested_wh))
+            + ev_element("reachableEnergy", str(session.reachable_wh or 0))
+            + ev_element("effectivePower", xml_decimal(kilowatts(confirmation.effective_power_kw)))
+            + ev_element("departureTime", xml_datetime(session.departure_utc))
             + (_ref("Tariff", session.tariff_id) if session.tariff_id else "") + "</ev:ChargingConfirmation>")
 
 
 def charging_type(session: Session) -> str:
     """:func:`~evgrid.mappings.ev_charging.charging_type_to_cim` (1.2 / 3.1), written."""
-    return ("<ev:ChargingType>" + _ref("ChargingSession", session.session_id) + _ev("kind", _KINDS[session.kind])
+    return ("<ev:ChargingType>" + _ref("ChargingSession", session.session_id) + ev_element("kind", _KINDS[session.kind])
             + _ref("ElectricVehicle", session.ev_id) + _account("OwnerAccount", session.owner_account_id)
             + _account("HostAccount", session.host_account_id) + "</ev:ChargingType>")
 
 
 def _pricing_structure(tariff: Tariff, rate: Rate) -> str:
-    return _wrap("ev", "PricingStructure", _ev("mRID", f"{tariff.tariff_id}:{rate.value}") + _ev("name", tariff.name)
-                 + _ev("code", rate.value))
+    return wrap("ev", "PricingStructure", ev_element("mRID", f"{tariff.tariff_id}:{rate.value}") + ev_element("name", tariff.name)
+                 + ev_element("code", rate.value))
 
 
 def _tariff(tariff: Tariff, windows: tuple[PricedWindow, ...]) -> str:
-    parts = [_ev("mRID", tariff.tariff_id), _ev("name", tariff.name), _ev("currency", tariff.currency)]
+    parts = [ev_element("mRID", tariff.tariff_id), ev_element("name", tariff.name), ev_element("currency", tariff.currency)]
     for window in windows:
-        parts.append(_wrap("ev", "TimeTariffInterval", _ev("sequenceNumber", str(window.sequence))
-                           + _ev("startTime", xml_datetime(window.start_utc))
-                           + _ev("endTime", xml_datetime(window.end_utc))
-                           + _ev("price", xml_decimal(window.price_per_kwh)) + _ev("label", window.label)))
-    return _wrap("ev", "Tariff", "".join(parts))
+        parts.append(wrap("ev", "TimeTariffInterval", ev_element("sequenceNumber", str(window.sequence))
+                           + ev_element("startTime", xml_datetime(window.start_utc))
+                           + ev_element("endTime", xml_datetime(window.end_utc))
+                           + ev_element("price", xml_decimal(window.price_per_kwh)) + ev_element("label", window.label)))
+    return wrap("ev", "Tariff", "".join(parts))
 
 
 def applicable_rate(confirmation: Confirmation) -> str:
@@ -216,7 +218,7 @@ def applicable_rate(confirmation: Confirmation) -> str:
     session, tariff = confirmation.session, confirmation.tariff
     if tariff is None or session.rate is None or not confirmation.windows:
         raise MappingError(f"session {session.session_id} has no applicable rate", mrid=session.session_id)
-    return ("<ev:ApplicableRate>" + _ref("ChargingSession", session.session_id) + _ev("kind", _KINDS[session.kind])
+    return ("<ev:ApplicableRate>" + _ref("ChargingSession", session.session_id) + ev_element("kind", _KINDS[session.kind])
             + _account("ChargedAccount", session.owner_account_id, confirmation.owner_customer_id)
             + _pricing_structure(tariff, session.rate) + _tariff(tariff, confirmation.windows)
             + "</ev:ApplicableRate>")
@@ -246,9 +248,10 @@ def allotment(session: Session, allotment: Allotment) -> str:
         raise MappingError(f"session {session.session_id} has no slot with power", mrid=session.session_id)
     return ("<ev:TimeSlotAllotment>" + _ref("ChargingSession", session.session_id)
             + _ref("ChargingStation", session.station_id)
-            + _wrap("ev", "PowerTransformer", _ev("mRID", allotment.transformer_id)) + _ev("kind", _KINDS[session.kind])
+            + wrap("ev", "PowerTransformer", ev_element("mRID", allotment.transformer_id))
+            + ev_element("kind", _KINDS[session.kind])
             + f"<ev:scheduledInterval><ev:end>{last}</ev:end><ev:start>{first}</ev:start></ev:scheduledInterval>"
-            + _ev("plannedEnergy", str(allotment.planned_wh)) + "".join(slots) + "</ev:TimeSlotAllotment>")
+            + ev_element("plannedEnergy", str(allotment.planned_wh)) + "".join(slots) + "</ev:TimeSlotAllotment>")
 
 
 def charging_reply_payload(confirmation_: Confirmation) -> tuple[Written, ...]:
@@ -275,10 +278,10 @@ def consumption(event: events.ConsumptionForBilling) -> str:
     start = session.started_utc or session.plugged_in_utc
     end = session.completed_utc or start
     return ("<ev:ChargingConsumption>" + _ref("ChargingSession", session.session_id)
-            + _ev("kind", _KINDS[session.kind]) + _ref("ElectricVehicle", session.ev_id)
+            + ev_element("kind", _KINDS[session.kind]) + _ref("ElectricVehicle", session.ev_id)
             + _account("ChargedAccount", session.owner_account_id)
             + (_account("HostAccount", session.host_account_id) if session.third_party else "")
-            + _interval("ev", "interval", start, end) + _ev("consumedEnergy", str(session.consumed_wh or 0))
+            + _interval("ev", "interval", start, end) + ev_element("consumedEnergy", str(session.consumed_wh or 0))
             + _tariff(event.tariff, event.windows)
             + (_pricing_structure(event.tariff, event.rate) if event.rate else "")
             + (_usage_point("UsagePoint", event.usage_point_id, session) if event.usage_point_id is not None else "")
@@ -288,15 +291,15 @@ def consumption(event: events.ConsumptionForBilling) -> str:
 def bill(bill: events.BillInformation) -> str:
     """:func:`~evgrid.mappings.ev_charging.bill_to_cim` (4.1.1), written."""
     charges = "".join(
-        _wrap("ev", "Charge", _ev("kind", line.label) + _ev("energy", str(line.energy_wh))
-              + _ev("unitPrice", xml_decimal(line.price_per_kwh)) + _ev("amount", xml_decimal(line.amount))
-              + (_ev("intervals", str(line.intervals)) + _ev("estimatedIntervals", str(line.estimated))
+        wrap("ev", "Charge", ev_element("kind", line.label) + ev_element("energy", str(line.energy_wh))
+              + ev_element("unitPrice", xml_decimal(line.price_per_kwh)) + ev_element("amount", xml_decimal(line.amount))
+              + (ev_element("intervals", str(line.intervals)) + ev_element("estimatedIntervals", str(line.estimated))
                  if line.intervals else ""))
         for line in bill.lines)
-    return ("<ev:BillingInformation>" + _ev("mRID", bill.bill_id) + _ref("ChargingSession", bill.session_id)
-            + _account("CustomerAccount", bill.account_id) + _ev("issuedDateTime", xml_datetime(bill.issued_utc))
-            + _ev("currency", bill.currency) + charges + _ev("totalEnergy", str(bill.energy_wh))
-            + _ev("totalAmount", xml_decimal(bill.amount)) + "</ev:BillingInformation>")
+    return ("<ev:BillingInformation>" + ev_element("mRID", bill.bill_id) + _ref("ChargingSession", bill.session_id)
+            + _account("CustomerAccount", bill.account_id) + ev_element("issuedDateTime", xml_datetime(bill.issued_utc))
+            + ev_element("currency", bill.currency) + charges + ev_element("totalEnergy", str(bill.energy_wh))
+            + ev_element("totalAmount", xml_decimal(bill.amount)) + "</ev:BillingInformation>")
 
 
 def acknowledgment(event: events.SessionAcknowledged) -> str:
@@ -312,18 +315,18 @@ def switch(session: Session, close: bool) -> str:
     start, end = session.planned_start_utc, session.planned_end_utc
     timing = ""
     if close and start is not None:
-        timing = _wrap("edc", "primaryDeviceTiming", _interval("edc", "interval", start, end))
+        timing = wrap("edc", "primaryDeviceTiming", _interval("edc", "interval", start, end))
     return ("<edc:EndDeviceControls><edc:EndDeviceControl>"
-            + _el("edc", "mRID", f"{session.session_id}:{'start' if close else 'stop'}")
+            + element("edc", "mRID", f"{session.session_id}:{'start' if close else 'stop'}")
             + "<edc:issuerID>evgrid-scheduler</edc:issuerID>"
             + ("<edc:reason>start charging</edc:reason>" if close else "<edc:reason>stop charging</edc:reason>")
-            + f'<edc:EndDeviceControlType ref="{code.translate(_ATTRIBUTE)}"/>'
-            + _wrap("edc", "EndDevices", _el("edc", "mRID", session.station_id)) + timing
+            + f'<edc:EndDeviceControlType ref="{code.translate(ATTRIBUTE_ESCAPES)}"/>'
+            + wrap("edc", "EndDevices", element("edc", "mRID", session.station_id)) + timing
             + "</edc:EndDeviceControl></edc:EndDeviceControls>")
 
 
-_REGISTER_TYPE = f'<mr:ReadingType ref="{codes.REGISTER_WH.translate(_ATTRIBUTE)}"/>'
-_INTERVAL_TYPE = f'<mr:ReadingType ref="{codes.INTERVAL_15MIN_WH.translate(_ATTRIBUTE)}"/>'
+_REGISTER_TYPE = f'<mr:ReadingType ref="{codes.REGISTER_WH.translate(ATTRIBUTE_ESCAPES)}"/>'
+_INTERVAL_TYPE = f'<mr:ReadingType ref="{codes.INTERVAL_15MIN_WH.translate(ATTRIBUTE_ESCAPES)}"/>'
 
 
 def readings(readings: MeterReadingSet) -> str:
@@ -337,19 +340,19 @@ def readings(readings: MeterReadingSet) -> str:
     for register in readings.registers:
         entry = grouped.setdefault((register.meter_mrid, register.usage_point_mrid), ([], []))
         entry[0].append(f"<mr:Readings><mr:timeStamp>{xml_datetime(register.timestamp_utc)}</mr:timeStamp>"
-                        f"{_el('mr', 'value', str(register.energy_wh))}{_REGISTER_TYPE}</mr:Readings>")
+                        f"{element('mr', 'value', str(register.energy_wh))}{_REGISTER_TYPE}</mr:Readings>")
     for block in readings.intervals:
         entry = grouped.setdefault((block.meter_mrid, block.usage_point_mrid), ([], []))
         entry[1].extend(f"<mr:IntervalReadings><mr:timeStamp>{xml_datetime(end)}</mr:timeStamp>"
-                        f"{_el('mr', 'value', str(wh))}</mr:IntervalReadings>" for end, wh in block.readings)
+                        f"{element('mr', 'value', str(wh))}</mr:IntervalReadings>" for end, wh in block.readings)
     parts = []
     for (meter, usage_point), (registers, intervals) in grouped.items():
         parts.append("<mr:MeterReading>")
         if intervals:
             parts.append("<mr:IntervalBlocks>" + "".join(intervals) + _INTERVAL_TYPE + "</mr:IntervalBlocks>")
-        parts.append(_wrap("mr", "Meter", _el("mr", "mRID", meter)))
+        parts.append(wrap("mr", "Meter", element("mr", "mRID", meter)))
         parts.extend(registers)
         if usage_point:
-            parts.append(_wrap("mr", "UsagePoint", _el("mr", "mRID", usage_point)))
+            parts.append(wrap("mr", "UsagePoint", element("mr", "mRID", usage_point)))
         parts.append("</mr:MeterReading>")
-    return _wrap("mr", "MeterReadings", "".join(parts))
+    return wrap("mr", "MeterReadings", "".join(parts))
