@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import logging
 import multiprocessing
 import os
@@ -80,7 +79,6 @@ from evgrid.adapters.store.testing import scratch_schema
 DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-SLOTS = 64  # 16 h of 15 min from 17:00 local: past the latest departure (08:00)
 CLOCK_LEAD = timedelta(hours=2)  # the workers' clock starts this long before the night (15:00 local)
 WARMUP = 20  # untimed requests per worker before the barrier
 WARM_CATCH_UP = 0.005  # s: a request that spent less in the plan's catch-up found its partition open
@@ -91,22 +89,17 @@ PEAK_WORKERS, RSS_LIMIT_MB, SCALING_TARGET = 4, 2048, 1.8
 
 
 def build_system(url: str, night: datetime, worker_id: str) -> Any:
-    """The operation system of one scale-out worker: the one place to change if its parameters are renamed.
+    """The operation system of one scale-out worker, its rolling horizon anchored at the night's start.
 
     Its clock runs at real speed from CLOCK_LEAD before the night (the requests' plug-in
-    times are ahead of it, nothing is due during the run). Two signatures are known:
-    ``night_start_utc``/``slot_count`` (one plan lock) and ``horizon`` (a rolling
-    horizon, a plan lock per feeder partition), anchored here at the night's start.
+    times are ahead of it, nothing is due during the run).
     """
     from evgrid.apps.evos.system import operation_system
     from evgrid.clock import AcceleratedClock
+    from evgrid.scheduler.partitions import RollingHorizon
 
     clock = AcceleratedClock(1.0, night - CLOCK_LEAD)
-    if "horizon" in inspect.signature(operation_system).parameters:
-        from evgrid.scheduler.partitions import RollingHorizon
-
-        return operation_system(url, horizon=RollingHorizon(night), worker_id=worker_id, clock=clock)
-    return operation_system(url, night_start_utc=night, slot_count=SLOTS, worker_id=worker_id, clock=clock)
+    return operation_system(url, horizon=RollingHorizon(night), worker_id=worker_id, clock=clock)
 
 
 def evening_start(now: datetime) -> datetime:
@@ -118,16 +111,15 @@ def evening_start(now: datetime) -> datetime:
 class LockProbe:
     """Per unit of work that took a plan lock: seconds waiting for it, holding it, catching up.
 
-    The plan lock is taken in ``evgrid.adapters.store.plan_log.SharedPlan``: by
-    ``_take_lock()`` (one lock for the whole plan) or ``_hold(partition, ...)`` (one per
-    feeder partition), each of which takes the worker's in-process lock, then ``SELECT
-    ... FOR UPDATE`` of the lock's row (which blocks while another worker's transaction
-    holds it), then applies the plan log's entries the other workers wrote since
-    (``_catch_up``; with partitions, also the first opening of a partition in this
-    worker, its sessions read from the store). wait = time in the taking method minus
-    time in ``_catch_up``: the lock waits plus that SELECT's round trip (the 1-worker
-    figure is the round trip alone, and any in-process wait). held = from the taking
-    method's return to ``discard`` (called as the unit of work ends, after its commit):
+    The plan lock is taken in ``evgrid.adapters.store.plan_log.SharedPlan`` by
+    ``_hold(partition, ...)`` (one per feeder partition), which takes the worker's
+    in-process lock, then ``SELECT ... FOR UPDATE`` of the partition's row (which blocks
+    while another worker's transaction holds it), then applies the plan log's entries the
+    other workers wrote since (``_catch_up``; also the first opening of a partition in
+    this worker, its sessions read from the store). wait = time in ``_hold`` minus time
+    in ``_catch_up``: the lock waits plus that SELECT's round trip (the 1-worker figure is
+    the round trip alone, and any in-process wait). held = from ``_hold``'s return to
+    ``discard`` (called as the unit of work ends, after its commit):
     the time no other worker could place on that lock.
     """
 
@@ -148,17 +140,14 @@ def instrument_plan_lock() -> tuple[LockProbe | None, str]:
     from evgrid.adapters.store import plan_log
 
     shared = getattr(plan_log, "SharedPlan", None)
-    take_name = next((name for name in ("_hold", "_take_lock") if hasattr(shared, name)), None)
-    if shared is None or take_name is None or not all(hasattr(shared, n) for n in ("_catch_up", "discard")):
-        return None, "plan_log.SharedPlan has no _take_lock or _hold, _catch_up, discard: lock not instrumented"
+    if shared is None or not all(hasattr(shared, n) for n in ("_hold", "_catch_up", "discard")):
+        return None, "plan_log.SharedPlan has no _hold, _catch_up, discard: lock not instrumented"
     probe = LockProbe()
-    take, catch_up, discard = getattr(shared, take_name), shared._catch_up, shared.discard
+    take, catch_up, discard = shared._hold, shared._catch_up, shared.discard
     inside: list[float] = [0.0]
 
     def held_already(plan: Any, args: tuple[Any, ...]) -> bool:
-        if take_name == "_hold":
-            return args[0].key in plan._held
-        return plan._seq is not None
+        return args[0].key in plan._held
 
     @wraps(take)
     def timed_take(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -188,9 +177,9 @@ def instrument_plan_lock() -> tuple[LockProbe | None, str]:
             probe.held.append(time.perf_counter() - got)
         return discard(self, *args, **kwargs)
 
-    setattr(shared, take_name, timed_take)
+    shared._hold = timed_take
     shared._catch_up, shared.discard = timed_catch_up, timed_discard
-    return probe, f"wrapped plan_log.SharedPlan.{take_name}/_catch_up/discard"
+    return probe, "wrapped plan_log.SharedPlan._hold/_catch_up/discard"
 
 
 # ------------------------------------------------------------ one worker process
@@ -383,7 +372,7 @@ def report(out: Any, grid: Grid, results: list[dict[str, Any]]) -> None:
             out.write(f"{r['workers']:>7} {r['wait_mean'] * 1e3:>10.2f} {r['wait_p50'] * 1e3:>9.2f} "
                       f"{r['wait_p99'] * 1e3:>9.2f} {r['held_mean'] * 1e3:>10.2f} {r['catch_up_mean'] * 1e3:>9.2f} "
                       f"{r['wait_mean'] / mean_latency:>12.1%} {r['held_sum'] / r['elapsed']:>13.1%}\n")
-        out.write("  wait: in _take_lock or _hold outside _catch_up (lock waits + one SELECT FOR UPDATE round trip; "
+        out.write("  wait: in _hold outside _catch_up (lock waits + one SELECT FOR UPDATE round trip; "
                   "the 1-worker row is the round trip alone);\n  held: lock taken to the unit of work's end (after "
                   "its commit); catch-up: opening the partition (its first request in a worker), applying the\n  "
                   "others' placements; held x req/s: the share of the run during which some worker held a lock "
@@ -547,12 +536,8 @@ def main() -> int:
         need_evs = sum(args.requests + WARMUP * c for c in counts) + (0 if args.no_amqp else 2 * args.amqp_requests + 3 * WARMUP)
         chosen = pick(grid, need_evs)
         feeders = {grid.ev_feeder[n] for n, _battery in chosen}
-        from evgrid.apps.evos.system import operation_system
-
-        api = ("horizon=RollingHorizon(night): a plan lock per feeder partition"
-               if "horizon" in inspect.signature(operation_system).parameters
-               else f"night_start_utc=night, slot_count={SLOTS}: one plan lock")
-        out.write(f"night from {night:%Y-%m-%d %H:%M} UTC (17:00 local); operation_system({api}); clock from "
+        out.write(f"night from {night:%Y-%m-%d %H:%M} UTC (17:00 local); operation_system(horizon=RollingHorizon("
+                  f"night): a plan lock per feeder partition); clock from "
                   f"{night - CLOCK_LEAD:%H:%M} UTC at real speed; requests on {len(feeders)} of {grid.feeders} feeders\n")
         out.flush()
         results = []
