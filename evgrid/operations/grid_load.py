@@ -19,7 +19,6 @@ with the reading's MessageID), so the session's history says why its slots moved
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 
 from evgrid.errors import InvalidParameter
@@ -28,7 +27,6 @@ from evgrid.operations.ports import UnitOfWork
 from evgrid.operations.session import SessionState as S
 from evgrid.operations.session import advance
 
-SLOT = timedelta(minutes=15)
 WH_PER_KWH = 1000
 
 
@@ -38,7 +36,7 @@ def measured_load(registers: list[metering.Register], intervals: list[metering.I
     metering.spans(registers, intervals, what=what)
     if intervals:
         newest = max(intervals, key=lambda interval: interval.end_utc)
-        return newest.end_utc - SLOT, newest.wh * (timedelta(hours=1) / SLOT) / WH_PER_KWH
+        return newest.end_utc - metering.INTERVAL, newest.wh * (timedelta(hours=1) / metering.INTERVAL) / WH_PER_KWH
     ordered = sorted(registers, key=lambda register: register.at_utc)
     if len(ordered) < 2:
         raise InvalidParameter(f"{what}: a transformer's load needs an interval or two register reads")
@@ -47,22 +45,17 @@ def measured_load(registers: list[metering.Register], intervals: list[metering.I
     return first.at_utc, (last.wh - first.wh) / hours / WH_PER_KWH
 
 
-def next_boundary(now: datetime) -> datetime:
-    """The next 15-minute boundary after ``now`` (UTC quarter hours)."""
-    epoch = now.replace(minute=0, second=0, microsecond=0)
-    return epoch + SLOT * (math.floor((now - epoch) / SLOT) + 1)
-
-
 def record_transformer_load(transformer_id: str, meter: str, registers: list[metering.Register],
                             intervals: list[metering.Interval], uow: UnitOfWork, now: datetime,
                             message_id: str | None) -> tuple[str, ...]:
     """Take a transformer meter's readings in (see the module docstring); the sessions planned again."""
     start, kw = measured_load(registers, intervals, f"transformer {transformer_id}'s meter {meter}")
-    if start + SLOT > now + timedelta(minutes=5):
-        raise InvalidParameter(f"meter {meter}: a load measured until {(start + SLOT).isoformat()} is in the future")
+    if start + metering.INTERVAL > now + metering.CLOCK_SKEW:
+        raise InvalidParameter(f"meter {meter}: a load measured until {(start + metering.INTERVAL).isoformat()} "
+                               "is in the future")
     change = uow.planner.observe_load(transformer_id, start, kw, now)
     uow.ledger.record_base_load(transformer_id, change.base_kw)
-    boundary = next_boundary(now)
+    boundary = metering.floor_interval(now) + metering.INTERVAL  # the next one: power changes there
     moved = []
     for session_id in change.overloaded:
         session = uow.sessions.get(session_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from evgrid.errors import (
@@ -235,7 +235,7 @@ def record_readings(readings: MeterReadingSet, uow: UnitOfWork, now: datetime,
                 raise InvalidParameter(f"{what}: the register goes backwards from {before[1]} Wh at "
                                        f"{before[0].isoformat()} to {first.wh} Wh at {first.at_utc.isoformat()}")
         latest = max((r.at_utc for r in registers), default=None)
-        if latest is not None and latest > now + CLOCK_SKEW:
+        if latest is not None and latest > now + metering.CLOCK_SKEW:
             raise InvalidParameter(f"{what}: a register read at {latest.isoformat()} is in the future")
         session = uow.sessions.charging_on_meter(meter)
         starting = uow.sessions.starting_on_meter(meter) if session is None else None
@@ -258,8 +258,6 @@ def record_readings(readings: MeterReadingSet, uow: UnitOfWork, now: datetime,
     return tuple(started)
 
 
-# How far ahead of the operation system's clock a portal's reading may be stamped.
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _per_meter(readings: MeterReadingSet) -> list[tuple[str, str | None, list[metering.Register],

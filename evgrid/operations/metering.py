@@ -38,6 +38,10 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 ESTIMATED = "3.8.0"
 
 
+# How far ahead of the operation system's clock a reading may be stamped.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 def floor_interval(moment: datetime) -> datetime:
     """The 15-minute boundary at or before ``moment`` (in ``moment``'s time zone)."""
     if moment.tzinfo is UTC:  # the common case: UTC's boundaries are its quarter hours, no arithmetic

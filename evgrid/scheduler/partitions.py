@@ -137,6 +137,12 @@ def base_in(window: WindowPlanner, transformer_id: str, base_kw: dict[datetime, 
         window.observe(transformer_id, slots)
 
 
+def reshape_in(window: WindowPlanner, session: Session, from_utc: datetime) -> Allotment:
+    """Keep a session's slots in ``window`` before ``from_utc``, place the rest around the others (staged)."""
+    window.reshape(session.session_id, _slot_of(window.problem.horizon, from_utc) or 0)
+    return window.allotted(session.session_id, session.transformer_id)
+
+
 def _slot_of(horizon: Horizon, moment: datetime) -> int | None:
     slot = int((moment - horizon.start_utc) // timedelta(minutes=horizon.slot_minutes))
     return slot if 0 <= slot < horizon.slot_count else None
@@ -309,8 +315,7 @@ class PartitionedPlanner:
         part = self.partition(self.partition_of(session.transformer_id))
         window = self.current(part, from_utc)
         self._touched.append(part)
-        window.reshape(session.session_id, _slot_of(window.problem.horizon, from_utc) or 0)
-        return window.allotted(session.session_id, session.transformer_id)
+        return reshape_in(window, session, from_utc)
 
     def commit(self) -> None:
         """Keep what the unit of work staged (after its database commit)."""

@@ -45,7 +45,7 @@ from evgrid.adapters.store.models import LOAD, PLACE, RELEASE, PlanChange, PlanP
 from evgrid.operations.ports import Allotment, LoadChange
 from evgrid.operations.session import Session
 from evgrid.scheduler.model import Horizon, SessionRequest
-from evgrid.scheduler.partitions import Partition, PartitionedPlanner, Planned, base_in, observe_in
+from evgrid.scheduler.partitions import Partition, PartitionedPlanner, Planned, base_in, observe_in, reshape_in
 
 log = logging.getLogger(__name__)
 
@@ -150,12 +150,11 @@ class SharedPlan:
         part = planner.partition(planner.partition_of(session.transformer_id))
         self._hold(part, from_utc)
         window = planner.current(part, from_utc, self._planned)
-        start = window.problem.horizon.start_utc
-        window.reshape(session.session_id, max(0, (from_utc - start) // timedelta(minutes=window.problem.horizon.slot_minutes)))
+        allotment = reshape_in(window, session, from_utc)
         request, power = window.placed(session.session_id)
         # Logged as a placement: the others take the new power in place of the old.
         self._append(part, PLACE, session.session_id, _request_fields(request, part.start_utc), list(power))
-        return window.allotted(session.session_id, session.transformer_id)
+        return allotment
 
     def commit(self) -> None:
         """Keep the staged plans (the transaction committed): each partition is at our ``seq``."""
