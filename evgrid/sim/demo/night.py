@@ -24,6 +24,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -138,7 +139,7 @@ class Night:
         # night and nothing happens, so a slow start loses no arrival.
         # An estimate that grows with the homes (portals subscribe per station); the log says
         # how much of it was spare, or how late the night began.
-        epoch = time.time() + (opts.lead_s if opts.lead_s is not None else 8.0 + 0.04 * opts.homes)
+        epoch = time.time() + (opts.lead_s if opts.lead_s is not None else 15.0 + 0.04 * opts.homes)
         self.clock = AcceleratedClock(opts.speed, opts.night_start_utc, epoch=epoch)
         clock_args = ["--speed", str(opts.speed), "--start", opts.night_start_utc.isoformat(), "--epoch", f"{epoch:.3f}"]
         billing_port, core_port, mdm_port = free_port(), free_port(), free_port()
@@ -171,12 +172,11 @@ class Night:
             "--mdm-credentials", mdm_login, "--planning-start",
             opts.night_start_utc.isoformat(), *clock_args,
             "--log-level", "WARNING"), logs / "core.log", ready_timeout_s=opts.ready_timeout_s)
+        # Started side by side: none needs another up to start (the portals aside, which need
+        # their IED's port), and one after the other they took longer than the clock's lead.
+        _start_all([gateway.ied for gateway in self.gateways] + [self.mdm, self.billing, self.core])
         for gateway in self.gateways:
-            ready = gateway.ied.start()
-            gateway.control = ControlClient(int(ready["control"].rsplit(":", 1)[1]))
-        self.mdm.start()
-        self.billing.start()
-        self.core.start()
+            gateway.control = ControlClient(int(gateway.ied.ready["control"].rsplit(":", 1)[1]))
         for g, (gateway, port) in enumerate(zip(self.gateways, portal_ports, strict=True), start=1):
             mms = gateway.ied.ready["mms"].rsplit(":", 1)[1]
             gateway.portal = Service(f"portal-{g}", evgrid_command(
@@ -184,7 +184,7 @@ class Night:
                 "--evos-url", core_url, "--port", str(port), "--credentials", f"evos:{self._secret['portal-in']}",
                 "--database", str(state / f"portal-{g}.db"), *clock_args, "--log-level", "WARNING"),
                 logs / f"portal-{g}.log", ready_timeout_s=opts.ready_timeout_s)
-            gateway.portal.start()
+        _start_all([gateway.portal for gateway in self.gateways if gateway.portal is not None])
         spare = epoch - time.time()
         if spare < 0:
             log.warning("the processes took %.1f s longer to start than the clock's lead: the first "
@@ -343,3 +343,9 @@ def _in_night(hhmm: str, night_start_utc: datetime) -> datetime:
     moment = night_start_utc.replace(hour=int(hours), minute=int(minutes or 0))
     return moment if moment >= night_start_utc else moment + timedelta(days=1)
 
+
+def _start_all(services: list[Service]) -> None:
+    """Start ``services`` at once and wait until every one is ready (the first failure raised)."""
+    with ThreadPoolExecutor(max(1, len(services))) as pool:
+        for started in [pool.submit(service.start) for service in services]:
+            started.result()
